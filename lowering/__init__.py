@@ -1,0 +1,166 @@
+"""Lowering: xfront graphs -> StableHLO text.  Installed as ``xfront.lowering``.
+
+Imports: xfront._core, xfront._aval, xfront._errors and ._emit. The runtime adapter
+(``xfront.lowering.runtime``, the only module that touches jaxlib) is imported lazily by its
+users, so lowering to text needs no jaxlib.
+
+``lower_graph`` is a loop over eqns that calls each primitive's own lowering rule
+(``eqn.prim.lowering``, or its per-platform override). There is no per-primitive switch here.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from xfront import _errors
+from xfront._aval import AbstractArray
+from xfront._core import Graph, Literal, Var
+from xfront.lowering._emit import Block, Module, Region, Value, aval_type
+
+_errors.register_internal_dir(__file__)
+
+__all__ = ["LoweringRuleContext", "Lowered", "lower_graph", "lower_subgraph", "Value"]
+
+
+class LoweringRuleContext:
+    """What a lowering rule gets besides its operand values."""
+
+    __slots__ = ("block", "avals_in", "avals_out", "platform", "eqn")
+
+    def __init__(self, block: Block, avals_in: list[AbstractArray],
+                 avals_out: list[AbstractArray], platform: str, eqn: Any):
+        self.block = block
+        self.avals_in = avals_in
+        self.avals_out = avals_out
+        self.platform = platform
+        self.eqn = eqn
+
+    # thin forwards, so rules read ``ctx.op(...)``
+    def op(self, name: str, operands: Sequence[Value], results: Sequence[AbstractArray] | None = None,
+           **kw: Any) -> list[Value]:
+        return self.block.op(name, operands, self.avals_out if results is None else results, **kw)
+
+    def op1(self, name: str, operands: Sequence[Value], result: AbstractArray | None = None,
+            **kw: Any) -> Value:
+        return self.block.op(name, operands, [self.avals_out[0] if result is None else result],
+                             **kw)[0]
+
+    def constant(self, value: Any, aval: AbstractArray) -> Value:
+        return self.block.constant(value, aval)
+
+    def full(self, value: Any, aval: AbstractArray) -> Value:
+        return self.block.full(value, aval)
+
+    def region(self, arg_avals: Sequence[AbstractArray]) -> Region:
+        return self.block.region(arg_avals)
+
+    def lower_region(self, graph: Graph, arg_avals: Sequence[AbstractArray] | None = None) -> Region:
+        """A region whose body is ``graph`` (args = graph.invars), ending in stablehlo.return."""
+        region = self.block.region(arg_avals if arg_avals is not None else graph.in_avals)
+        outs = lower_subgraph(region.block, graph, region.args, self.platform)
+        region.block.ret(outs)
+        return region
+
+    def subcontext(self, block: Block) -> LoweringRuleContext:
+        return LoweringRuleContext(block, self.avals_in, self.avals_out, self.platform, self.eqn)
+
+
+def lower_subgraph(block: Block, graph: Graph, args: Sequence[Value], platform: str,
+                   consts: Sequence[Value] = ()) -> list[Value]:
+    """Emit ``graph``'s eqns into ``block``; ``args`` bind invars, ``consts`` bind constvars."""
+    env: dict[int, Value] = {}
+    if len(args) != len(graph.invars) or len(consts) != len(graph.constvars):
+        raise AssertionError(f"lower_subgraph: {len(args)} args/{len(consts)} consts for a graph "
+                             f"with {len(graph.invars)} invars/{len(graph.constvars)} constvars")
+    for v, a in zip(graph.constvars, consts):
+        env[v.id] = a
+    for v, a in zip(graph.invars, args):
+        env[v.id] = a
+
+    def read(atom: Any) -> Value:
+        if isinstance(atom, Literal):
+            return block.constant(atom.value, atom.aval)
+        return env[atom.id]
+
+    outer_loc = block.loc
+    for eqn in graph.eqns:
+        prim = eqn.prim
+        rule = prim.platform_lowering.get(platform, prim.lowering)
+        site = f" at {eqn.source}" if eqn.source else ""
+        block.loc = f"{prim.name}{site}"
+        ins = [read(a) for a in eqn.inputs]
+        ctx = LoweringRuleContext(block, [a.aval for a in eqn.inputs],
+                                  [v.aval for v in eqn.outputs], platform, eqn)
+        try:
+            outs = rule(ctx, *ins, **eqn.params)
+        except _errors.XfrontError:
+            raise
+        except Exception as e:
+            raise _errors.LoweringError(
+                f"xfront: lowering primitive `{prim.name}` failed{site}: "
+                f"{type(e).__name__}: {e}") from e
+        if isinstance(outs, Value):
+            outs = [outs]
+        if len(outs) != len(eqn.outputs):
+            raise _errors.LoweringError(
+                f"xfront: the lowering of `{prim.name}`{site} produced {len(outs)} values, "
+                f"expected {len(eqn.outputs)} (internal error)")
+        for v, o in zip(eqn.outputs, outs):
+            if aval_type(o.aval) != aval_type(v.aval):
+                raise _errors.LoweringError(
+                    f"xfront: the lowering of `{prim.name}`{site} produced {o.type}, "
+                    f"expected {aval_type(v.aval)} (internal error)")
+            env[v.id] = o
+    block.loc = outer_loc
+    return [read(a) for a in graph.outs]
+
+
+class Lowered:
+    """A graph lowered to a StableHLO module (``text``), with its signature."""
+
+    def __init__(self, text: str, graph: Graph, in_avals: list[AbstractArray],
+                 out_avals: list[AbstractArray], platform: str, donated: tuple[int, ...]):
+        self.text = text
+        self.graph = graph
+        self.in_avals = in_avals
+        self.out_avals = out_avals
+        self.platform = platform
+        self.donated = donated
+
+    def as_text(self, pretty: bool = True) -> str:
+        """The StableHLO module. ``pretty`` re-prints it in MLIR's pretty form (needs jaxlib)."""
+        if not pretty:
+            return self.text
+        from xfront.lowering import runtime
+
+        return runtime.pretty_print(self.text)
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def lower_graph(graph: Graph, *, platform: str = "cpu", name: str = "main",
+                donate: Sequence[int] = (), alias_outputs: dict[int, int] | None = None,
+                extra_args: Sequence[AbstractArray] = ()) -> Lowered:
+    """Lower a graph to a StableHLO module whose ``@main`` takes ``(*consts, *inputs, *extra)``.
+
+    Args:
+      donate: indices (into consts+inputs) of parameters whose buffers XLA may reuse for outputs.
+      alias_outputs: {parameter index: output index} explicit input/output aliasing; parameters
+        may be ``extra_args`` (unused donor buffers that recycled outputs are written into).
+    """
+    in_avals = [v.aval for v in graph.constvars] + [v.aval for v in graph.invars]
+    all_avals = in_avals + list(extra_args)
+    attrs: list[dict[str, str] | None] = [None] * len(all_avals)
+    for i in donate:
+        attrs[i] = {"jax.buffer_donor": "true"}
+    for i, o in (alias_outputs or {}).items():
+        attrs[i] = {"tf.aliasing_output": f"{int(o)} : i32"}
+    module = Module()
+    fn = module.function(name, all_avals, attrs)
+    nconst = len(graph.constvars)
+    args = fn.args[nconst:nconst + len(graph.invars)]
+    outs = lower_subgraph(fn.body, graph, args, platform, consts=fn.args[:nconst])
+    text = fn.finish(outs)
+    return Lowered(text, graph, all_avals, [o.aval for o in outs], platform,
+                   tuple(sorted(set(donate) | set((alias_outputs or {}).keys()))))

@@ -1,0 +1,255 @@
+"""A small typed emitter for StableHLO text (MLIR generic op form).
+
+Imports: numpy, xfront._dtypes, xfront._aval. No jaxlib: lowering to text works anywhere.
+
+This is the only module that knows MLIR syntax. Lowering rules call ``Block.op`` (and the
+attribute helpers below); they never format op strings themselves. Ops are printed in MLIR's
+generic form, ``%3 = "stablehlo.add"(%1, %2) : (T, T) -> T loc("...")``, which is uniform
+across ops; ``Lowered.as_text(pretty=True)`` re-prints the module in the pretty form.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+
+from xfront import _dtypes
+from xfront._aval import AbstractArray
+
+
+def tensor_type(shape: Sequence[int], dtype: _dtypes.DType) -> str:
+    dims = "".join(f"{d}x" for d in shape)
+    return f"tensor<{dims}{dtype.mlir}>"
+
+
+def aval_type(aval: AbstractArray) -> str:
+    return tensor_type(aval.shape, aval.dtype)
+
+
+class Value:
+    """An SSA value in the emitted text, with its aval."""
+
+    __slots__ = ("ref", "aval")
+
+    def __init__(self, ref: str, aval: AbstractArray):
+        self.ref = ref
+        self.aval = aval
+
+    @property
+    def type(self) -> str:
+        return aval_type(self.aval)
+
+    def __repr__(self) -> str:
+        return f"Value({self.ref}: {self.type})"
+
+
+# --- attribute spellings -------------------------------------------------------------------
+
+def i64_array(values: Iterable[int]) -> str:
+    vals = ", ".join(str(int(v)) for v in values)
+    return f"array<i64: {vals}>" if vals else "array<i64>"
+
+
+def bool_array(values: Iterable[bool]) -> str:
+    vals = ", ".join("true" if v else "false" for v in values)
+    return f"array<i1: {vals}>" if vals else "array<i1>"
+
+
+def i64(v: int) -> str:
+    return f"{int(v)} : i64"
+
+
+def i32(v: int) -> str:
+    return f"{int(v)} : i32"
+
+
+def boolean(v: bool) -> str:
+    return "true" if v else "false"
+
+
+def enum(dialect_attr: str, value: str) -> str:
+    """``#stablehlo<comparison_direction LT>`` style enum attributes."""
+    return f"#stablehlo<{dialect_attr} {value}>"
+
+
+def dims_list(values: Iterable[int]) -> str:
+    return "[" + ", ".join(str(int(v)) for v in values) + "]"
+
+
+def dense_i64_2d(rows: Sequence[Sequence[int]]) -> str:
+    n = len(rows)
+    if n == 0:
+        return "dense<> : tensor<0x2xi64>"
+    body = ", ".join("[" + ", ".join(str(int(x)) for x in r) + "]" for r in rows)
+    return f"dense<[{body}]> : tensor<{n}x{len(rows[0])}xi64>"
+
+
+def string(s: str) -> str:
+    return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def dense_elements(value: np.ndarray, dtype: _dtypes.DType) -> str:
+    """``dense<"0x...">`` (raw little-endian bytes; a one-element payload is a splat)."""
+    arr = np.ascontiguousarray(np.asarray(value, dtype=dtype.np))
+    flat = arr.reshape(-1)
+    if flat.size > 1 and (flat == flat[0]).all() and not (dtype.kind in "fc" and np.isnan(flat[0])):
+        flat = flat[:1]
+    elif flat.size > 1 and dtype.kind in "fc" and np.isnan(flat).all():
+        # NaN != NaN: compare bit patterns instead
+        b = flat.view(np.uint8).reshape(flat.size, -1)
+        if (b == b[0]).all():
+            flat = flat[:1]
+    if dtype is _dtypes.bool_:
+        payload = flat.astype(np.uint8).tobytes()
+    else:
+        payload = flat.astype(flat.dtype.newbyteorder("<")).tobytes()
+    return f'dense<"0x{payload.hex().upper()}">'
+
+
+# --- blocks and ops ------------------------------------------------------------------------
+
+class _Names:
+    """SSA names unique across one module (nested regions may not reuse enclosing names)."""
+
+    def __init__(self) -> None:
+        self._counter = itertools.count()
+
+    def fresh(self) -> str:
+        return f"%{next(self._counter)}"
+
+
+class Block:
+    """A sequence of ops being emitted (a function body or a region body)."""
+
+    def __init__(self, names: _Names, indent: int, args: list[Value] | None = None):
+        self.names = names
+        self.indent = indent
+        self.args = args or []
+        self.lines: list[str] = []
+        self.loc: str | None = None  # location attached to ops emitted now
+
+    def op(self, name: str, operands: Sequence[Value], results: Sequence[AbstractArray], *,
+           props: dict[str, str] | None = None, attrs: dict[str, str] | None = None,
+           regions: Sequence[Region] = ()) -> list[Value]:
+        """Emit one op; returns its result values (always a list)."""
+        ops = ", ".join(v.ref for v in operands)
+        in_types = ", ".join(v.type for v in operands)
+        out_types = [aval_type(a) for a in results]
+        if len(out_types) == 1:
+            out_sig = out_types[0]
+        else:
+            out_sig = "(" + ", ".join(out_types) + ")"
+        base = self.names.fresh() if results else ""
+        lhs = ""
+        if len(results) == 1:
+            lhs = f"{base} = "
+        elif len(results) > 1:
+            lhs = f"{base}:{len(results)} = "
+        text = f'{lhs}"{name}"({ops})'
+        if props:
+            text += " <{" + ", ".join(f"{k} = {v}" for k, v in props.items()) + "}>"
+        pad = " " * self.indent
+        if regions:
+            text += " ("
+            self.lines.append(pad + text)
+            for i, r in enumerate(regions):
+                self.lines.append(pad + "  {")
+                if r.args:  # an argument-less entry block needs no label
+                    sig = ", ".join(f"{a.ref}: {a.type}" for a in r.args)
+                    self.lines.append(pad + f"  ^bb0({sig}):")
+                self.lines.extend(r.block.lines)
+                self.lines.append(pad + ("  }," if i < len(regions) - 1 else "  }"))
+            text = ")"
+        prefix = pad
+        if attrs:
+            text += " {" + ", ".join(f"{k} = {v}" for k, v in attrs.items()) + "}"
+        text += f" : ({in_types}) -> {out_sig}"
+        if self.loc:
+            text += f" loc({string(self.loc)})"
+        self.lines.append(prefix + text)
+        if len(results) == 1:
+            return [Value(base, results[0])]
+        return [Value(f"{base}#{i}", a) for i, a in enumerate(results)]
+
+    def ret(self, values: Sequence[Value], op: str = "stablehlo.return") -> None:
+        ops = ", ".join(v.ref for v in values)
+        types = ", ".join(v.type for v in values)
+        self.lines.append(" " * self.indent + f'"{op}"({ops}) : ({types}) -> ()')
+
+    def region(self, arg_avals: Sequence[AbstractArray]) -> Region:
+        """A new region whose block has one argument per aval (emit into ``region.block``)."""
+        args = [Value(self.names.fresh(), a) for a in arg_avals]
+        return Region(Block(self.names, self.indent + 4, args), args)
+
+    # conveniences used by many rules
+    def constant(self, value: Any, aval: AbstractArray) -> Value:
+        arr = np.asarray(value, dtype=aval.dtype.np)
+        if arr.shape != aval.shape:
+            arr = np.broadcast_to(arr, aval.shape)
+        attr = f"{dense_elements(arr, aval.dtype)} : {aval_type(aval)}"
+        return self.op("stablehlo.constant", [], [aval], props={"value": attr})[0]
+
+    def full(self, value: Any, aval: AbstractArray) -> Value:
+        """A splat constant of ``aval``'s shape, built as scalar + broadcast (small text)."""
+        scalar = self.constant(value, AbstractArray((), aval.dtype))
+        if aval.shape == ():
+            return scalar
+        return self.op("stablehlo.broadcast_in_dim", [scalar], [aval],
+                       props={"broadcast_dimensions": i64_array(())})[0]
+
+
+class Region:
+    __slots__ = ("block", "args")
+
+    def __init__(self, block: Block, args: list[Value]):
+        self.block = block
+        self.args = args
+
+
+class Module:
+    """One StableHLO module holding ``@main`` (and nothing else for now)."""
+
+    def __init__(self) -> None:
+        self.names = _Names()
+
+    def function(self, name: str, arg_avals: Sequence[AbstractArray],
+                 arg_attrs: Sequence[dict[str, str] | None] | None = None) -> Function:
+        return Function(self, name, arg_avals, arg_attrs)
+
+
+class Function:
+    def __init__(self, module: Module, name: str, arg_avals: Sequence[AbstractArray],
+                 arg_attrs: Sequence[dict[str, str] | None] | None):
+        self.module = module
+        self.name = name
+        self.args = [Value(module.names.fresh(), a) for a in arg_avals]
+        self.arg_attrs = list(arg_attrs or [None] * len(self.args))
+        self.body = Block(module.names, 4, self.args)
+        self.results: list[Value] = []
+
+    def finish(self, results: Sequence[Value]) -> str:
+        self.results = list(results)
+        self.body.loc = None
+        self.body.ret(self.results, op="func.return")
+        in_t = ", ".join(a.type for a in self.args)
+        out_t = ", ".join(r.type for r in self.results)
+        ftype = f"({in_t}) -> ({out_t})"
+        props = [f"function_type = {ftype}", f"sym_name = {string(self.name)}",
+                 'sym_visibility = "public"']
+        if any(self.arg_attrs):
+            attrs = ", ".join(
+                "{" + ", ".join(f"{k} = {v}" for k, v in (d or {}).items()) + "}"
+                for d in self.arg_attrs)
+            props.insert(0, f"arg_attrs = [{attrs}]")
+        sig = ", ".join(f"{a.ref}: {a.type}" for a in self.args)
+        lines = ['module @xfront attributes {mhlo.num_partitions = 1 : i32, '
+                 'mhlo.num_replicas = 1 : i32} {',
+                 '  "func.func"() <{' + ", ".join(props) + "}> ({"]
+        if self.args:
+            lines.append(f"  ^bb0({sig}):")
+        lines.extend(self.body.lines)
+        lines.append("  }) : () -> ()")
+        lines.append("}")
+        return "\n".join(lines) + "\n"

@@ -1,0 +1,120 @@
+"""Lowering rules for reductions (stablehlo.reduce with a scalar combiner region)."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+from xfront import _dtypes
+from xfront._aval import AbstractArray
+from xfront.lowering import LoweringRuleContext
+from xfront.lowering._emit import Value, enum, i64, i64_array
+from xfront.lowering.rules.elementwise import compare_type
+
+
+def reduce(combiner: str, init: Callable[[_dtypes.DType], Any]) -> Callable:
+    """Rule for a single-operand reduction with a binary StableHLO combiner op."""
+
+    def rule(ctx: LoweringRuleContext, x: Value, *, axes) -> list[Value]:
+        d = x.aval.dtype
+        scalar = AbstractArray((), d)
+        init_v = ctx.constant(init(d), scalar)
+        region = ctx.region([scalar, scalar])
+        a, b = region.args
+        region.block.ret([region.block.op(combiner, [a, b], [scalar])[0]])
+        return ctx.op("stablehlo.reduce", [x, init_v],
+                      props={"dimensions": i64_array(axes)}, regions=[region])
+
+    rule.__name__ = f"lower_reduce_{combiner.split('.')[-1]}"
+    return rule
+
+
+def argreduce(direction: str) -> Callable:
+    """argmax (direction 'GT') / argmin ('LT') along one axis; first index wins ties, NaN wins."""
+
+    def rule(ctx: LoweringRuleContext, x: Value, *, axis, index_dtype) -> list[Value]:
+        d = x.aval.dtype
+        out = ctx.avals_out[0]
+        idx_aval = AbstractArray(x.aval.shape, index_dtype)
+        idx = ctx.op1("stablehlo.iota", [], idx_aval, props={"iota_dimension": i64(axis)})
+        sv, si = AbstractArray((), d), AbstractArray((), index_dtype)
+        if d.kind == "f":
+            init = float("-inf") if direction == "GT" else float("inf")
+        elif d.kind == "b":
+            init = direction != "GT"
+        else:
+            info = np.iinfo(d.np)
+            init = int(info.min) if direction == "GT" else int(info.max)
+        init_v = ctx.constant(init, sv)
+        init_i = ctx.constant(0, si)
+        region = ctx.region([sv, si, sv, si])
+        av, ai, bv, bi = region.args
+        blk = region.block
+        bool_s = AbstractArray((), _dtypes.bool_)
+
+        def cmp(p, q, dirn, ct=None):
+            props = {"comparison_direction": enum("comparison_direction", dirn),
+                     "compare_type": enum("comparison_type", ct or compare_type(p.aval.dtype))}
+            return blk.op("stablehlo.compare", [p, q], [bool_s], props=props)[0]
+
+        def op(name, *vs, aval=bool_s):
+            return blk.op(name, list(vs), [aval])[0]
+
+        better = cmp(av, bv, direction)
+        eq = cmp(av, bv, "EQ")
+        a_first = cmp(ai, bi, "LT")
+        pick_a = op("stablehlo.or", better, op("stablehlo.and", eq, a_first))
+        if d.kind == "f":  # NaN beats everything; the first NaN wins
+            a_nan = cmp(av, av, "NE")
+            b_nan = cmp(bv, bv, "NE")
+            nan_pick = op("stablehlo.and", a_nan,
+                          op("stablehlo.or", op("stablehlo.not", b_nan), a_first))
+            neither = op("stablehlo.not", op("stablehlo.or", a_nan, b_nan))
+            pick_a = op("stablehlo.or", nan_pick, op("stablehlo.and", neither, pick_a))
+        rv = blk.op("stablehlo.select", [pick_a, av, bv], [sv])[0]
+        ri = blk.op("stablehlo.select", [pick_a, ai, bi], [si])[0]
+        blk.ret([rv, ri])
+        vals_aval = out.update(dtype=d)
+        res = ctx.op("stablehlo.reduce", [x, idx, init_v, init_i], [vals_aval, out],
+                     props={"dimensions": i64_array((axis,))}, regions=[region])
+        return [res[1]]
+
+    rule.__name__ = f"lower_arg{'max' if direction == 'GT' else 'min'}"
+    return rule
+
+
+def cumulative(combiner: str, init: Callable[[_dtypes.DType], Any]) -> Callable:
+    """Inclusive scan along ``axis`` in ceil(log2 n) shift-and-combine steps (O(n log n) work,
+    fully parallel; stablehlo.reduce_window would be O(n^2) on XLA:CPU for long axes)."""
+
+    def rule(ctx: LoweringRuleContext, x: Value, *, axis: int, reverse: bool) -> list[Value]:
+        aval = x.aval
+        n = aval.shape[axis]
+        nd = aval.ndim
+        if reverse:
+            x = ctx.op1("stablehlo.reverse", [x], aval, props={"dimensions": i64_array((axis,))})
+        pad_v = ctx.constant(init(aval.dtype), AbstractArray((), aval.dtype))
+        k = 1
+        while k < n:
+            limit = list(aval.shape)
+            limit[axis] = n - k
+            part_aval = aval.update(shape=limit)
+            part = ctx.op1("stablehlo.slice", [x], part_aval,
+                           props={"start_indices": i64_array([0] * nd),
+                                  "limit_indices": i64_array(limit),
+                                  "strides": i64_array([1] * nd)})
+            lo = [0] * nd
+            lo[axis] = k
+            shifted = ctx.op1("stablehlo.pad", [part, pad_v], aval,
+                              props={"edge_padding_low": i64_array(lo),
+                                     "edge_padding_high": i64_array([0] * nd),
+                                     "interior_padding": i64_array([0] * nd)})
+            x = ctx.op1(combiner, [x, shifted], aval)
+            k *= 2
+        if reverse:
+            x = ctx.op1("stablehlo.reverse", [x], aval, props={"dimensions": i64_array((axis,))})
+        return [x]
+
+    rule.__name__ = f"lower_cumulative_{combiner.split('.')[-1]}"
+    return rule

@@ -1,0 +1,59 @@
+"""xfront: write an array program once, run it compiled from NumPy, PyTorch, TensorFlow or JAX.
+
+``import xfront as xf`` gives an Array API namespace (``xf.sin``, ``xf.matmul``, ...), the
+``xf.compile`` transformation, dtypes and devices. Importing xfront loads neither torch,
+TensorFlow nor jax: the PJRT runtime (through jaxlib) is started on first device use.
+
+Layers, bottom up: _dtypes/_aval/_errors -> _core (graph IR, primitives, tracer) -> prims
+(strict primitives, lowering rules in xfront.lowering) -> _api (the namespace: promotion,
+broadcasting) -> _compile (staging and caching) -> this module (re-exports only).
+"""
+
+from xfront import _eager as _eager  # installs eager execution  # noqa: F401
+from xfront import prims as prims  # noqa: F401
+from xfront._array import Array as Array
+from xfront._core import Graph as Graph, Primitive as Primitive, Tracer as Tracer
+from xfront._device import Device as Device, default_device as _default_device_fn
+from xfront._device import devices as devices, get_device as device, using_device as using_device
+from xfront._dtypes import (DType, bfloat16, bool_, complex64, complex128, float16, float32,
+                            float64, int8, int16, int32, int64, uint8, uint16, uint32, uint64)
+from xfront._errors import (ArgumentError, DeviceError, DTypeError, DynamicShapeError,
+                            LoweringError, ShapeError, TracerConversionError, TracerLeakError,
+                            XfIndexError, XfrontError)
+from xfront._compile import (CacheInfo, CompiledFunction, RecompileWarning, compile,  # noqa: A004
+                             trace)
+from xfront._tree import (register_pytree_node, tree_flatten, tree_leaves, tree_map,
+                          tree_unflatten)
+from xfront._api._data_types import astype, can_cast, finfo, iinfo, isdtype, result_type
+from xfront._api._elementwise import (add, subtract, multiply, divide, floor_divide, remainder,
+    pow, negative, positive, abs, sign, square, reciprocal, maximum, minimum, clip, exp, exp2,
+    expm1, log, log1p, log2, log10, logaddexp, sqrt, rsqrt, cbrt, hypot, sin, cos, tan, asin,
+    acos, atan, atan2, sinh, cosh, tanh, asinh, acosh, atanh, sigmoid, erf, erfinv, lgamma,
+    digamma, floor, ceil, trunc, round, equal, not_equal, less, less_equal, greater,
+    greater_equal, isnan, isinf, isfinite, signbit, copysign, nextafter, real, imag, conj,
+    logical_and, logical_or, logical_xor, logical_not, bitwise_and, bitwise_or, bitwise_xor,
+    bitwise_invert, bitwise_left_shift, bitwise_right_shift, bitwise_count)  # noqa: A004
+from xfront._api._creation import (arange, asarray, empty, empty_like, eye, from_dlpack, full,
+    full_like, linspace, meshgrid, ones, ones_like, tril, triu, zeros, zeros_like)
+from xfront._api._manipulation import (broadcast_arrays, broadcast_to, concat, expand_dims,
+    flip, moveaxis, permute_dims, repeat, reshape, roll, squeeze, stack, tile, unstack)
+from xfront._api._statistical import (all, any, argmax, argmin, count_nonzero, cumulative_prod,
+    cumulative_sum, max, mean, min, prod, std, sum, var, where)  # noqa: A004
+from xfront._api._linalg import matmul, matrix_transpose, tensordot, vecdot
+from xfront._api._searching import (nonzero, unique_all, unique_counts, unique_inverse,
+                                    unique_values)
+
+bool = bool_  # noqa: A001  (Array API spelling: xfront.bool)
+jit = compile  # alias for JAX users
+e = 2.718281828459045
+pi = 3.141592653589793
+inf = float("inf")
+nan = float("nan")
+newaxis = None
+__array_api_version__ = "2024.12"
+__version__ = "0.1.0"
+
+
+def default_device() -> Device:
+    """The device new arrays and programs use (see xfront._device)."""
+    return _default_device_fn()

@@ -1,0 +1,280 @@
+"""``xfront.Array``: the concrete array type, and the operator surface shared with tracers.
+
+Imports: _aval, _dtypes, _errors. The namespace (xfront._api) is reached through ``_ns``, which
+xfront/_api/__init__.py fills in once it is imported (operators dispatch to namespace functions).
+The device buffer is opaque here: only xfront.lowering.runtime knows what it is.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from xfront import _errors
+from xfront._aval import AbstractArray
+
+_ns: Any = None  # the xfront namespace module, set by xfront._api
+
+
+def _rt():
+    from xfront.lowering import runtime
+
+    return runtime
+
+
+class Array:
+    """An n-dimensional array held in a PJRT device buffer.
+
+    Arrays are immutable; every operation returns a new array. Inside ``xfront.compile`` the
+    same operations are recorded on tracers (a subclass), so one function serves both.
+    """
+
+    __slots__ = ("aval", "_buf", "_device", "__weakref__")
+    __array_priority__ = 100  # NumPy defers binary operators to us (np_array + xf_array -> xf)
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        raise TypeError("xfront.Array cannot be constructed directly; use xfront.asarray(...)")
+
+    @classmethod
+    def _new(cls, buf: Any, aval: AbstractArray, device: Any) -> Array:
+        self = object.__new__(cls)
+        self.aval = aval
+        self._buf = buf
+        self._device = device
+        return self
+
+    # --- Array API attributes ---------------------------------------------------------------
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.aval.shape
+
+    @property
+    def dtype(self):
+        return self.aval.dtype
+
+    @property
+    def ndim(self) -> int:
+        return len(self.aval.shape)
+
+    @property
+    def size(self) -> int:
+        return self.aval.size
+
+    @property
+    def device(self):
+        return self._device
+
+    @property
+    def T(self) -> Array:
+        if self.ndim != 2:
+            raise _errors.err(_errors.ShapeError, "Array.T",
+                              f"expected a 2-D array, got {self.aval.short}",
+                              "use xfront.permute_dims or .mT for stacks of matrices")
+        return _ns.permute_dims(self, (1, 0))
+
+    @property
+    def mT(self) -> Array:
+        return _ns.matrix_transpose(self)
+
+    def __array_namespace__(self, *, api_version: str | None = None):
+        if api_version not in (None, "2021.12", "2022.12", "2023.12", "2024.12"):
+            raise ValueError(f"xfront supports Array API versions up to 2024.12, "
+                             f"got api_version={api_version!r}")
+        import xfront
+
+        return xfront
+
+    # --- conversion -------------------------------------------------------------------------
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        out = _rt().to_numpy(self._buf)  # zero-copy, read-only view
+        if dtype is not None and np.dtype(dtype) != out.dtype:
+            return out.astype(dtype)
+        if copy:
+            return out.copy()
+        return out
+
+    def __dlpack__(self, *, stream: Any = None, max_version: Any = None, dl_device: Any = None,
+                   copy: bool | None = None):
+        return _rt().to_dlpack(self._buf, stream=stream, max_version=max_version,
+                               dl_device=dl_device, copy=copy)
+
+    def __dlpack_device__(self) -> tuple[int, int]:
+        return _rt().dlpack_device(self._buf)
+
+    def to_device(self, device: Any, /, *, stream: Any = None) -> Array:
+        from xfront._device import get_device
+
+        dev = get_device(device)
+        if dev == self._device:
+            return self
+        return Array._new(_rt().copy_to_device(self._buf, dev.rt), self.aval, dev)
+
+    def _scalar(self, op: str):
+        if self.ndim != 0:
+            if self.size == 1:
+                return np.asarray(self).reshape(()).item()
+            raise _errors.err(_errors.ArgumentError, op,
+                              f"only arrays with one element can be converted to Python scalars, "
+                              f"got {self.aval.short}")
+        return np.asarray(self).item()
+
+    def __bool__(self) -> bool:
+        return bool(self._scalar("__bool__"))
+
+    def __int__(self) -> int:
+        return int(self._scalar("__int__"))
+
+    def __float__(self) -> float:
+        return float(self._scalar("__float__"))
+
+    def __complex__(self) -> complex:
+        return complex(self._scalar("__complex__"))
+
+    def __index__(self) -> int:
+        if self.dtype.kind not in "iu":
+            raise _errors.err(_errors.ArgumentError, "__index__",
+                              f"only integer arrays can be used as an index, got {self.aval.short}")
+        return int(self._scalar("__index__"))
+
+    def item(self):
+        return self._scalar("item")
+
+    def tolist(self):
+        return np.asarray(self).tolist()
+
+    def block_until_ready(self) -> Array:
+        _rt().block_until_ready(self._buf)
+        return self
+
+    def unsafe_buffer_pointer(self) -> int:
+        """The device address of the data (for zero-copy checks)."""
+        return _rt().buffer_pointer(self._buf)
+
+    def __len__(self) -> int:
+        if self.ndim == 0:
+            raise TypeError("len() of a 0-d xfront array")
+        return self.shape[0]
+
+    def __iter__(self):
+        if self.ndim == 0:
+            raise TypeError("iteration over a 0-d xfront array")
+        return (self[i] for i in range(self.shape[0]))
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        body = np.array2string(np.asarray(self), separator=", ", prefix="Array(")
+        return f"Array({body}, dtype={self.dtype.name})"
+
+    def __str__(self) -> str:
+        return str(np.asarray(self))
+
+    def __format__(self, spec: str) -> str:
+        if self.ndim == 0:
+            return format(self.item(), spec)
+        return format(str(self), spec)
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        raise _errors.err(_errors.ArgumentError, "Array.__setitem__",
+                          "xfront arrays are immutable",
+                          "use the functional form y = x.at[index].set(value)")
+
+    def __getitem__(self, key: Any) -> Array:
+        return _ns._getitem(self, key)
+
+    @property
+    def at(self):
+        return _ns._AtIndexer(self)
+
+    # --- NumPy/torch-style convenience methods ------------------------------------------------
+    def astype(self, dtype: Any, /, *, copy: bool = True) -> Array:
+        return _ns.astype(self, dtype, copy=copy)
+
+    def reshape(self, *shape: Any) -> Array:
+        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+            shape = tuple(shape[0])
+        return _ns.reshape(self, shape)
+
+    def transpose(self, *axes: Any) -> Array:
+        if not axes:
+            axes = tuple(reversed(range(self.ndim)))
+        elif len(axes) == 1 and isinstance(axes[0], (tuple, list)):
+            axes = tuple(axes[0])
+        return _ns.permute_dims(self, axes)
+
+    def flatten(self) -> Array:
+        return _ns.reshape(self, (-1,))
+
+    def squeeze(self, axis: Any = None) -> Array:
+        if axis is None:
+            axis = tuple(i for i, s in enumerate(self.shape) if s == 1)
+        return _ns.squeeze(self, axis)
+
+    def sum(self, axis: Any = None, keepdims: bool = False, dtype: Any = None) -> Array:
+        return _ns.sum(self, axis=axis, keepdims=keepdims, dtype=dtype)
+
+    def prod(self, axis: Any = None, keepdims: bool = False, dtype: Any = None) -> Array:
+        return _ns.prod(self, axis=axis, keepdims=keepdims, dtype=dtype)
+
+    def mean(self, axis: Any = None, keepdims: bool = False) -> Array:
+        return _ns.mean(self, axis=axis, keepdims=keepdims)
+
+    def max(self, axis: Any = None, keepdims: bool = False) -> Array:
+        return _ns.max(self, axis=axis, keepdims=keepdims)
+
+    def min(self, axis: Any = None, keepdims: bool = False) -> Array:
+        return _ns.min(self, axis=axis, keepdims=keepdims)
+
+    def any(self, axis: Any = None, keepdims: bool = False) -> Array:
+        return _ns.any(self, axis=axis, keepdims=keepdims)
+
+    def all(self, axis: Any = None, keepdims: bool = False) -> Array:
+        return _ns.all(self, axis=axis, keepdims=keepdims)
+
+    def argmax(self, axis: Any = None, keepdims: bool = False) -> Array:
+        return _ns.argmax(self, axis=axis, keepdims=keepdims)
+
+    def argmin(self, axis: Any = None, keepdims: bool = False) -> Array:
+        return _ns.argmin(self, axis=axis, keepdims=keepdims)
+
+    # --- operators (Array API): each one is the namespace function ---------------------------
+    def __neg__(self): return _ns.negative(self)
+    def __pos__(self): return _ns.positive(self)
+    def __abs__(self): return _ns.abs(self)
+    def __invert__(self): return _ns.bitwise_invert(self)
+
+    def __add__(self, o): return _ns.add(self, o)
+    def __radd__(self, o): return _ns.add(o, self)
+    def __sub__(self, o): return _ns.subtract(self, o)
+    def __rsub__(self, o): return _ns.subtract(o, self)
+    def __mul__(self, o): return _ns.multiply(self, o)
+    def __rmul__(self, o): return _ns.multiply(o, self)
+    def __truediv__(self, o): return _ns.divide(self, o)
+    def __rtruediv__(self, o): return _ns.divide(o, self)
+    def __floordiv__(self, o): return _ns.floor_divide(self, o)
+    def __rfloordiv__(self, o): return _ns.floor_divide(o, self)
+    def __mod__(self, o): return _ns.remainder(self, o)
+    def __rmod__(self, o): return _ns.remainder(o, self)
+    def __pow__(self, o): return _ns.pow(self, o)
+    def __rpow__(self, o): return _ns.pow(o, self)
+    def __matmul__(self, o): return _ns.matmul(self, o)
+    def __rmatmul__(self, o): return _ns.matmul(o, self)
+    def __and__(self, o): return _ns.bitwise_and(self, o)
+    def __rand__(self, o): return _ns.bitwise_and(o, self)
+    def __or__(self, o): return _ns.bitwise_or(self, o)
+    def __ror__(self, o): return _ns.bitwise_or(o, self)
+    def __xor__(self, o): return _ns.bitwise_xor(self, o)
+    def __rxor__(self, o): return _ns.bitwise_xor(o, self)
+    def __lshift__(self, o): return _ns.bitwise_left_shift(self, o)
+    def __rlshift__(self, o): return _ns.bitwise_left_shift(o, self)
+    def __rshift__(self, o): return _ns.bitwise_right_shift(self, o)
+    def __rrshift__(self, o): return _ns.bitwise_right_shift(o, self)
+
+    def __eq__(self, o): return _ns.equal(self, o)  # type: ignore[override]
+    def __ne__(self, o): return _ns.not_equal(self, o)  # type: ignore[override]
+    def __lt__(self, o): return _ns.less(self, o)
+    def __le__(self, o): return _ns.less_equal(self, o)
+    def __gt__(self, o): return _ns.greater(self, o)
+    def __ge__(self, o): return _ns.greater_equal(self, o)
+

@@ -1,0 +1,136 @@
+"""Eager execution: run one primitive now, through the same lowering as compiled code.
+
+Imports: _core, _array, _aval, _dtypes, _errors, _device, lowering; the runtime lazily.
+
+Each (primitive, params, input avals, device) signature is lowered and compiled once into a
+tiny executable and cached; later calls only execute. Compiled programs of every kind share
+one fingerprint cache (``compile_lowered``), so two identical graphs compile once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any, Sequence
+
+import numpy as np
+
+from xfront import _core, _dtypes, _errors
+from xfront._array import Array
+from xfront._aval import AbstractArray
+from xfront._device import Device, default_device
+from xfront.lowering import Lowered, lower_graph
+
+
+def _rt():
+    from xfront.lowering import runtime
+
+    return runtime
+
+
+class _Stats:
+    __slots__ = ("compiles", "fingerprint_hits")
+
+    def __init__(self) -> None:
+        self.compiles = 0
+        self.fingerprint_hits = 0
+
+
+STATS = _Stats()
+_by_fingerprint: dict[tuple[str, Device], Any] = {}
+
+
+def fingerprint(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
+def compile_lowered(lowered: Lowered, device: Device) -> Any:
+    """Compile (or reuse) the executable for a lowered module on ``device``."""
+    fp = fingerprint(lowered.text)
+    key = (fp, device)
+    exe = _by_fingerprint.get(key)
+    if exe is not None:
+        STATS.fingerprint_hits += 1
+        return exe
+    exe = _rt().compile(lowered.text, device.rt, lowered.in_avals, lowered.out_avals,
+                        fingerprint=fp)
+    STATS.compiles += 1
+    _by_fingerprint[key] = exe
+    return exe
+
+
+def clear_executable_cache() -> None:
+    _by_fingerprint.clear()
+    _eager_cache.clear()
+
+
+# --- eager primitive application -------------------------------------------------------------
+
+_eager_cache: dict[tuple, tuple[Any, list[AbstractArray], Device]] = {}
+
+
+def _params_key(prim: _core.Primitive, params: dict[str, Any]) -> tuple:
+    key = tuple(sorted(params.items()))
+    try:
+        hash(key)
+    except TypeError:
+        raise AssertionError(f"internal: params of primitive {prim.name} are not hashable: "
+                             f"{params!r}") from None
+    return key
+
+
+def common_device(op: str, arrays: Sequence[Any]) -> Device | None:
+    dev = None
+    for a in arrays:
+        if isinstance(a, Array) and a._device is not None:
+            if dev is None:
+                dev = a._device
+            elif a._device != dev:
+                raise _errors.err(
+                    _errors.DeviceError, op,
+                    f"arrays on different devices were combined: {dev} and {a._device}",
+                    "move them first with x.to_device(...)")
+    return dev
+
+
+def eager_apply(prim: _core.Primitive, args: Sequence[Any], params: dict[str, Any]):
+    dev = common_device(prim.name, args) or default_device()
+    rt = _rt()
+    bufs = []
+    avals = []
+    for a in args:
+        if isinstance(a, Array):
+            bufs.append(a._buf)
+            avals.append(a.aval)
+        else:
+            arr = np.asarray(a)
+            d = _dtypes.dtype(arr.dtype)
+            bufs.append(rt.put(arr, dev.rt, copy=True))
+            avals.append(AbstractArray(arr.shape, d))
+    key = (prim, _params_key(prim, params), tuple(avals), dev)
+    entry = _eager_cache.get(key)
+    if entry is None:
+        def one(*xs: Any):
+            out = prim.bind(*xs, **params)
+            return out if prim.multiple_results else [out]
+
+        graph, _, _ = _core.trace_graph(one, avals, name=prim.name)
+        lowered = lower_graph(graph, platform=dev.platform)
+        exe = compile_lowered(lowered, dev)
+        out_avals = [a.strong() for a in graph.out_avals]
+        entry = (exe, out_avals, dev)
+        _eager_cache[key] = entry
+    exe, out_avals, dev = entry
+    outs = exe.execute(bufs)
+    arrays = [Array._new(b, a, dev) for b, a in zip(outs, out_avals)]
+    return arrays if prim.multiple_results else arrays[0]
+
+
+_core.set_eager_apply(eager_apply)
+
+
+def array_from_numpy(x: np.ndarray, device: Device | None = None, *, copy: bool = True) -> Array:
+    """An xfront Array holding NumPy data (copied unless copy=False)."""
+    dev = device or default_device()
+    d = _dtypes.dtype(x.dtype)
+    buf = _rt().put(x, dev.rt, copy=copy)
+    return Array._new(buf, AbstractArray(tuple(x.shape), d), dev)
