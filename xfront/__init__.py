@@ -9,6 +9,21 @@ Layers, bottom up: _dtypes/_aval/_errors -> _core (graph IR, primitives, tracer)
 broadcasting) -> _compile (staging and caching) -> this module (re-exports only).
 """
 
+
+def _source_checkout_path() -> None:
+    # In a source checkout lowering/ and kernels/ sit beside xfront/ (setuptools maps them to
+    # xfront.lowering / xfront.kernels when installing); let the import system find them there.
+    import os
+
+    here = os.path.dirname(os.path.abspath(__file__))
+    root = os.path.dirname(here)
+    if not os.path.isdir(os.path.join(here, "lowering")) and os.path.isfile(
+            os.path.join(root, "lowering", "__init__.py")):
+        __path__.append(root)  # noqa: F821
+
+
+_source_checkout_path()
+
 from xfront import _eager as _eager  # installs eager execution  # noqa: F401
 from xfront import prims as prims  # noqa: F401
 from xfront._array import Array as Array

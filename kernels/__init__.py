@@ -1,0 +1,1 @@
+"""xfront.kernels: a library of kernels written once in xfront (installed as ``xfront.kernels``)."""
