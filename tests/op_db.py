@@ -445,3 +445,9 @@ MANIPULATION = [
 
 
 OPS: list[OpCase] = ELEMENTWISE + STATISTICAL + LINALG + MANIPULATION
+
+# --- more tables (each in its own module) ---------------------------------------------------
+
+# indexing and sorting
+
+# kernels

@@ -72,3 +72,11 @@ __version__ = "0.1.0"
 def default_device() -> Device:
     """The device new arrays and programs use (see xfront._device)."""
     return _default_device_fn()
+
+# --- indexing and sorting: take, take_along_axis, sort, argsort, searchsorted -------------
+
+# --- bridges: to_torch, to_tf, to_numpy, to_jax ----------------------------------------------
+
+# --- control flow and random: cond, switch, while_loop, fori_loop, scan, random -----------
+
+# --- autodiff: grad, vjp, jvp, value_and_grad -------------------------------------------------
