@@ -17,6 +17,7 @@ Verified facts this adapter relies on (jax/jaxlib 0.10.2; see the project's runt
 
 from __future__ import annotations
 
+import ctypes
 import os
 import threading
 from typing import Any, Sequence
@@ -120,13 +121,13 @@ def _sharding(dev: Any) -> Any:
 
 # --- buffers ---------------------------------------------------------------------------------
 
-def put(x: np.ndarray, dev: Any, *, copy: bool = True) -> Any:
-    """A device buffer holding NumPy array ``x``.
+def put(x: np.ndarray, dev: Any, *, copy: bool = True, aval: AbstractArray | None = None) -> Any:
+    """A device buffer holding NumPy array ``x`` (``aval``, when given, must describe ``x``).
 
     copy=False lets PJRT alias ``x``'s memory when it is 64-byte aligned (the caller promises not
     to mutate ``x`` while the buffer lives); copy=True always copies.
     """
-    aval = _jcore.ShapedArray(x.shape, x.dtype)
+    aval = _jcore.ShapedArray(x.shape, x.dtype) if aval is None else _javal(aval)
     sem = (xc.HostBufferSemantics.IMMUTABLE_ONLY_DURING_CALL if copy
            else xc.HostBufferSemantics.ZERO_COPY)
     return xc.batched_device_put(aval, _sharding(dev), [x], [dev], True, False, sem, True)
@@ -137,30 +138,23 @@ def to_numpy(buf: Any) -> np.ndarray:
     return np.asarray(buf)
 
 
-class _WritableView:
-    """Exposes a buffer's memory to NumPy as writable; keeps the buffer alive as ``.base``."""
-
-    __slots__ = ("buf", "__array_interface__")
-
-    def __init__(self, buf: Any, shape: tuple[int, ...], typestr: str, ptr: int):
-        self.buf = buf
-        self.__array_interface__ = {"shape": shape, "typestr": typestr, "data": (ptr, False),
-                                    "version": 3}
-
-
 def to_numpy_owned(buf: Any) -> np.ndarray:
     """A writable NumPy array over a buffer that nothing else references (a fresh output).
 
-    Zero-copy on CPU (the array's base keeps the buffer alive); a copy elsewhere.
+    Zero-copy on CPU: the array's base (a ctypes view of the buffer's memory) keeps the buffer
+    alive. A copy on accelerators.
     """
-    if device_platform(buffer_device(buf)) != "cpu" or buf.size == 0:
-        return np.array(buf)
+    buf.block_until_ready()  # execution is asynchronous: the memory is written later
     dt = np.dtype(buf.dtype)
-    ptr = buf.unsafe_buffer_pointer()
-    if dt.kind == "V":  # bfloat16 and friends: expose raw bits, then view as the real dtype
-        raw = np.asarray(_WritableView(buf, buf.shape, f"<u{dt.itemsize}", ptr))
-        return raw.view(dt)
-    return np.asarray(_WritableView(buf, buf.shape, dt.str, ptr))
+    shape = buf.shape
+    n = dt.itemsize
+    for s in shape:
+        n *= s
+    if n == 0 or device_platform(buffer_device(buf)) != "cpu":
+        return np.array(buf)
+    mem = (ctypes.c_char * n).from_address(buf.unsafe_buffer_pointer())
+    mem.xfront_buffer = buf  # keep-alive: the NumPy array's base owns the PJRT buffer
+    return np.frombuffer(mem, dtype=dt).reshape(shape)
 
 
 def buffer_pointer(buf: Any) -> int:

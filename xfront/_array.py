@@ -86,8 +86,16 @@ class Array:
         return xfront
 
     # --- conversion -------------------------------------------------------------------------
+    def _live_buf(self, op: str) -> Any:
+        if _rt().is_deleted(self._buf):
+            raise _errors.err(_errors.ArgumentError, op,
+                              f"this {self.aval.short} array was donated to a compiled call "
+                              "(donate_argnums) and its buffer now holds that call's output",
+                              "do not use an array after donating it")
+        return self._buf
+
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
-        out = _rt().to_numpy(self._buf)  # zero-copy, read-only view
+        out = _rt().to_numpy(self._live_buf("__array__"))  # zero-copy, read-only view
         if dtype is not None and np.dtype(dtype) != out.dtype:
             return out.astype(dtype)
         if copy:

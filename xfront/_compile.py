@@ -48,6 +48,19 @@ class CacheInfo(NamedTuple):
 _RETURNS = ("xfront", "numpy", "torch", "tensorflow", "jax")
 
 
+class _LazyRuntime:
+    """The runtime adapter module, imported on first use (keeps ``import xfront`` light)."""
+
+    def __getattr__(self, name: str) -> Any:
+        from xfront.lowering import runtime
+
+        globals()["_RT"] = runtime
+        return getattr(runtime, name)
+
+
+_RT: Any = _LazyRuntime()
+
+
 def _rt():
     from xfront.lowering import runtime
 
@@ -97,16 +110,18 @@ def _leaf_aval(x: Any, path_fn: Callable[[], str]) -> tuple[Any, str]:
 class Traced:
     """The graph of a function for one abstract signature (``print(traced)`` shows it)."""
 
-    def __init__(self, graph: _core.Graph, in_tree: TreeDef, out_tree: TreeDef, device: Device,
-                 donate: tuple[int, ...]):
+    def __init__(self, graph: _core.Graph, in_tree: TreeDef, out_tree: TreeDef,
+                 device: Device | None, donate: tuple[int, ...]):
         self.graph = graph
         self.in_tree = in_tree
         self.out_tree = out_tree
         self.device = device
         self.donate = donate
 
-    def lower(self) -> Lowered:
-        return lower_graph(self.graph, platform=self.device.platform, donate=self.donate)
+    def lower(self, platform: str | None = None) -> Lowered:
+        if platform is None:
+            platform = (self.device or get_device(None)).platform
+        return lower_graph(self.graph, platform=platform, donate=self.donate)
 
     def __str__(self) -> str:
         return str(self.graph)
@@ -116,7 +131,8 @@ class Traced:
 
 
 class _Entry:
-    __slots__ = ("exe", "const_bufs", "out_tree", "out_avals", "traced", "n_in")
+    __slots__ = ("exe", "const_bufs", "out_tree", "out_avals", "traced", "n_in", "device",
+                 "single_out")
 
     def __init__(self, exe: Any, const_bufs: list[Any], traced: Traced):
         self.exe = exe
@@ -125,6 +141,15 @@ class _Entry:
         self.out_avals = [a.strong() for a in traced.graph.out_avals]
         self.traced = traced
         self.n_in = len(traced.graph.invars)
+        self.device = traced.device
+        self.single_out = traced.out_tree.kind == "leaf"
+
+    def wrap_xfront(self, outs: list[Any]) -> Any:
+        dev = self.device
+        if self.single_out:
+            return Array._new(outs[0], self.out_avals[0], dev)
+        return tree_unflatten(self.out_tree,
+                              [Array._new(b, a, dev) for b, a in zip(outs, self.out_avals)])
 
 
 class CompiledFunction:
@@ -171,6 +196,12 @@ class CompiledFunction:
                                   f"returns={returns!r} is not one of {', '.join(_RETURNS)}")
         self._returns = returns
         self._cache: dict[Any, _Entry] = {}
+        # fast path: positional xfront-array arguments only -> entry, keyed by their avals
+        self._fast: dict[tuple, _Entry] = {}
+        # fast path: positional NumPy-array arguments only -> (entry, leaf avals)
+        self._fast_np: dict[tuple, tuple[_Entry, list[AbstractArray]]] = {}
+        self._fast_ok = not (self._static_nums or self._static_names or returns not in (
+            None, "xfront"))
         self._hits = 0
         self._misses = 0
         self._compiles = 0
@@ -239,7 +270,7 @@ class CompiledFunction:
                                       f"arguments of `{self.__name__}` are on different devices: "
                                       f"{dev} and {v._device}",
                                       "move them first with x.to_device(...)")
-        return dyn, statics, leaves, treedef, items, frameworks, dev or get_device(None)
+        return dyn, statics, leaves, treedef, items, frameworks, dev
 
     # --- staging -------------------------------------------------------------------------
     def _trace(self, dyn: Any, statics: Any, treedef: TreeDef, avals: list[AbstractArray],
@@ -306,13 +337,46 @@ class CompiledFunction:
 
     def clear_cache(self) -> None:
         self._cache.clear()
+        self._fast.clear()
+        self._fast_np.clear()
         self._last_sig = None
 
     # --- call ------------------------------------------------------------------------------
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:  # noqa: C901
         if _core._STACK:  # called inside another trace: inline
             return self._fn(*args, **kwargs)
+        if self._fast_ok and not kwargs and args:
+            # hot path: every argument is a concrete xfront Array on one device
+            first = args[0]
+            if type(first) is Array:
+                dev = first._device
+                key = []
+                for a in args:
+                    if type(a) is not Array or a._device is not dev:
+                        break
+                    key.append(a.aval)
+                else:
+                    entry = self._fast.get(tuple(key))
+                    if entry is not None and entry.device is dev:
+                        self._hits += 1
+                        bufs = entry.const_bufs + [a._buf for a in args]
+                        return entry.wrap_xfront(entry.exe.execute(bufs))
+            elif type(first) is np.ndarray and self._returns is None:
+                hit = self._fast_np.get(tuple([(a.shape, a.dtype) if type(a) is np.ndarray
+                                               else None for a in args]))
+                if hit is not None:
+                    entry, avals = hit
+                    self._hits += 1
+                    put = _RT.put
+                    rdev = entry.device.rt
+                    # NumPy memory is aliased for the duration of the call (we wait for results)
+                    bufs = entry.const_bufs + [put(a, rdev, copy=False, aval=v)
+                                               for a, v in zip(args, avals)]
+                    outs = [_RT.to_numpy_owned(b) for b in entry.exe.execute(bufs)]
+                    return outs[0] if entry.single_out else tree_unflatten(entry.out_tree, outs)
         dyn, statics, leaves, treedef, items, frameworks, dev = self._flatten_inputs(args, kwargs)
+        if dev is None:
+            dev = get_device(None)
         avals = [v.aval if isinstance(v, Array) else v for v in items]
         key = (treedef, tuple(avals), statics, dev)
         entry = self._cache.get(key)
@@ -332,13 +396,29 @@ class CompiledFunction:
             else:
                 arr = leaf if isinstance(leaf, np.ndarray) else np.asarray(leaf, dtype=v.dtype.np)
                 # NumPy memory may be aliased for the call only when we wait for the results
-                bufs.append(rt.put(arr, dev.rt, copy=not numpy_out))
+                bufs.append(rt.put(arr, dev.rt, copy=not numpy_out, aval=v))
         outs = entry.exe.execute(bufs)
         return self._wrap(entry, outs, frameworks, dev)
+
+    def _check_arity(self, dyn: Any, statics: Any) -> None:
+        if self._sig is None:
+            return
+        args, kwargs = self._merge(dyn, statics)
+        try:
+            self._sig.bind(*args, **kwargs)
+        except TypeError as e:
+            params = ", ".join(str(p) for p in self._sig.parameters.values())
+            n = len(args)
+            raise _errors.err(
+                _errors.ArgumentError, "compile",
+                f"`{self.__name__}` takes ({params}) but was called with {n} positional "
+                f"argument{'s' if n != 1 else ''}" + (f" and keywords {sorted(kwargs)}"
+                                                      if kwargs else "") + f": {e}") from None
 
     def _miss(self, key: Any, dyn: Any, statics: Any, treedef: TreeDef,
               avals: list[AbstractArray], dev: Device) -> _Entry:
         self._misses += 1
+        self._check_arity(dyn, statics)
         traced = self._trace(dyn, statics, treedef, avals, dev)
         lowered = traced.lower()
         from xfront._eager import STATS
@@ -356,6 +436,13 @@ class CompiledFunction:
                 const_bufs.append(rt.put(np.asarray(c), dev.rt, copy=True))
         entry = _Entry(exe, const_bufs, traced)
         self._cache[key] = entry
+        if (self._fast_ok and statics is None and not dyn[1] and treedef.children
+                and all(c.kind == "leaf" for c in treedef.children[0].children)
+                and all(isinstance(a, AbstractArray) and not a.weak for a in avals)
+                and len(treedef.children[0].children) == len(avals)):
+            self._fast[tuple(avals)] = entry
+            if all(type(x) is np.ndarray for x in dyn[0]):
+                self._fast_np[tuple((x.shape, x.dtype) for x in dyn[0])] = (entry, list(avals))
         self._note_recompile(dyn, avals, statics)
         return entry
 

@@ -10,6 +10,7 @@ one fingerprint cache (``compile_lowered``), so two identical graphs compile onc
 from __future__ import annotations
 
 import hashlib
+import re
 from typing import Any, Sequence
 
 import numpy as np
@@ -39,8 +40,12 @@ STATS = _Stats()
 _by_fingerprint: dict[tuple[str, Device], Any] = {}
 
 
+_LOC = re.compile(r' loc\("(?:[^"\\]|\\.)*"\)')
+
+
 def fingerprint(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()[:24]
+    """Hash of a module's text without source locations (they do not change the program)."""
+    return hashlib.sha256(_LOC.sub("", text).encode()).hexdigest()[:24]
 
 
 def compile_lowered(lowered: Lowered, device: Device) -> Any:
