@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import sys
 import threading
 from typing import Any, Sequence
 
@@ -138,11 +139,128 @@ def to_numpy(buf: Any) -> np.ndarray:
     return np.asarray(buf)
 
 
+# --- recycling output buffers ------------------------------------------------------------------
+#
+# NOTE [Output buffer pool]
+#     jaxlib's PJRT CPU client takes every output buffer fresh from malloc; a large fresh
+#     buffer costs one page fault per 4 KiB page on first touch, which for memory-bound kernels
+#     costs more than the kernel itself. So large output buffers that nobody references any more
+#     (the xfront array or NumPy array that owned them was garbage collected, and no NumPy view,
+#     DLPack consumer or other object still holds them) go into a small pool, and executables
+#     whose large outputs can be served from the pool run in a variant that takes those buffers
+#     as extra donated parameters aliased to the outputs (``tf.aliasing_output``): XLA writes
+#     the results into already-mapped memory. Only buffers that an xfront execution allocated
+#     are pooled, never imported (aliased) ones; PJRT itself refuses to reuse a donated buffer
+#     that a DLPack consumer still views (the donation is skipped and the output is fresh).
+
+POOL_MIN_BYTES = int(os.environ.get("XFRONT_POOL_MIN_BYTES", str(1 << 20)))
+POOL_MAX_BYTES = int(os.environ.get("XFRONT_POOL_MAX_BYTES", str(1 << 30)))
+POOL_ENABLED = os.environ.get("XFRONT_BUFFER_POOL", "1") not in ("0", "false", "off")
+
+
+class BufferPool:
+    """Dead output buffers by (device, shape, dtype), bounded in total bytes (oldest dropped)."""
+
+    def __init__(self) -> None:
+        self._free: dict[tuple, list[Any]] = {}
+        self._order: list[tuple[tuple, Any]] = []
+        self.bytes = 0
+        self.hits = 0
+        self.puts = 0
+
+    @staticmethod
+    def key(dev: Any, aval: AbstractArray) -> tuple:
+        return (dev, aval.shape, aval.dtype.name)
+
+    def put(self, buf: Any, nbytes: int) -> None:
+        if not POOL_ENABLED or nbytes < POOL_MIN_BYTES or nbytes > POOL_MAX_BYTES:
+            return
+        try:
+            if buf.is_deleted():
+                return
+            k = (buffer_device(buf), tuple(buf.shape), np.dtype(buf.dtype).name)
+        except Exception:  # interpreter shutdown, or a buffer of a closed client
+            return
+        with _pool_lock:
+            self._free.setdefault(k, []).append(buf)
+            self._order.append((k, buf))
+            self.bytes += nbytes
+            self.puts += 1
+            while self.bytes > POOL_MAX_BYTES and self._order:
+                k0, b0 = self._order.pop(0)
+                lst = self._free.get(k0)
+                if lst and b0 in lst:
+                    lst.remove(b0)
+                    self.bytes -= _nbytes(b0)
+
+    def take(self, keys: list[tuple]) -> list[Any] | None:
+        """One buffer per key, or None (nothing taken) if any key has none."""
+        with _pool_lock:
+            lists = [self._free.get(k) for k in keys]
+            need: dict[tuple, int] = {}
+            for k in keys:
+                need[k] = need.get(k, 0) + 1
+            if any(len(self._free.get(k) or ()) < n for k, n in need.items()):
+                return None
+            out = []
+            for k, lst in zip(keys, lists):
+                b = lst.pop()
+                self.bytes -= _nbytes(b)
+                for i in range(len(self._order) - 1, -1, -1):
+                    if self._order[i][1] is b:
+                        del self._order[i]
+                        break
+                out.append(b)
+            self.hits += 1
+            return out
+
+    def clear(self) -> None:
+        with _pool_lock:
+            self._free.clear()
+            self._order.clear()
+            self.bytes = 0
+
+
+def _nbytes(buf: Any) -> int:
+    n = np.dtype(buf.dtype).itemsize
+    for d in buf.shape:
+        n *= d
+    return n
+
+
+_pool_lock = threading.RLock()  # re-entrant: __del__ hooks may run inside pool operations
+POOL = BufferPool()
+
+
+def release(buf: Any, nbytes: int) -> None:
+    """Offer the buffer of a dying xfront-owned array to the pool (see NOTE above)."""
+    if POOL_ENABLED and nbytes >= POOL_MIN_BYTES:
+        POOL.put(buf, nbytes)
+
+
+_holder_types: dict[int, type] = {}
+
+
+def _holder_type(n: int) -> type:
+    """A ctypes byte-array type of size n that returns its buffer to the pool when it dies."""
+    t = _holder_types.get(n)
+    if t is None:
+        def __del__(self: Any) -> None:
+            buf = self.__dict__.pop("xfront_buffer", None)
+            # 2 = our local plus getrefcount's argument: nothing else holds the buffer
+            if buf is not None and sys.getrefcount(buf) <= 2:
+                release(buf, n)
+
+        t = type(f"xfront_mem_{n}", (ctypes.c_char * n,), {"__del__": __del__})
+        _holder_types[n] = t
+    return t
+
+
 def to_numpy_owned(buf: Any) -> np.ndarray:
     """A writable NumPy array over a buffer that nothing else references (a fresh output).
 
     Zero-copy on CPU: the array's base (a ctypes view of the buffer's memory) keeps the buffer
-    alive. A copy on accelerators.
+    alive, and gives it back to the pool when the last view dies. A copy on accelerators.
     """
     buf.block_until_ready()  # execution is asynchronous: the memory is written later
     dt = np.dtype(buf.dtype)
@@ -152,7 +270,10 @@ def to_numpy_owned(buf: Any) -> np.ndarray:
         n *= s
     if n == 0 or device_platform(buffer_device(buf)) != "cpu":
         return np.array(buf)
-    mem = (ctypes.c_char * n).from_address(buf.unsafe_buffer_pointer())
+    if n >= POOL_MIN_BYTES and POOL_ENABLED:
+        mem = _holder_type(n).from_address(buf.unsafe_buffer_pointer())
+    else:
+        mem = (ctypes.c_char * n).from_address(buf.unsafe_buffer_pointer())
     mem.xfront_buffer = buf  # keep-alive: the NumPy array's base owns the PJRT buffer
     return np.frombuffer(mem, dtype=dt).reshape(shape)
 

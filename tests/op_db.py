@@ -252,16 +252,16 @@ def _np_std(x, axis=None, keepdims=False, correction=0.0):
 def _np_cumsum(x, axis=None, include_initial=False):
     out = np.cumsum(x.reshape(-1) if x.ndim == 0 else x, axis=axis if axis is not None else 0)
     if include_initial:
-        out = np.concatenate([np.zeros_like(np.take(out, [0], axis=axis or 0)), out],
-                             axis=axis or 0) if out.shape[axis or 0] else np.zeros(
-            tuple(1 if i == (axis or 0) else s for i, s in enumerate(out.shape)), out.dtype)
+        a = (axis or 0) % out.ndim
+        zeros = np.zeros(tuple(1 if i == a else s for i, s in enumerate(out.shape)), out.dtype)
+        out = np.concatenate([zeros, out], axis=a)
     return out
 
 
 def _np_cumprod(x, axis=None, include_initial=False):
     out = np.cumprod(x.reshape(-1) if x.ndim == 0 else x, axis=axis if axis is not None else 0)
     if include_initial:
-        a = axis or 0
+        a = (axis or 0) % out.ndim
         ones = np.ones(tuple(1 if i == a else s for i, s in enumerate(out.shape)), out.dtype)
         out = np.concatenate([ones, out], axis=a)
     return out
@@ -357,7 +357,7 @@ LINALG = [
                              match=r"xfront\.matmul: operands must be at least 1-D"))),
     OpCase("tensordot", xf.tensordot, np.tensordot, NUMERIC, nargs=2, shapes=_tensordot_case,
            kwargs=_tensordot_kwargs, specials=False, tol=_MM_TOL),
-    OpCase("vecdot", xf.vecdot, lambda a, b: np.sum(np.conj(a) * b, axis=-1),
+    OpCase("vecdot", xf.vecdot, np.vecdot,
            NUMERIC, nargs=2, shapes=lambda n: hnp.array_shapes(min_dims=1, max_dims=3,
                                                                max_side=4).map(lambda s: (s, s)),
            specials=False, tol=_MM_TOL),
@@ -433,13 +433,15 @@ MANIPULATION = [
                lambda r: (r.input_shapes[0], r.result_shape))),
     OpCase("broadcast_arrays", lambda *xs: xf.broadcast_arrays(*xs),
            lambda *xs: list(np.broadcast_arrays(*xs)), ALL, nargs=2, shapes="broadcast"),
-    OpCase("moveaxis", xf.moveaxis, np.moveaxis, ALL,
+    OpCase("moveaxis", lambda x, source, destination: xf.moveaxis(x, source, destination),
+           np.moveaxis, ALL,
            shapes=lambda n: hnp.array_shapes(min_dims=1, max_dims=4, max_side=3).map(
                lambda s: (s,)),
            kwargs=({"source": 0, "destination": -1}, {"source": -1, "destination": 0})),
     OpCase("repeat", xf.repeat, lambda x, repeats, axis=None: np.repeat(x, repeats, axis), ALL,
            kwargs=({"repeats": 2}, {"repeats": 0}, {"repeats": 3, "axis": 0})),
-    OpCase("tile", xf.tile, np.tile, ALL,
+    OpCase("tile", lambda x, repetitions: xf.tile(x, repetitions),
+           lambda x, repetitions: np.tile(x, repetitions), ALL,
            kwargs=({"repetitions": (2,)}, {"repetitions": (2, 1, 3)}, {"repetitions": (0,)})),
 ]
 

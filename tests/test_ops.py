@@ -32,53 +32,34 @@ def _settings(case, factor=1):
 
 
 @pytest.mark.parametrize("case,dtype", CASES, ids=IDS)
-def test_eager_matches_ref(case, dtype):
+def test_matches_ref(case, dtype):
+    """Eager, compiled, and graph-level results agree with NumPy on drawn inputs."""
     @_settings(case)
     @given(op_inputs(case, dtype))
     def check(inputs):
         arrays, kwargs = inputs
+        where = f" {kwargs} on {[a.shape for a in arrays]}"
         expected = reference(case, arrays, kwargs)
-        actual = case.fn(*[xf.asarray(a) for a in arrays], **kwargs)
-        assert_close(actual, expected, case, f" eager {kwargs} on {[a.shape for a in arrays]}")
-
-    check()
-
-
-@pytest.mark.parametrize("case,dtype", CASES, ids=IDS)
-def test_compiled_matches_ref(case, dtype):
-    @_settings(case)
-    @given(op_inputs(case, dtype))
-    def check(inputs):
-        arrays, kwargs = inputs
-        expected = reference(case, arrays, kwargs)
+        # 1. eager: xfront arrays in, every primitive runs as it is called
+        eager = case.fn(*[xf.asarray(a) for a in arrays], **kwargs)
+        assert_close(eager, expected, case, " eager" + where)
+        # 2. compiled: NumPy in -> NumPy out through one XLA executable
         f = xf.compile(lambda *a: case.fn(*a, **kwargs))
-        actual = f(*arrays)  # NumPy in -> NumPy out
-        assert_close(actual, expected, case, f" compiled {kwargs} on {[a.shape for a in arrays]}")
-
-    check()
-
-
-@pytest.mark.parametrize("case,dtype", CASES, ids=IDS)
-def test_graph_typechecks_and_matches_prim_refs(case, dtype):
-    """Trace only: the graph re-type-checks, its avals match NumPy's result, and running it
-    with every primitive's NumPy ``ref`` reproduces the reference (no compilation)."""
-    @_settings(case)
-    @given(op_inputs(case, dtype))
-    def check(inputs):
-        arrays, kwargs = inputs
-        expected = reference(case, arrays, kwargs)
-        graph = xf.trace(lambda *a: case.fn(*a, **kwargs))(*arrays)
+        assert_close(f(*arrays), expected, case, " compiled" + where)
+        # 3. the traced graph re-type-checks, its avals match NumPy's result, and running it
+        #    with every primitive's NumPy ``ref`` (no XLA) reproduces the reference
+        graph = f.trace(*arrays).graph
         _core.check_graph(graph)
-        outs = _core.eval_graph_ref(graph, *arrays)
         exp_flat = list(expected) if isinstance(expected, (tuple, list)) else [expected]
         assert len(graph.outs) == len(exp_flat)
         for aval, e in zip(graph.out_avals, exp_flat):
             e = np.asarray(e)
-            assert aval.shape == e.shape
+            assert aval.shape == e.shape, (aval, e.shape)
             if case.check_dtype:
                 assert np_dtype(aval.dtype.name) == e.dtype, (aval, e.dtype)
+        outs = _core.eval_graph_ref(graph, *arrays)
         assert_close(outs if len(outs) > 1 else outs[0],
-                     expected if len(outs) > 1 else exp_flat[0], case, " (prim refs)")
+                     expected if len(outs) > 1 else exp_flat[0], case, " prim refs" + where)
 
     check()
 

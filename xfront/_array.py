@@ -7,6 +7,8 @@ The device buffer is opaque here: only xfront.lowering.runtime knows what it is.
 
 from __future__ import annotations
 
+import os as _os
+import sys as _sys
 from typing import Any
 
 import numpy as np
@@ -15,6 +17,7 @@ from xfront import _errors
 from xfront._aval import AbstractArray
 
 _ns: Any = None  # the xfront namespace module, set by xfront._api
+_POOL_MIN = int(_os.environ.get("XFRONT_POOL_MIN_BYTES", str(1 << 20)))
 
 
 def _rt():
@@ -30,19 +33,32 @@ class Array:
     same operations are recorded on tracers (a subclass), so one function serves both.
     """
 
-    __slots__ = ("aval", "_buf", "_device", "__weakref__")
+    __slots__ = ("aval", "_buf", "_device", "_owned", "__weakref__")
     __array_priority__ = 100  # NumPy defers binary operators to us (np_array + xf_array -> xf)
 
     def __init__(self, *args: Any, **kwargs: Any):
         raise TypeError("xfront.Array cannot be constructed directly; use xfront.asarray(...)")
 
     @classmethod
-    def _new(cls, buf: Any, aval: AbstractArray, device: Any) -> Array:
+    def _new(cls, buf: Any, aval: AbstractArray, device: Any, owned: bool = False) -> Array:
+        """Wrap a device buffer. ``owned``: xfront allocated it and nothing else aliases it, so
+        it may be recycled when this array dies (see NOTE [Output buffer pool])."""
         self = object.__new__(cls)
         self.aval = aval
         self._buf = buf
         self._device = device
+        self._owned = owned
         return self
+
+    def __del__(self) -> None:
+        if self._owned:
+            buf = self._buf
+            # 3 = our attribute, this local, getrefcount's argument: no NumPy view or other
+            # object holds the buffer
+            if _sys.getrefcount(buf) <= 3:
+                nbytes = self.aval.size * self.aval.dtype.itemsize
+                if nbytes >= _POOL_MIN:
+                    _rt().release(buf, nbytes)
 
     # --- Array API attributes ---------------------------------------------------------------
     @property

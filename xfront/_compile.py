@@ -29,7 +29,7 @@ from xfront import _dtypes as dt
 from xfront._array import Array
 from xfront._aval import AbstractArray
 from xfront._device import Device, get_device
-from xfront._eager import compile_lowered
+from xfront._eager import Program, compile_lowered
 from xfront._tree import TreeDef, tree_flatten, tree_flatten_with_path, tree_unflatten
 from xfront.lowering import Lowered, lower_graph
 
@@ -135,7 +135,7 @@ class _Entry:
                  "single_out")
 
     def __init__(self, exe: Any, const_bufs: list[Any], traced: Traced):
-        self.exe = exe
+        self.exe = exe  # a Program: .run(bufs) executes (using recycled output buffers)
         self.const_bufs = const_bufs
         self.out_tree = traced.out_tree
         self.out_avals = [a.strong() for a in traced.graph.out_avals]
@@ -147,9 +147,9 @@ class _Entry:
     def wrap_xfront(self, outs: list[Any]) -> Any:
         dev = self.device
         if self.single_out:
-            return Array._new(outs[0], self.out_avals[0], dev)
+            return Array._new(outs[0], self.out_avals[0], dev, True)
         return tree_unflatten(self.out_tree,
-                              [Array._new(b, a, dev) for b, a in zip(outs, self.out_avals)])
+                              [Array._new(b, a, dev, True) for b, a in zip(outs, self.out_avals)])
 
 
 class CompiledFunction:
@@ -360,7 +360,7 @@ class CompiledFunction:
                     if entry is not None and entry.device is dev:
                         self._hits += 1
                         bufs = entry.const_bufs + [a._buf for a in args]
-                        return entry.wrap_xfront(entry.exe.execute(bufs))
+                        return entry.wrap_xfront(entry.exe.run(bufs))
             elif type(first) is np.ndarray and self._returns is None:
                 hit = self._fast_np.get(tuple([(a.shape, a.dtype) if type(a) is np.ndarray
                                                else None for a in args]))
@@ -372,7 +372,7 @@ class CompiledFunction:
                     # NumPy memory is aliased for the duration of the call (we wait for results)
                     bufs = entry.const_bufs + [put(a, rdev, copy=False, aval=v)
                                                for a, v in zip(args, avals)]
-                    outs = [_RT.to_numpy_owned(b) for b in entry.exe.execute(bufs)]
+                    outs = [_RT.to_numpy_owned(b) for b in entry.exe.run(bufs)]
                     return outs[0] if entry.single_out else tree_unflatten(entry.out_tree, outs)
         dyn, statics, leaves, treedef, items, frameworks, dev = self._flatten_inputs(args, kwargs)
         if dev is None:
@@ -397,7 +397,7 @@ class CompiledFunction:
                 arr = leaf if isinstance(leaf, np.ndarray) else np.asarray(leaf, dtype=v.dtype.np)
                 # NumPy memory may be aliased for the call only when we wait for the results
                 bufs.append(rt.put(arr, dev.rt, copy=not numpy_out, aval=v))
-        outs = entry.exe.execute(bufs)
+        outs = entry.exe.run(bufs)
         return self._wrap(entry, outs, frameworks, dev)
 
     def _check_arity(self, dyn: Any, statics: Any) -> None:
@@ -424,7 +424,8 @@ class CompiledFunction:
         from xfront._eager import STATS
 
         before = STATS.compiles
-        exe = compile_lowered(lowered, dev)
+        exe = Program(compile_lowered(lowered, dev), traced.graph, dev, traced.donate,
+                      [a.strong() for a in traced.graph.out_avals])
         if STATS.compiles > before:
             self._compiles += 1
         rt = _rt()
@@ -477,7 +478,7 @@ class CompiledFunction:
         if mode is None:
             mode = next(iter(frameworks)) if len(frameworks) == 1 else "xfront"
         if mode == "xfront":
-            vals = [Array._new(b, a, dev) for b, a in zip(outs, entry.out_avals)]
+            vals = [Array._new(b, a, dev, True) for b, a in zip(outs, entry.out_avals)]
         elif mode == "numpy":
             rt = _rt()
             vals = [rt.to_numpy_owned(b) for b in outs]

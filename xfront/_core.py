@@ -380,6 +380,7 @@ class Tracer(Array):
         self._var = var
         self._buf = None
         self._device = None
+        self._owned = False
         return self
 
     @property

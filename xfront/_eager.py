@@ -63,6 +63,46 @@ def compile_lowered(lowered: Lowered, device: Device) -> Any:
     return exe
 
 
+class Program:
+    """A compiled graph plus, lazily, its pool-fed variant (see NOTE [Output buffer pool] in
+    xfront.lowering.runtime): ``run`` writes large outputs into recycled buffers when the pool
+    has one for each of them, and lets XLA allocate otherwise."""
+
+    __slots__ = ("exe", "graph", "device", "donate", "out_avals", "pool_keys", "pool_outs",
+                 "_donor_exe")
+
+    def __init__(self, exe: Any, graph: _core.Graph, device: Device, donate: tuple[int, ...],
+                 out_avals: list[AbstractArray]):
+        self.exe = exe
+        self.graph = graph
+        self.device = device
+        self.donate = donate
+        self.out_avals = out_avals
+        rt = _rt()
+        self.pool_outs = [i for i, a in enumerate(out_avals)
+                          if a.size * a.dtype.itemsize >= rt.POOL_MIN_BYTES] \
+            if rt.POOL_ENABLED and device.platform == "cpu" else []
+        self.pool_keys = [rt.BufferPool.key(device.rt, out_avals[i].strong())
+                          for i in self.pool_outs]
+        self._donor_exe: Any = None
+
+    def run(self, bufs: list[Any]) -> list[Any]:
+        if self.pool_keys:
+            donors = _rt().POOL.take(self.pool_keys)
+            if donors is not None:
+                exe = self._donor_exe or self._compile_donor()
+                return exe.execute(bufs + donors)
+        return self.exe.execute(bufs)
+
+    def _compile_donor(self) -> Any:
+        n = len(self.graph.constvars) + len(self.graph.invars)
+        lowered = lower_graph(self.graph, platform=self.device.platform, donate=self.donate,
+                              alias_outputs={n + j: i for j, i in enumerate(self.pool_outs)},
+                              extra_args=[self.out_avals[i] for i in self.pool_outs])
+        self._donor_exe = compile_lowered(lowered, self.device)
+        return self._donor_exe
+
+
 def clear_executable_cache() -> None:
     _by_fingerprint.clear()
     _eager_cache.clear()
@@ -70,7 +110,7 @@ def clear_executable_cache() -> None:
 
 # --- eager primitive application -------------------------------------------------------------
 
-_eager_cache: dict[tuple, tuple[Any, list[AbstractArray], Device]] = {}
+_eager_cache: dict[tuple, tuple[Program, list[AbstractArray], Device]] = {}
 
 
 def _params_key(prim: _core.Primitive, params: dict[str, Any]) -> tuple:
@@ -120,13 +160,13 @@ def eager_apply(prim: _core.Primitive, args: Sequence[Any], params: dict[str, An
 
         graph, _, _ = _core.trace_graph(one, avals, name=prim.name)
         lowered = lower_graph(graph, platform=dev.platform)
-        exe = compile_lowered(lowered, dev)
         out_avals = [a.strong() for a in graph.out_avals]
-        entry = (exe, out_avals, dev)
+        program = Program(compile_lowered(lowered, dev), graph, dev, (), out_avals)
+        entry = (program, out_avals, dev)
         _eager_cache[key] = entry
-    exe, out_avals, dev = entry
-    outs = exe.execute(bufs)
-    arrays = [Array._new(b, a, dev) for b, a in zip(outs, out_avals)]
+    program, out_avals, dev = entry
+    outs = program.run(bufs)
+    arrays = [Array._new(b, a, dev, True) for b, a in zip(outs, out_avals)]
     return arrays if prim.multiple_results else arrays[0]
 
 

@@ -41,7 +41,7 @@ def convert(ctx: LoweringRuleContext, x: Value, *, dtype) -> list[Value]:
     src, dst = x.aval.dtype, ctx.avals_out[0].dtype
     if src is dst:
         return [x]
-    if src.kind == "c" and dst.kind != "c":
+    if src.kind == "c" and dst.kind not in "cb":
         # NumPy semantics: complex -> real keeps the real part
         x = ctx.op1("stablehlo.real", [x], x.aval.update(dtype=_dtypes.real_dtype(src)))
         src = x.aval.dtype

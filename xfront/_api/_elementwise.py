@@ -21,6 +21,7 @@ from typing import Any, Callable
 import numpy as np
 
 from xfront import _dtypes as dt
+from xfront._array import Array
 from xfront._api._helpers import (broadcast_shapes, broadcast_to, cast, dtype_of, ensure_array,
                                   is_weak, operand, promote, require, shape_of, to_array)
 from xfront.prims import elementwise as ew
@@ -37,6 +38,9 @@ def _floatify(d: dt.DType) -> dt.DType:
 
 def _unary(name: str, x: Any, accepts: frozenset[dt.DType], fn: Callable, *,
            to_float: bool = False) -> Any:
+    if isinstance(x, Array) and x.aval.dtype in accepts and (
+            not to_float or x.aval.dtype.kind in "fc"):
+        return fn(x)  # fast path: nothing to convert
     x = to_array(name, x)
     d = dtype_of(x)
     if to_float:
@@ -47,6 +51,11 @@ def _unary(name: str, x: Any, accepts: frozenset[dt.DType], fn: Callable, *,
 
 def _binary_operands(name: str, x1: Any, x2: Any, accepts: frozenset[dt.DType], *,
                      to_float: bool = False, hint: str = "") -> tuple[Any, Any]:
+    if isinstance(x1, Array) and isinstance(x2, Array):
+        a1, a2 = x1.aval, x2.aval
+        if (a1.shape == a2.shape and a1.dtype is a2.dtype and not a1.weak and not a2.weak
+                and a1.dtype in accepts and (not to_float or a1.dtype.kind in "fc")):
+            return x1, x2  # fast path: same shape and dtype, nothing to promote or broadcast
     a = operand(name, x1, "x1")
     b = operand(name, x2, "x2")
     d, weak = promote(name, a, b)
@@ -232,6 +241,13 @@ def minimum(x1: Any, x2: Any, /) -> Any:
 def clip(x: Any, /, min: Any = None, max: Any = None) -> Any:  # noqa: A002
     """Clamp ``x`` to ``[min, max]`` (``minimum(maximum(x, min), max)``, as NumPy)."""
     out = to_array("clip", x)
+    d = dtype_of(out)
+    if d.kind in "iu":  # Python-int bounds beyond the dtype's range clip nothing (as NumPy)
+        info = np.iinfo(d.np)
+        if isinstance(min, int) and not isinstance(min, bool) and min < info.min:
+            min = None
+        if isinstance(max, int) and not isinstance(max, bool) and max > info.max:
+            max = None
     if min is None and max is None:
         return ensure_array(out)
     if min is not None:

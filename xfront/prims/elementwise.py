@@ -276,6 +276,8 @@ def _convert_abstract_eval(x: AbstractArray, *, dtype: dt.DType) -> AbstractArra
 
 def _convert_ref(x: np.ndarray, *, dtype: dt.DType) -> np.ndarray:
     with np.errstate(all="ignore"):
+        if dtype.kind == "b":
+            return x != 0
         if x.dtype.kind == "c" and dtype.kind != "c":
             x = x.real
         if dtype.kind in "iu" and x.dtype.kind == "f":

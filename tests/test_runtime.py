@@ -1,0 +1,131 @@
+"""The runtime adapter: output-buffer recycling (NOTE [Output buffer pool]), zero-copy NumPy
+outputs, float64 without a global switch, asynchronous execution hazards."""
+
+from __future__ import annotations
+
+import gc
+
+import numpy as np
+import pytest
+
+import xfront as xf
+from xfront.lowering import runtime
+
+N = 1 << 19  # 2 MiB of float32: above the pool's size threshold
+
+
+def _big(seed=0, dtype=np.float32):
+    return np.random.default_rng(seed).standard_normal(N).astype(dtype)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_pool():
+    runtime.POOL.clear()
+    yield
+    runtime.POOL.clear()
+
+
+def test_dead_output_buffer_is_recycled_with_correct_values():
+    f = xf.compile(lambda x: x * 2 + 1)
+    a, b = _big(0), _big(1)
+    y1 = f(xf.asarray(a))
+    p1 = y1.unsafe_buffer_pointer()
+    del y1
+    gc.collect()
+    y2 = f(xf.asarray(b))
+    assert y2.unsafe_buffer_pointer() == p1, "the dead output's memory should be reused"
+    np.testing.assert_allclose(np.asarray(y2), b * 2 + 1, rtol=1e-6)
+
+
+def test_live_output_is_never_overwritten():
+    f = xf.compile(lambda x: x + 1)
+    a, b = _big(0), _big(1)
+    y1 = f(xf.asarray(a))
+    y2 = f(xf.asarray(b))
+    assert y1.unsafe_buffer_pointer() != y2.unsafe_buffer_pointer()
+    np.testing.assert_allclose(np.asarray(y1), a + 1, rtol=1e-6)
+    np.testing.assert_allclose(np.asarray(y2), b + 1, rtol=1e-6)
+
+
+def test_numpy_view_keeps_buffer_out_of_the_pool():
+    f = xf.compile(lambda x: x - 3)
+    a, b = _big(0), _big(1)
+    y1 = f(xf.asarray(a))
+    view = np.asarray(y1)  # read-only view of the same memory
+    del y1
+    gc.collect()
+    y2 = f(xf.asarray(b))
+    np.testing.assert_allclose(view, a - 3, rtol=1e-6)  # unchanged
+    assert view.ctypes.data != y2.unsafe_buffer_pointer()
+
+
+def test_numpy_outputs_are_recycled_when_dropped():
+    f = xf.compile(lambda x: x * 3)
+    a, b = _big(0), _big(1)
+    r1 = f(a)
+    p1 = r1.ctypes.data
+    del r1
+    gc.collect()
+    r2 = f(b)
+    assert r2.ctypes.data == p1
+    np.testing.assert_allclose(r2, b * 3, rtol=1e-6)
+    view = r2[10:]  # a NumPy view keeps the buffer alive
+    del r2
+    gc.collect()
+    r3 = f(a)
+    np.testing.assert_allclose(view, (b * 3)[10:], rtol=1e-6)
+    np.testing.assert_allclose(r3, a * 3, rtol=1e-6)
+
+
+def test_torch_alias_of_an_output_is_not_overwritten():
+    torch = pytest.importorskip("torch")
+    f = xf.compile(lambda x: x * 5)
+    a, b = _big(0), _big(1)
+    y1 = f(xf.asarray(a))
+    t = torch.from_dlpack(y1)
+    del y1
+    gc.collect()
+    y2 = f(xf.asarray(b))
+    np.testing.assert_allclose(t.numpy(), a * 5, rtol=1e-6)
+    np.testing.assert_allclose(np.asarray(y2), b * 5, rtol=1e-6)
+
+
+def test_eager_ops_recycle_too():
+    x = xf.asarray(_big(0))
+    y = xf.exp(x)
+    p = y.unsafe_buffer_pointer()
+    del y
+    gc.collect()
+    z = xf.exp(x)
+    assert z.unsafe_buffer_pointer() == p
+    np.testing.assert_allclose(np.asarray(z), np.exp(np.asarray(x)), rtol=1e-6)
+
+
+def test_imported_numpy_memory_is_never_pooled():
+    a = _big(0)
+    x = xf.asarray(a, copy=False)  # may alias a's memory
+    del x
+    gc.collect()
+    assert runtime.POOL.bytes == 0
+
+
+def test_float64_and_int64_stay_64_bit():
+    x = np.array([1e300, -1e-300, np.pi], np.float64)
+    i = np.array([2 ** 62, -(2 ** 62) + 1], np.int64)
+    y = xf.asarray(x)
+    assert y.dtype == xf.float64
+    np.testing.assert_array_equal(np.asarray(y * 1.0), x)
+    np.testing.assert_array_equal(np.asarray(xf.asarray(i) + 1), i + 1)
+    assert xf.compile(lambda v: v * 2)(x).dtype == np.float64
+
+
+def test_numpy_input_mutated_after_call_does_not_change_result():
+    f = xf.compile(lambda x: x + 1)
+    a = _big(0)
+    out = f(a)  # NumPy memory may be aliased during the call only
+    expected = a + 1
+    a[:] = 0
+    np.testing.assert_allclose(out, expected, rtol=1e-6)
+    x = xf.asarray(a)  # asarray copies by default
+    a[:] = 7
+    np.testing.assert_array_equal(np.asarray(x), np.zeros(N, np.float32))
