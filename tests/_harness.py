@@ -115,7 +115,8 @@ def element_strategy(case: OpCase, dtype: np.dtype) -> st.SearchStrategy:
         lo_r, hi_r = ft(lo), ft(hi)
         lo = float(lo_r if lo_r >= lo else np.nextafter(lo_r, ft(np.inf)))
         hi = float(hi_r if hi_r <= hi else np.nextafter(hi_r, ft(-np.inf)))
-    fl = st.floats(lo, hi, width=width)
+    # XLA:CPU flushes subnormal floats to zero (README, "Differences from NumPy"): none drawn
+    fl = st.floats(lo, hi, width=width, allow_subnormal=False)
     if case.specials and (dtype.kind == "f" or dtype == BF16):
         fl = st.one_of(fl, fl, fl, fl, fl, fl, st.sampled_from(SPECIALS))
     if dtype.kind == "c":

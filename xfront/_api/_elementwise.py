@@ -429,8 +429,12 @@ def lgamma(x: Any, /) -> Any:
 
 
 def digamma(x: Any, /) -> Any:
-    """Element-wise digamma (psi) function."""
-    return _unary("digamma", x, _RFLT, ew.digamma, to_float=True)
+    """Element-wise digamma (psi) function; at 0 it is -inf (+inf at -0.0), as in SciPy."""
+    def fn(v: Any) -> Any:
+        pole = ew.neg(copysign(_full(v, np.inf), v))
+        return ew.select(ew.eq(v, _full(v, 0)), pole, ew.digamma(v))
+
+    return _unary("digamma", x, _RFLT, fn, to_float=True)
 
 
 # --- rounding ------------------------------------------------------------------------------

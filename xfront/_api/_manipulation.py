@@ -244,9 +244,9 @@ def repeat(x: Any, repeats: int | Sequence[int] | Any, /, *, axis: int | None = 
     output shape depends on it.
     """
     x = _arr("repeat", x)
-    if axis is None:
+    if axis is None or x.ndim == 0:  # NumPy treats a 0-d input as 1-d here
         x = sh.reshape(x, shape=(x.size,))
-        axis = 0
+        axis = 0 if axis is None else axis
     a = normalize_axis("repeat", axis, x.ndim)
     from xfront._core import Tracer
 
