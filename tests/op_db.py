@@ -64,7 +64,8 @@ def _pow_elements(dtype, index):
     if getattr(dtype, "kind", "f") in "iu":
         return st.integers(0, 5) if index == 1 else st.integers(
             max(-4, int(np.iinfo(dtype).min)), 4)
-    return st.floats(0.1, 3.0, width=16 if dtype == np.float16 else 32)
+    width = 16 if dtype == np.float16 else (64 if dtype == np.float64 else 32)
+    return st.floats(0.125, 3.0, width=width)  # bounds exact in every float width
 
 
 def _nonzero_elements(dtype, index):
@@ -433,13 +434,16 @@ MANIPULATION = [
                lambda r: (r.input_shapes[0], r.result_shape))),
     OpCase("broadcast_arrays", lambda *xs: xf.broadcast_arrays(*xs),
            lambda *xs: list(np.broadcast_arrays(*xs)), ALL, nargs=2, shapes="broadcast"),
-    OpCase("moveaxis", xf.moveaxis, np.moveaxis, ALL,
+    OpCase("moveaxis", lambda x, source, destination: xf.moveaxis(x, source, destination),
+           np.moveaxis, ALL,
            shapes=lambda n: hnp.array_shapes(min_dims=1, max_dims=4, max_side=3).map(
                lambda s: (s,)),
            kwargs=({"source": 0, "destination": -1}, {"source": -1, "destination": 0})),
-    OpCase("repeat", xf.repeat, lambda x, repeats, axis=None: np.repeat(x, repeats, axis), ALL,
+    OpCase("repeat", lambda x, repeats, axis=None: xf.repeat(x, repeats, axis=axis),
+           lambda x, repeats, axis=None: np.repeat(x, repeats, axis), ALL,
            kwargs=({"repeats": 2}, {"repeats": 0}, {"repeats": 3, "axis": 0})),
-    OpCase("tile", xf.tile, np.tile, ALL,
+    OpCase("tile", lambda x, repetitions: xf.tile(x, repetitions),
+           lambda x, repetitions: np.tile(x, repetitions), ALL,
            kwargs=({"repetitions": (2,)}, {"repetitions": (2, 1, 3)}, {"repetitions": (0,)})),
 ]
 

@@ -235,6 +235,7 @@ def backward_pass(eqns: Sequence[Eqn], read: Callable[[Any], Any], outs: Sequenc
       the cotangent of each var in ``wrt``, or None where it is zero (or not differentiable).
     """
     b = _core.current_builder()
+    section = len(b.eqns)
     active = {v.id for v in wrt if differentiable(v.aval)}
     for e in eqns:
         if e.prim.vjp is NONDIFFERENTIABLE:
@@ -278,7 +279,12 @@ def backward_pass(eqns: Sequence[Eqn], read: Callable[[Any], Any], outs: Sequenc
                 _check_rule_result(api, e, i, a.aval, ct, "VJP")
                 accum(a, _to_value(ct))
         _set_source(b, start, e.source)
-    return [ct_env.get(v.id) for v in wrt]
+    result = [ct_env.get(v.id) for v in wrt]
+    # rules also emit cotangents of inactive operands (e.g. of a weight in x @ w when only x
+    # is differentiated): drop everything the requested cotangents do not need
+    _dce_section(b, section, {r._var.id for r in result
+                              if isinstance(r, Tracer) and r._builder is b})
+    return result
 
 
 def jvp_pass(eqns: Sequence[Eqn], read: Callable[[Any], Any], wrt: Sequence[Var],
@@ -790,8 +796,12 @@ def _grad_traced(api: str, fun: Callable, argnums: Any, has_aux: bool, args: tup
             x = _leaf(api, leaf, lambda: f"argument {i}{path}")
             aval = _aval_of(x)
             if not differentiable(aval):
-                kind = (f"the Python {type(leaf).__name__} {leaf!r}" if type(leaf) in
-                        _PY_SCALAR_AVALS else f"an array of dtype {aval.dtype}")
+                if type(leaf) in _PY_SCALAR_AVALS:
+                    kind = f"the Python {type(leaf).__name__} {leaf!r}"
+                elif aval.weak:
+                    kind = f"a Python {'bool' if aval.dtype is dt.bool_ else 'int'}"
+                else:
+                    kind = f"an array of dtype {aval.dtype}"
                 raise _errors.err(
                     _errors.DTypeError, api,
                     f"argument {i}{path} of `{name}` is {kind}; only floating-point and complex "

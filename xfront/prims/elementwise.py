@@ -180,8 +180,10 @@ polygamma_p = binary("polygamma", F, ref=_np(lambda n, x: _polygamma_ref(n, x)),
                      lowering=L.elementwise("chlo.polygamma"),
                      vjp=lambda ct, n, x, out: [None, mul(ct, polygamma(add(n, full_like(n, 1)),
                                                                         x))])
+# nextafter(x, y) moves x by one ulp: derivative 1 in x and 0 in y (as x +- ulp)
 next_after_p = binary("next_after", F, ref=np.nextafter,
-                      lowering=L.elementwise("chlo.next_after"), vjp=NONDIFFERENTIABLE)
+                      lowering=L.elementwise("chlo.next_after"),
+                      vjp=lambda ct, x, y, out: [ct, None])
 and_p = binary("and", IB, ref=np.bitwise_and, lowering=L.elementwise("stablehlo.and"),
                vjp=NONDIFFERENTIABLE)
 or_p = binary("or", IB, ref=np.bitwise_or, lowering=L.elementwise("stablehlo.or"),
