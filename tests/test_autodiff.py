@@ -399,6 +399,8 @@ def test_compile_of_grad_and_grad_of_compile():
     np.testing.assert_allclose(g, expected)
     # the whole gradient program is one graph
     graph = xf.trace(xf.grad(_f))(x, y)
+    assert len(xf.grad(_f).trace(x, y).graph.eqns) == len(graph.eqns)
+    assert "stablehlo.cosine" in xf.grad(_f).lower(x, y).as_text(pretty=False)
     _core.check_graph(graph)
     assert {e.prim.name for e in graph.eqns} >= {"sin", "cos", "mul"}
 
@@ -637,3 +639,19 @@ def test_dtype_helpers():
     assert _autodiff.differentiable(AbstractArray((), dt.float32))
     assert _autodiff.differentiable(AbstractArray((), dt.complex64))
     assert not _autodiff.differentiable(AbstractArray((), dt.int32))
+
+
+def test_eager_caches_do_not_keep_functions_alive():
+    import gc
+    import weakref
+
+    def f(a):
+        return xf.sin(a)
+
+    xf.jvp(f, (np.ones(2),), (np.ones(2),))
+    _, pull = xf.vjp(f, np.ones(2))
+    pull(np.ones(2))
+    ref = weakref.ref(f)
+    del f, pull
+    gc.collect()
+    assert ref() is None

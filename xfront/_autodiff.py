@@ -295,7 +295,8 @@ def jvp_pass(eqns: Sequence[Eqn], read: Callable[[Any], Any], wrt: Sequence[Var]
                              if t is not None and differentiable(v.aval)}
     for e in eqns:
         t_in = [t_env.get(a.id) if isinstance(a, Var) else None for a in e.inputs]
-        if all(t is None for t in t_in) or e.prim.vjp is NONDIFFERENTIABLE:
+        if (all(t is None for t in t_in) or e.prim.vjp is NONDIFFERENTIABLE
+                or not any(differentiable(v.aval) for v in e.outputs)):
             continue
         start = len(b.eqns)
         primals = [read(a) for a in e.inputs]
@@ -878,6 +879,18 @@ class _Transformed:
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if _core._STACK:
             return self._traced(*args, **kwargs)
+        return self._program(args, kwargs)(*args, **kwargs)
+
+    def trace(self, *args: Any, **kwargs: Any) -> Any:
+        """The traced program for these arguments (``.graph`` holds forward + backward)."""
+        return self._program(args, kwargs).trace(*args, **kwargs)
+
+    def lower(self, *args: Any, **kwargs: Any) -> Any:
+        """The program lowered to StableHLO (``.as_text()``)."""
+        return self._program(args, kwargs).lower(*args, **kwargs)
+
+    def _program(self, args: tuple, kwargs: dict) -> Any:
+        """The compiled function that runs this transformation eagerly, per static layout."""
         statics = _static_positions(args, kwargs, self._diff)
         cf = self._compiled.get(statics)
         if cf is None:
@@ -892,7 +905,7 @@ class _Transformed:
             program.__name__ = f"{self._api}_{getattr(self._fun, '__name__', 'f')}"
             cf = CompiledFunction(program, static_argnums=statics[0], static_argnames=statics[1])
             self._compiled[statics] = cf
-        return cf(*args, **kwargs)
+        return cf
 
     def cache_info(self) -> Any:
         """Compile-cache statistics of the eager programs (summed over static signatures)."""
@@ -946,6 +959,13 @@ def value_and_grad(fun: Callable, argnums: int | Sequence[int] = 0,
 
 _vjp_cache: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _jvp_cache: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _ref(fun: Callable) -> Callable[[], Callable]:
+    try:
+        return weakref.ref(fun)
+    except TypeError:
+        return lambda: fun
 
 
 def _cache_for(cache: weakref.WeakKeyDictionary, fun: Callable) -> dict:
@@ -1094,8 +1114,10 @@ def jvp(fun: Callable, primals: Sequence[Any], tangents: Sequence[Any],
     if cf is None:
         from xfront._compile import CompiledFunction
 
+        fun_ref = _ref(fun)  # the cache is keyed by fun: do not keep it alive from the value
+
         def program(p: tuple, t: tuple) -> Any:
-            return _jvp_traced("jvp", fun, p, t, has_aux)
+            return _jvp_traced("jvp", fun_ref(), p, t, has_aux)
 
         program.__name__ = f"jvp_{getattr(fun, '__name__', 'f')}"
         cf = CompiledFunction(program)
