@@ -121,7 +121,14 @@ def test_grad_and_jvp_match_finite_differences(case):
         assert abs(float(t_out) - fd) <= 1e-6 * scale, f"jvp {where}: {float(t_out)} vs FD {fd}"
         checked.append(where)
 
-    check()
+    try:
+        check()
+    except xf.DifferentiationError as e:
+        # a primitive on this row's path has no VJP rule yet: the error must say which one
+        todo = [p.name for p in _core.PRIMITIVES.values() if p.vjp is _core.VJP_TODO]
+        named = [n for n in todo if f"`{n}`" in str(e)]
+        assert named, f"{case.name}: DifferentiationError names no VJP_TODO primitive: {e}"
+        pytest.xfail(f"{case.name}: no VJP rule yet for {named[0]}")
     assert checked, f"{case.name}: no example was checked"
 
 
