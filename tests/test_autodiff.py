@@ -536,19 +536,24 @@ def test_vjp_todo_error_names_primitive_and_user_line():
         np.ones(2)), 1.0)
 
 
+_jvp_rule_calls = []
+
+
+def _triple_jvp(primals, tangents, *, out):
+    _jvp_rule_calls.append(1)
+    return ew.mul(tangents[0], ew.full_like(tangents[0], 3.0))
+
+
+# a primitive with an explicit JVP rule (and no VJP rule: forward mode must not need one)
+_triple_p = _core.Primitive("test_autodiff_triple", abstract_eval=_todo_abstract_eval,
+                            ref=lambda x: 3 * x, lowering=lambda ctx, x: [x],  # never lowered
+                            jvp=_triple_jvp)
+
+
 def test_explicit_jvp_rule_is_used():
-    seen = []
-
-    def jvp_rule(primals, tangents, *, out):
-        seen.append(1)
-        return ew.mul(tangents[0], ew.full_like(tangents[0], 3.0))
-
-    p = _core.Primitive("test_autodiff_triple", abstract_eval=_todo_abstract_eval,
-                        ref=lambda x: 3 * x, lowering=lambda ctx, x: [x],  # lowering unused
-                        jvp=jvp_rule)
-    graph = xf.trace(lambda a, t: xf.jvp(lambda u: p.bind(u), (a,), (t,))[1])(
+    graph = xf.trace(lambda a, t: xf.jvp(lambda u: _triple_p.bind(u), (a,), (t,))[1])(
         np.ones(2), np.ones(2))
-    assert seen
+    assert _jvp_rule_calls
     assert [e.prim.name for e in graph.eqns].count("mul") == 1
 
 
