@@ -70,7 +70,8 @@ def _pow_elements(dtype, index):
     if getattr(dtype, "kind", "f") in "iu":
         return st.integers(0, 5) if index == 1 else st.integers(
             max(-4, int(np.iinfo(dtype).min)), 4)
-    return st.floats(0.125, 3.0, width=16 if dtype == np.float16 else 32)
+    width = 16 if dtype == np.float16 else (64 if dtype == np.float64 else 32)
+    return st.floats(0.125, 3.0, width=width)  # bounds exact in every float width
 
 
 def _no_complex_zero(dtype, index):

@@ -80,3 +80,5 @@ def default_device() -> Device:
 # --- control flow and random: cond, switch, while_loop, fori_loop, scan, random -----------
 
 # --- autodiff: grad, vjp, jvp, value_and_grad -------------------------------------------------
+from xfront._autodiff import (DifferentiationError, grad, jvp, stop_gradient, value_and_grad,
+                              vjp)

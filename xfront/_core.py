@@ -177,8 +177,10 @@ class Primitive:
         ``multiple_results``); raises ShapeError/DTypeError with a clear message.
       ref: NumPy reference ``(*np_arrays, **params) -> np_array(s)``: the semantic definition.
       lowering: StableHLO rule ``(ctx, *values, **params) -> list[Value]`` from xfront.lowering.
-      vjp: ``(cts, *primals, outs=..., **params) -> list[ct | None]``, or NONDIFFERENTIABLE / VJP_TODO.
-      jvp: ``(primals, tangents, **params) -> tangents_out`` or None (derived from vjp later).
+      vjp: ``(ct, *primals, out=..., **params) -> list[ct | None]`` (``ct``/``out`` are lists
+        for ``multiple_results``), or NONDIFFERENTIABLE / VJP_TODO (see xfront/_autodiff.py).
+      jvp: ``(primals, tangents, *, out, **params) -> tangent(s) out``, or None: forward mode
+        then transposes the vjp rule (NOTE [JVP by transposition] in xfront/_autodiff.py).
     """
 
     __slots__ = ("name", "abstract_eval", "ref", "lowering", "vjp", "jvp", "multiple_results",

@@ -62,7 +62,7 @@ def full_like(x: Any, value: Any) -> Any:
 neg_p = unary("neg", NUM, ref=np.negative, lowering=L.elementwise("stablehlo.negate"),
               vjp=lambda ct, x, out: [neg(ct)])
 abs_p = unary("abs", SIGNED_NUM, ref=_np(np.abs), lowering=L.elementwise("stablehlo.abs"),
-              result=dt.real_dtype, vjp=lambda ct, x, out: [mul(ct, sign(x))])
+              result=dt.real_dtype, vjp=lambda ct, x, out: [_abs_vjp(ct, x)])
 sign_p = unary("sign", SIGNED_NUM, ref=_np(np.sign), lowering=L.elementwise("stablehlo.sign"),
                vjp=lambda ct, x, out: [None])
 floor_p = unary("floor", F, ref=_np(np.floor), lowering=L.elementwise("stablehlo.floor"),
@@ -125,7 +125,8 @@ erf_inv_p = unary("erf_inv", F, ref=_np(_special("erfinv")),
 lgamma_p = unary("lgamma", F, ref=_np(_special("gammaln")), lowering=L.elementwise("chlo.lgamma"),
                  vjp=lambda ct, x, out: [mul(ct, digamma(x))])
 digamma_p = unary("digamma", F, ref=_np(_special("digamma")),
-                  lowering=L.elementwise("chlo.digamma"))
+                  lowering=L.elementwise("chlo.digamma"),
+                  vjp=lambda ct, x, out: [mul(ct, polygamma(full_like(x, 1), x))])
 is_finite_p = unary("is_finite", F, ref=_np(np.isfinite),
                     lowering=L.elementwise("stablehlo.is_finite"), result=to_bool,
                     vjp=NONDIFFERENTIABLE)
@@ -175,8 +176,14 @@ min_p = binary("min", dt.ALL - C, ref=np.minimum, lowering=L.elementwise("stable
                vjp=lambda ct, x, y, out: _minmax_vjp(ct, x, y, out))
 atan2_p = binary("atan2", F, ref=_np(np.arctan2), lowering=L.elementwise("stablehlo.atan2"),
                  vjp=lambda ct, x, y, out: _atan2_vjp(ct, x, y))
+polygamma_p = binary("polygamma", F, ref=_np(lambda n, x: _polygamma_ref(n, x)),
+                     lowering=L.elementwise("chlo.polygamma"),
+                     vjp=lambda ct, n, x, out: [None, mul(ct, polygamma(add(n, full_like(n, 1)),
+                                                                        x))])
+# nextafter(x, y) moves x by one ulp: derivative 1 in x and 0 in y (as x +- ulp)
 next_after_p = binary("next_after", F, ref=np.nextafter,
-                      lowering=L.elementwise("chlo.next_after"), vjp=NONDIFFERENTIABLE)
+                      lowering=L.elementwise("chlo.next_after"),
+                      vjp=lambda ct, x, y, out: [ct, None])
 and_p = binary("and", IB, ref=np.bitwise_and, lowering=L.elementwise("stablehlo.and"),
                vjp=NONDIFFERENTIABLE)
 or_p = binary("or", IB, ref=np.bitwise_or, lowering=L.elementwise("stablehlo.or"),
@@ -208,6 +215,14 @@ gt_p = binary("gt", dt.ALL - C, ref=np.greater, lowering=L.compare("GT"), result
               vjp=NONDIFFERENTIABLE)
 ge_p = binary("ge", dt.ALL - C, ref=np.greater_equal, lowering=L.compare("GE"), result=to_bool,
               vjp=NONDIFFERENTIABLE)
+
+
+def _polygamma_ref(n: np.ndarray, x: np.ndarray) -> np.ndarray:
+    from scipy import special
+
+    n = np.broadcast_to(n, np.broadcast_shapes(n.shape, x.shape))
+    ok = (n == np.floor(n)) & (n >= 0)  # polygamma is defined for integer orders only
+    return np.where(ok, special.polygamma(np.where(ok, n, 0).astype(np.int64), x), np.nan)
 
 
 def _div_ref(x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -264,10 +279,19 @@ def _clamp_abstract_eval(lo: AbstractArray, x: AbstractArray, hi: AbstractArray)
     return x
 
 
+def _clamp_vjp(ct: Any, lo: Any, x: Any, hi: Any, out: Any) -> list[Any]:
+    # clamp = min(max(x, lo), hi): the cotangent goes to whichever operand was selected
+    # (x on ties, so an in-range x keeps its gradient at the bounds)
+    zero = full_like(ct, 0)
+    to_hi = gt(max(x, lo), hi)
+    rest = select(to_hi, zero, ct)
+    to_lo = lt(x, lo)
+    return [select(to_lo, rest, zero), select(to_lo, zero, rest), select(to_hi, ct, zero)]
+
+
 clamp_p = Primitive("clamp", abstract_eval=_clamp_abstract_eval,
                     ref=lambda lo, x, hi: np.minimum(np.maximum(x, lo), hi), lowering=L.clamp,
-                    vjp=lambda ct, lo, x, hi, out: [
-                        None, select(and_(ge(x, lo), le(x, hi)), ct, full_like(ct, 0)), None])
+                    vjp=_clamp_vjp)
 
 
 def _convert_abstract_eval(x: AbstractArray, *, dtype: dt.DType) -> AbstractArray:
@@ -303,6 +327,16 @@ def _bitcast_abstract_eval(x: AbstractArray, *, dtype: dt.DType) -> AbstractArra
         raise internal_error(_errors.DTypeError, "bitcast_convert",
                              f"needs non-bool dtypes of equal width, got {x.dtype} -> {dtype}")
     return AbstractArray(x.shape, dtype)
+
+
+def _stop_gradient_abstract_eval(x: AbstractArray) -> AbstractArray:
+    return x
+
+
+# stop_gradient: the identity whose outputs are constants to differentiation (NONDIFFERENTIABLE
+# makes its output inactive, so no cotangent flows back through it)
+stop_gradient_p = Primitive("stop_gradient", abstract_eval=_stop_gradient_abstract_eval,
+                            ref=lambda x: x, lowering=lambda ctx, x: [x], vjp=NONDIFFERENTIABLE)
 
 
 bitcast_convert_p = Primitive("bitcast_convert", abstract_eval=_bitcast_abstract_eval,
@@ -342,6 +376,7 @@ def erf(x): return erf_p.bind(x)
 def erf_inv(x): return erf_inv_p.bind(x)
 def lgamma(x): return lgamma_p.bind(x)
 def digamma(x): return digamma_p.bind(x)
+def polygamma(n, x): return polygamma_p.bind(n, x)
 def is_finite(x): return is_finite_p.bind(x)
 def not_(x): return not_p.bind(x)
 def popcnt(x): return popcnt_p.bind(x)
@@ -375,6 +410,7 @@ def select(p, x, y): return select_p.bind(p, x, y)
 def clamp(lo, x, hi): return clamp_p.bind(lo, x, hi)
 def convert(x, *, dtype): return convert_p.bind(x, dtype=dt.dtype(dtype))
 def bitcast_convert(x, *, dtype): return bitcast_convert_p.bind(x, dtype=dt.dtype(dtype))
+def stop_gradient(x): return stop_gradient_p.bind(x)
 
 
 # --- VJP helpers ---------------------------------------------------------------------------
@@ -383,10 +419,19 @@ def _trunc(x: Any) -> Any:
     return select(lt(x, full_like(x, 0)), ceil(x), floor(x))
 
 
+def _abs_vjp(ct: Any, x: Any) -> Any:
+    if x.dtype.kind != "c":
+        return mul(ct, sign(x))
+    # |z| changes by real(conj(sign z) dz): the cotangent is ct * conj(sign z) (0 at z == 0)
+    s = sign(x)
+    return mul(complex_(ct, full_like(ct, 0)), complex_(real(s), neg(imag(s))))
+
+
 def _pow_vjp(ct: Any, x: Any, y: Any, out: Any) -> list[Any]:
-    # d/dx x^y = y x^(y-1); d/dy x^y = log(x) x^y  (0 where x == 0, matching the limit y>0)
+    # d/dx x^y = y x^(y-1) (0 where y == 0: x^0 is constant, even at x == 0);
+    # d/dy x^y = log(x) x^y (0 where x == 0, matching the limit y>0)
     zero = full_like(x, 0)
-    dx = mul(ct, mul(y, pow(x, sub(y, full_like(y, 1)))))
+    dx = mul(ct, select(eq(y, zero), zero, mul(y, pow(x, sub(y, full_like(y, 1))))))
     safe_log = log(select(eq(x, zero), full_like(x, 1), x))
     dy = mul(ct, mul(out, safe_log))
     return [dx, dy]
