@@ -249,7 +249,11 @@ def _tf_out(y: Any, layout: str) -> Any:
 
 def _tf_padding(padding: Any) -> Any:
     p = _spatial_padding(padding)
-    return p if isinstance(p, str) else [[0, 0], list(p[0]), list(p[1]), [0, 0]]
+    if isinstance(p, str):
+        return p
+    if p == ((0, 0), (0, 0)):
+        return "VALID"  # the pooling ops take no explicit padding
+    return [[0, 0], list(p[0]), list(p[1]), [0, 0]]
 
 
 def conv2d_tf(x: Any, weight: Any, bias: Any = None, *, stride: Any = 1, padding: Any = 0,
