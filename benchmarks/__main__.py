@@ -128,7 +128,7 @@ def first_calls(jobs: list[tuple[str, list[str]]], progress: timing.Progress,
 
 
 QUICK_WORKLOADS = [n for n, w in WORKLOADS.items() if w.quick]
-QUICK_FIRST_CALL = ["tiny", "softmax", "chain_1M_f32"]
+QUICK_FIRST_CALL = ["softmax"]
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

@@ -71,7 +71,7 @@ def _torch_to_numpy(out: Any) -> list[np.ndarray]:
 def _torch_eager(w: Workload, xs: list[np.ndarray]):
     import torch
 
-    args = [torch.from_numpy(x) for x in xs]
+    args = [_to_torch(x) for x in xs]
 
     def call():
         with torch.inference_mode():
@@ -83,7 +83,7 @@ def _torch_eager(w: Workload, xs: list[np.ndarray]):
 def _torch_compile(w: Workload, xs: list[np.ndarray]):
     import torch
 
-    args = [torch.from_numpy(x) for x in xs]
+    args = [_to_torch(x) for x in xs]
     fn = torch.compile(w.torch)
 
     def call():
@@ -140,9 +140,11 @@ def _xfront_with(convert: Callable[[np.ndarray], Any], to_numpy: Callable[[Any],
 
 
 def _to_torch(x: np.ndarray) -> Any:
+    """A torch-allocated copy (64-byte aligned, like any tensor torch creates; tensors that
+    view NumPy memory are only 16-byte aligned, and XLA copies unaligned inputs)."""
     import torch
 
-    return torch.from_numpy(x)
+    return torch.from_numpy(x).clone()
 
 
 def _to_tf(x: np.ndarray) -> Any:
