@@ -37,21 +37,22 @@ def scaled_dot_product_attention(q: Any, k: Any, v: Any, mask: Any = None, *,
     Returns:
       (..., Lq, Dv). Rows whose keys are all masked out give NaN (as torch).
 
-    The scale is applied to ``q`` (Lq*D products instead of Lq*Lk), and the softmax is
-    normalized after the second matmul: ``(exp(s - max) @ v) / sum(exp(s - max))`` divides
-    an (Lq, Dv) array instead of the (Lq, Lk) probabilities.
+    NOTE: the plain form (scale the scores, normalize the probabilities, then multiply by
+    ``v``) is the fastest measured on XLA:CPU, which fuses all of it into one library call.
+    Scaling ``q`` instead of the scores gave no gain, and normalizing after the second matmul
+    (dividing an (Lq, Dv) array instead of (Lq, Lk)) was ~35% slower.
     """
     q, k, v = as_array(q), as_array(k), as_array(v)
     qf, kf, vf = upcast(q), upcast(k), upcast(v)
     scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else float(scale)
-    s = xf.matmul(qf * scale, xf.matrix_transpose(kf))
+    s = xf.matmul(qf, xf.matrix_transpose(kf)) * scale
     if is_causal:
         s = xf.where(_causal_keep(s.shape[-2], s.shape[-1]), s, -math.inf)
     if mask is not None:
         mask = as_array(mask)
         s = xf.where(mask, s, -math.inf) if mask.dtype == xf.bool else s + upcast(mask)
     p = xf.exp(s - xf.max(s, axis=-1, keepdims=True))
-    out = xf.matmul(p, vf) / xf.sum(p, axis=-1, keepdims=True)
+    out = xf.matmul(p / xf.sum(p, axis=-1, keepdims=True), vf)
     return downcast(out, q)
 
 
