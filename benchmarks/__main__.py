@@ -102,28 +102,31 @@ def run_workload(w: Workload, names: list[str], args: argparse.Namespace,
     return entry
 
 
-def first_calls(jobs: list[tuple[str, list[str]]], progress: timing.Progress,
+def first_calls(jobs: list[tuple[list[str], list[str]]], progress: timing.Progress,
                 timeout: float) -> dict[tuple[str, str], Any]:
-    """Run first_call.py for each (contender, workloads) job in a fresh process."""
+    """Run first_call.py for each (contenders, workloads) job in a fresh process."""
     out: dict[tuple[str, str], Any] = {}
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-    for contender, names in jobs:
-        progress.show(f"first call: {contender} on {', '.join(names)}")
+    for contenders, names in jobs:
+        label = ",".join(contenders)
+        progress.show(f"first call: {label} on {', '.join(names)}")
         try:
-            proc = subprocess.run([sys.executable, "-m", "benchmarks.first_call", contender,
+            proc = subprocess.run([sys.executable, "-m", "benchmarks.first_call", label,
                                    *names], cwd=ROOT, env=env, capture_output=True, text=True,
                                   timeout=timeout)
             lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
             if not lines:
                 err = (proc.stderr.strip().splitlines() or ["no output"])[-1][:160]
-                result = {n: f"error: {err}" for n in names}
+                result = {c: {n: f"error: {err}" for n in names} for c in contenders}
             else:
                 result = json.loads(lines[-1])
         except subprocess.TimeoutExpired:
-            result = {n: f"timeout after {timeout:.0f} s" for n in names}
-        for n in names:
-            out[(contender, n)] = result.get(n)
-        progress.step(f"first call: {contender} done")
+            result = {c: {n: f"timeout after {timeout:.0f} s" for n in names}
+                      for c in contenders}
+        for c in contenders:
+            for n in names:
+                out[(c, n)] = result.get(c, {}).get(n)
+        progress.step(f"first call: {label} done")
     return out
 
 
@@ -140,9 +143,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--contenders", help="comma-separated contender names (default: all)")
     p.add_argument("--rounds", type=int, help="interleaved rounds (default 15, quick 5)")
     p.add_argument("--target-ms", type=float, help="time per sample (default 40, quick 10)")
-    p.add_argument("--first-call", choices=("per-workload", "per-contender", "off"),
-                   help="fresh process per (contender, workload), per contender, or none "
-                        "(default per-workload; quick: per contender on a few workloads)")
+    p.add_argument("--first-call", choices=("per-workload", "per-contender", "per-framework",
+                                             "off"),
+                   help="a fresh process per (contender, workload), per contender, per "
+                        "framework (its contenders in turn), or none (default per-workload; "
+                        "quick: per framework, on softmax only)")
     p.add_argument("--first-call-timeout", type=float, default=300.0)
     p.add_argument("--out", default=os.path.join(ROOT, "benchmarks", "results"))
     p.add_argument("--name", help="file stem of the results (default: quick or full)")
@@ -151,7 +156,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     a = p.parse_args(argv)
     a.rounds = a.rounds or (5 if a.quick else 15)
     a.target_ms = a.target_ms or (10.0 if a.quick else 40.0)
-    a.first_call = a.first_call or ("per-contender" if a.quick else "per-workload")
+    a.first_call = a.first_call or ("per-framework" if a.quick else "per-workload")
     a.name = a.name or ("quick" if a.quick else "full")
     return a
 
@@ -176,12 +181,17 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     fc_contenders = [c for c in contenders if missing_framework(c) is None
                      and c not in ("xfront[numpy]", "xfront[torch]", "xfront[tf]",
                                    "xfront[jax]")]
-    if args.first_call == "off":
-        jobs: list[tuple[str, list[str]]] = []
+    if args.first_call == "off" or not fc_names:
+        jobs: list[tuple[list[str], list[str]]] = []
+    elif args.first_call == "per-framework":
+        families: dict[str, list[str]] = {}
+        for c in fc_contenders:
+            families.setdefault(CONTENDERS[c].family, []).append(c)
+        jobs = [(cs, fc_names) for cs in families.values()]
     elif args.first_call == "per-contender":
-        jobs = [(c, fc_names) for c in fc_contenders if fc_names]
+        jobs = [([c], fc_names) for c in fc_contenders]
     else:
-        jobs = [(c, [n]) for c in fc_contenders for n in fc_names]
+        jobs = [([c], [n]) for c in fc_contenders for n in fc_names]
     steps = 2 + len(names) * (len(contenders) + args.rounds) + len(jobs)
     progress = timing.Progress(steps)
     t0 = time.perf_counter()
@@ -191,6 +201,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "first_call": {"per-workload": "one fresh process per (contender, workload)",
                        "per-contender": "one fresh process per contender, workloads "
                                         + ", ".join(fc_names) + " in order",
+                       "per-framework": "one fresh process per framework (eager contender "
+                                        "first, then the compiled one), workloads "
+                                        + ", ".join(fc_names),
                        "off": "not measured"}[args.first_call],
         "machine": machine.describe(), "loadavg": os.getloadavg()}, "workloads": {}}
     progress.show("measuring memory bandwidth and peak GEMM")

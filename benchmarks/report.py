@@ -118,6 +118,7 @@ def chart(result: dict[str, Any], path: str) -> str | None:
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
+        import matplotlib.ticker
     except ImportError:
         return "matplotlib is not installed (pip install 'xfront[bench]')"
     names = list(result["workloads"])
@@ -136,6 +137,7 @@ def chart(result: dict[str, Any], path: str) -> str | None:
         if w.get("limit_s"):
             ax.axvline(w["limit_s"] * 1e3, color="k", ls="--", lw=1, label="machine limit")
         ax.set_xscale("log")
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
         ax.invert_yaxis()
         ax.set_title(name, fontsize=10)
         ax.set_xlabel("ms per call (log)")

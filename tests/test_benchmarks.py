@@ -68,5 +68,5 @@ def test_first_call_probe_runs_in_a_fresh_process():
     proc = subprocess.run([sys.executable, "-m", "benchmarks.first_call", "xfront", "tiny"],
                           cwd=ROOT, capture_output=True, text=True, timeout=300)
     line = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")][-1]
-    seconds = json.loads(line)["tiny"]
+    seconds = json.loads(line)["xfront"]["tiny"]
     assert isinstance(seconds, float) and 0 < seconds < 60
