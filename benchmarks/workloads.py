@@ -210,12 +210,13 @@ def _kernel_workload(name: str, kernel: str, title: str, jax_fn: Callable, numpy
     k = KERNELS[kernel]
     case = k.cases[0]
     kwargs = dict(kwargs or {})
-    shapes = k.inputs(case, "float32", "bench")  # for the cost model only
+    build = {**case.build, **kwargs}
+    shapes = k.example(np.random.default_rng(0), "float32", "bench", **build)  # cost model
 
     def bind(fn: Callable) -> Callable:
         return (lambda *a: fn(*a, **kwargs)) if kwargs else fn
 
-    return Workload(name, title, lambda rng: k.example(rng, "float32", "bench", **case.build),
+    return Workload(name, title, lambda rng: k.example(rng, "float32", "bench", **build),
                     bind(k.ref), numpy_fn, bind(k.torch), bind(k.tf), jax_fn, bind(k.fn),
                     bytes=nbytes(shapes), flops=flops(shapes), tol=tol, quick=quick)
 
@@ -223,6 +224,25 @@ def _kernel_workload(name: str, kernel: str, title: str, jax_fn: Callable, numpy
 def _nbytes(arrays: list[np.ndarray], outputs: int = 1) -> int:
     """Inputs + ``outputs`` arrays the size of the first input."""
     return sum(a.nbytes for a in arrays) + outputs * arrays[0].nbytes
+
+
+def _conv_np(x, w, b):
+    # NHWC x HWIO, stride 1, padding 1: a sum of nine shifted matrix products
+    xp = np.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))
+    n, h, wd, _ = x.shape
+    out = b
+    for i in range(3):
+        for j in range(3):
+            out = out + xp[:, i:i + h, j:j + wd, :] @ w[i, j]
+    return out
+
+
+def _conv_jax(x, w, b):
+    import jax
+
+    y = jax.lax.conv_general_dilated(x, w, (1, 1), ((1, 1), (1, 1)),
+                                     dimension_numbers=("NHWC", "HWIO", "NHWC"))
+    return y + b
 
 
 # --- matmul ----------------------------------------------------------------------------------
@@ -273,6 +293,10 @@ WORKLOADS: dict[str, Workload] = {w.name: w for w in [
                      _attention_jax, _attention_np, lambda a: _nbytes(a),
                      lambda a: 2 * 2 * a[0].shape[0] * a[0].shape[1] * a[0].shape[2]
                      * a[1].shape[2] * a[0].shape[3], (1e-4, 1e-5), False),
+    _kernel_workload("conv2d_nhwc", "conv2d", "conv2d 3x3 pad 1, NHWC (16, 56, 56, 64) x HWIO "
+                     "(3, 3, 64, 64) + bias, float32", _conv_jax, _conv_np,
+                     lambda a: _nbytes(a), lambda a: 2.0 * a[0].size * a[1].shape[-1] * 9,
+                     (1e-4, 1e-4), False, kwargs={"padding": 1, "layout": "NHWC"}),
     Workload(f"matmul_{N_MM}", f"matmul {N_MM}x{N_MM} @ {N_MM}x{N_MM} float32",
              lambda rng: [_normal(rng, (N_MM, N_MM)), _normal(rng, (N_MM, N_MM))], _matmul_ref,
              _matmul, _matmul, _matmul_tf, _matmul, _matmul_xf, bytes=3 * 4 * N_MM * N_MM,
