@@ -4,9 +4,9 @@ Imports: numpy, xfront, xfront.kernels; torch / tensorflow / jax only inside the
 functions (called by the contenders that use them).
 
 A ``Workload`` holds an input builder (NumPy arrays), a float64 NumPy reference used to check
-every contender, one implementation per framework (NumPy, torch, TF, JAX and xfront, each written the
-way a user of that framework would write it, with the same math; the compiled contenders
-compile the same function their eager sibling runs), and a cost model
+every contender, one implementation per framework (NumPy, torch, TF, JAX and xfront, each
+written the way a user of that framework would write it, with the same math; the compiled
+contenders compile the same function their eager sibling runs), and a cost model
 (logical bytes read + written, FLOPs) used to express the measured time as a fraction of the
 machine's limits. Kernel workloads take their torch/TF implementations from
 ``xfront.kernels.KERNELS`` so the benchmarks and the differential tests run the same peers.
@@ -282,14 +282,16 @@ WORKLOADS: dict[str, Workload] = {w.name: w for w in [
     _kernel_workload("softmax", "softmax", "softmax over rows of (4096, 1024) float32",
                      _softmax_jax, _softmax_np, lambda a: _nbytes(a), lambda a: 0.0,
                      (1e-5, 1e-7), True),
-    _kernel_workload("layer_norm", "layer_norm", "layer_norm (4096, 1024) float32 with weight and bias",
+    _kernel_workload("layer_norm", "layer_norm",
+                     "layer_norm (4096, 1024) float32 with weight and bias",
                      _layer_norm_jax, _layer_norm_np, lambda a: _nbytes(a), lambda a: 0.0,
                      (1e-4, 1e-5), True),
     _kernel_workload("mlp", "mlp", "MLP block gelu_tanh(x@W1+b1)@W2+b2, x (512, 1024), hidden 4096",
                      _mlp_jax, _mlp_np, lambda a: _nbytes(a),
                      lambda a: 2 * 2 * a[0].shape[0] * a[1].shape[0] * a[1].shape[1],
                      (1e-4, 1e-4), False),
-    _kernel_workload("attention", "scaled_dot_product_attention", "attention softmax(QK^T/8)V, (4, 8, 512, 64) float32",
+    _kernel_workload("attention", "scaled_dot_product_attention",
+                     "attention softmax(QK^T/8)V, (4, 8, 512, 64) float32",
                      _attention_jax, _attention_np, lambda a: _nbytes(a),
                      lambda a: 2 * 2 * a[0].shape[0] * a[0].shape[1] * a[0].shape[2]
                      * a[1].shape[2] * a[0].shape[3], (1e-4, 1e-5), False),

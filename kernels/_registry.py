@@ -41,8 +41,9 @@ class Case:
 class Kernel:
     """A kernel and everything needed to check and benchmark it.
 
-    ``example(rng, dtype, size, **case.kwargs, **case.build)`` (build wins on clashes) returns the positional array
-    arguments (NumPy) for ``size`` 'test' (small) or 'bench' (the benchmark shapes).
+    ``example(rng, dtype, size, **case.kwargs, **case.build)`` (build wins on clashes) returns
+    the positional array arguments (NumPy) for ``size`` 'test' (small) or 'bench' (the
+    benchmark shapes).
     """
 
     name: str

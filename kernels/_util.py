@@ -15,8 +15,10 @@ _LOW_PRECISION = (xf.float16, xf.bfloat16)
 
 
 def as_array(x: Any) -> Any:
-    """Any array-like (xfront, NumPy, torch, TF, JAX) as an xfront array (no copy of foreign data)."""
-    return x if isinstance(x, xf.Array) else xf.asarray(x, copy=False)
+    """Any array-like (xfront, NumPy, torch, TF, JAX) as an xfront array: foreign arrays come in
+    through DLPack without a copy, NumPy arrays are copied (as ``xf.asarray`` does: eager work
+    is asynchronous, and the caller may write to its NumPy array right after the call)."""
+    return x if isinstance(x, xf.Array) else xf.asarray(x)
 
 
 def upcast(x: Any) -> Any:

@@ -140,7 +140,7 @@ def _np_pads(padding: Any, size: tuple[int, int], window: tuple[int, int],
 
 def _np_windows(xp: np.ndarray, window: tuple[int, int], stride: tuple[int, int],
                 dilation: tuple[int, int] = (1, 1)):
-    """Yield ((i, j), strided view (N, C, oh, ow)) for every window offset of a padded NCHW array."""
+    """Yield ((i, j), strided view (N, C, oh, ow)) per window offset of a padded NCHW array."""
     oh = (xp.shape[2] - (window[0] - 1) * dilation[0] - 1) // stride[0] + 1
     ow = (xp.shape[3] - (window[1] - 1) * dilation[1] - 1) // stride[1] + 1
     for i in range(window[0]):

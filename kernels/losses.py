@@ -31,6 +31,9 @@ def cross_entropy(logits: Any, labels: Any, *, reduction: str = "mean") -> Any:
         raise xf.ArgumentError(f"xfront.kernels.cross_entropy: reduction={reduction!r} is not "
                                f"one of {', '.join(_REDUCTIONS)}")
     logits, labels = as_array(logits), as_array(labels)
+    if not xf.isdtype(labels.dtype, "integral"):
+        raise xf.DTypeError(f"xfront.kernels.cross_entropy: labels must be integer class "
+                            f"indices, got dtype {labels.dtype}")
     if tuple(labels.shape) != tuple(logits.shape[:-1]):
         raise xf.ShapeError(f"xfront.kernels.cross_entropy: labels {tuple(labels.shape)} must "
                             f"have the shape of logits {tuple(logits.shape)} without the class "

@@ -34,7 +34,8 @@ def test_check_flags_disagreement():
 
 
 def test_small_run_writes_reports(tmp_path):
-    result = main(["--quick", "--workloads", "tiny,softmax", "--contenders", "numpy,xfront,xfront[numpy]",
+    result = main(["--quick", "--workloads", "tiny,softmax",
+                   "--contenders", "numpy,xfront,xfront[numpy]",
                    "--rounds", "2", "--target-ms", "1", "--first-call", "off",
                    "--out", str(tmp_path), "--name", "t"])
     assert set(result["workloads"]) == {"tiny", "softmax"}

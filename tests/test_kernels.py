@@ -153,6 +153,8 @@ def test_low_precision_inputs_are_computed_in_float32():
                                np.ones((1, 1, 3, 3), np.float32), layout="NWHC"), "layout"),
     (lambda: xf.kernels.cross_entropy(np.ones((3, 4), np.float32), np.zeros(4, np.int64)),
      r"labels \(4,\)"),
+    (lambda: xf.kernels.cross_entropy(np.ones((3, 4), np.float32), np.zeros(3, np.float32)),
+     "integer class indices"),
     (lambda: xf.kernels.mlp(*[np.ones(s, np.float32) for s in ((2, 3), (3, 4), (4,), (4, 3),
                                                                 (3,))], activation="tanh"),
      "activation"),

@@ -11,6 +11,7 @@ Ready-made layers (conv2d, max_pool2d, avg_pool2d, softmax, attention, ...) are 
 ``xfront.kernels``.
 """
 
-from xfront._api._nn import conv_general_dilated, padding_pairs, reduce_window_max, reduce_window_sum
+from xfront._api._nn import (conv_general_dilated, padding_pairs, reduce_window_max,
+                             reduce_window_sum)
 
 __all__ = ["conv_general_dilated", "reduce_window_max", "reduce_window_sum", "padding_pairs"]
