@@ -192,7 +192,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         jobs = [([c], fc_names) for c in fc_contenders]
     else:
         jobs = [([c], [n]) for c in fc_contenders for n in fc_names]
-    steps = 2 + len(names) * (len(contenders) + args.rounds) + len(jobs)
+    steps = 4 + len(names) * (len(contenders) + args.rounds) + len(jobs)
     progress = timing.Progress(steps)
     t0 = time.perf_counter()
     result: dict[str, Any] = {"meta": {
@@ -215,6 +215,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         rec = result["workloads"][n]["contenders"].get(c)
         if rec is not None:
             rec["first_call_s"] = v
+    progress.show("measuring the machine limits again")
+    result["limits"] = machine.best_of(result["limits"], machine.measure(args.quick))
+    progress.step("machine limits measured again", 2)
     progress.close()
     result["meta"]["loadavg_end"] = os.getloadavg()
     result["meta"]["wall_s"] = time.perf_counter() - t0

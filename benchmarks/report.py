@@ -63,9 +63,12 @@ def markdown(result: dict[str, Any]) -> str:
         f"load average {meta['loadavg'][0]:.1f} at start and {meta['loadavg_end'][0]:.1f} at "
         f"end. " + ", ".join(f"{k} {val}" for k, val in v.items()) + ".",
         "",
-        f"Limits: STREAM copy {lim['bandwidth']['copy'] / 1e9:.1f} GB/s, triad "
+        f"Limits (best of a measurement before and after the run): STREAM copy "
+        f"{lim['bandwidth']['copy'] / 1e9:.1f} GB/s, triad "
         f"{lim['bandwidth']['triad'] / 1e9:.1f} GB/s; peak float32 GEMM "
-        f"{lim['matmul']['flops'] / 1e9:.0f} GFLOP/s ({lim['matmul']['library']}).",
+        f"{lim['matmul']['flops'] / 1e9:.0f} GFLOP/s ({lim['matmul']['library']}). Above 100% "
+        "of the limit means the data stayed in cache or the limit was measured in a busier "
+        "moment.",
         f"Timing: {meta['rounds']} interleaved rounds per workload; each sample averages "
         f"calls for ~{meta['target_ms']:.0f} ms. First call: {meta['first_call']}.",
         "",
