@@ -86,6 +86,24 @@ def dense_i64_2d(rows: Sequence[Sequence[int]]) -> str:
     return f"dense<[{body}]> : tensor<{n}x{len(rows[0])}xi64>"
 
 
+def conv_dimension_numbers(lhs: Sequence[int], rhs: Sequence[int], out: Sequence[int]) -> str:
+    """``#stablehlo.conv<[b, f, 0, 1]x[o, i, 0, 1]->[b, f, 0, 1]>`` from per-tensor specs.
+
+    Each spec lists axis indices: ``(batch, feature, *spatial)`` for ``lhs`` and ``out``, and
+    ``(out_feature, in_feature, *spatial)`` for ``rhs``.
+    """
+
+    def one(spec: Sequence[int], names: tuple[str, str]) -> str:
+        labels = [""] * len(spec)
+        labels[spec[0]], labels[spec[1]] = names
+        for i, axis in enumerate(spec[2:]):
+            labels[axis] = str(i)
+        return "[" + ", ".join(labels) + "]"
+
+    return (f"#stablehlo.conv<{one(lhs, ('b', 'f'))}x{one(rhs, ('o', 'i'))}"
+            f"->{one(out, ('b', 'f'))}>")
+
+
 def string(s: str) -> str:
     return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
 

@@ -469,4 +469,7 @@ OPS: list[OpCase] = ELEMENTWISE + STATISTICAL + LINALG + MANIPULATION
 
 # indexing and sorting
 
-# kernels
+# windowed operations (xfront.nn)
+from tests.op_db_nn import NN  # noqa: E402
+
+OPS += NN

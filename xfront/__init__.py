@@ -57,6 +57,7 @@ from xfront._api._statistical import (all, any, argmax, argmin, count_nonzero, c
 from xfront._api._linalg import matmul, matrix_transpose, tensordot, vecdot
 from xfront._api._searching import (nonzero, unique_all, unique_counts, unique_inverse,
                                     unique_values)
+from xfront import nn as nn  # windowed ops: conv_general_dilated, reduce_window_*
 
 bool = bool_  # noqa: A001  (Array API spelling: xfront.bool)
 jit = compile  # alias for JAX users

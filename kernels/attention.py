@@ -1,0 +1,150 @@
+"""Attention and MLP kernels: scaled_dot_product_attention (causal and masked), mlp.
+
+Imports: xfront (public names), numpy, kernels._util, kernels.activations; torch / tensorflow
+lazily in the equivalents.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+import xfront as xf
+from xfront.kernels._util import as_array, downcast, np_float, np_like, upcast
+from xfront.kernels.activations import gelu, gelu_ref, silu, silu_ref
+
+
+def _causal_keep(lq: int, lk: int) -> Any:
+    """(lq, lk) bool: query i sees keys j <= i (top-left aligned, as torch's is_causal)."""
+    return xf.arange(lq)[:, None] >= xf.arange(lk)[None, :]
+
+
+def scaled_dot_product_attention(q: Any, k: Any, v: Any, mask: Any = None, *,
+                                 is_causal: bool = False, scale: float | None = None) -> Any:
+    """``softmax(q k^T * scale + mask) v`` over the last two axes, batched over the leading ones.
+
+    Args:
+      q: queries (..., Lq, D).
+      k: keys (..., Lk, D).
+      v: values (..., Lk, Dv).
+      mask: optional, broadcastable to (..., Lq, Lk): bool (True = attend) or an additive float
+        bias, as ``torch.nn.functional.scaled_dot_product_attention``'s ``attn_mask``.
+      is_causal: mask out keys after each query (combined with ``mask`` if both are given).
+      scale: score scale; default ``1 / sqrt(D)``.
+
+    Returns:
+      (..., Lq, Dv). Rows whose keys are all masked out give NaN (as torch).
+
+    NOTE: the plain form (scale the scores, normalize the probabilities, then multiply by
+    ``v``) is the fastest measured on XLA:CPU, which fuses all of it into one library call.
+    Scaling ``q`` instead of the scores gave no gain, and normalizing after the second matmul
+    (dividing an (Lq, Dv) array instead of (Lq, Lk)) was ~35% slower.
+    """
+    q, k, v = as_array(q), as_array(k), as_array(v)
+    qf, kf, vf = upcast(q), upcast(k), upcast(v)
+    scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else float(scale)
+    s = xf.matmul(qf, xf.matrix_transpose(kf)) * scale
+    if is_causal:
+        s = xf.where(_causal_keep(s.shape[-2], s.shape[-1]), s, -math.inf)
+    if mask is not None:
+        mask = as_array(mask)
+        s = xf.where(mask, s, -math.inf) if mask.dtype == xf.bool else s + upcast(mask)
+    p = xf.exp(s - xf.max(s, axis=-1, keepdims=True))
+    out = xf.matmul(p / xf.sum(p, axis=-1, keepdims=True), vf)
+    return downcast(out, q)
+
+
+_ACTIVATIONS = {
+    "gelu": lambda h: gelu(h),
+    "gelu_tanh": lambda h: gelu(h, approximate="tanh"),
+    "relu": lambda h: xf.maximum(h, 0.0),
+    "silu": silu,
+}
+
+
+def mlp(x: Any, w1: Any, b1: Any, w2: Any, b2: Any, *, activation: str = "gelu_tanh") -> Any:
+    """A transformer MLP block: ``act(x @ w1 + b1) @ w2 + b2``.
+
+    Args:
+      x: (..., D). w1: (D, H). b1: (H,). w2: (H, Dout). b2: (Dout,).
+      activation: 'gelu', 'gelu_tanh' (default, as GPT-2), 'relu' or 'silu'.
+    """
+    if activation not in _ACTIVATIONS:
+        raise xf.ArgumentError(f"xfront.kernels.mlp: activation={activation!r} is not one of "
+                               f"{', '.join(sorted(_ACTIVATIONS))}")
+    x = as_array(x)
+    h = _ACTIVATIONS[activation](xf.matmul(x, as_array(w1)) + as_array(b1))
+    return xf.matmul(h, as_array(w2)) + as_array(b2)
+
+
+# --- NumPy references and framework equivalents ----------------------------------------------
+
+def scaled_dot_product_attention_ref(q: np.ndarray, k: np.ndarray, v: np.ndarray,
+                                     mask: Any = None, *, is_causal: bool = False,
+                                     scale: float | None = None) -> np.ndarray:
+    qf, kf, vf = np_float(q), np_float(k), np_float(v)
+    scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else scale
+    s = qf @ np.swapaxes(kf, -1, -2) * scale
+    if is_causal:
+        s = np.where(np.tril(np.ones(s.shape[-2:], bool)), s, -np.inf)
+    if mask is not None:
+        s = np.where(mask, s, -np.inf) if mask.dtype == bool else s + np_float(mask)
+    with np.errstate(invalid="ignore"):
+        p = np.exp(s - s.max(-1, keepdims=True))
+        return np_like(p / p.sum(-1, keepdims=True) @ vf, q)
+
+
+def _np_act(name: str, h: np.ndarray) -> np.ndarray:
+    if name == "relu":
+        return np.maximum(h, 0)
+    if name == "silu":
+        return silu_ref(h)
+    return gelu_ref(h, approximate="tanh" if name == "gelu_tanh" else "none")
+
+
+def mlp_ref(x: np.ndarray, w1: np.ndarray, b1: np.ndarray, w2: np.ndarray, b2: np.ndarray, *,
+            activation: str = "gelu_tanh") -> np.ndarray:
+    h = _np_act(activation, np_float(x) @ np_float(w1) + np_float(b1))
+    return np_like(h @ np_float(w2) + np_float(b2), x)
+
+
+def scaled_dot_product_attention_torch(q: Any, k: Any, v: Any, mask: Any = None, *,
+                                       is_causal: bool = False, scale: float | None = None) -> Any:
+    import torch
+
+    return torch.nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=mask,
+                                                            is_causal=is_causal, scale=scale)
+
+
+def mlp_torch(x: Any, w1: Any, b1: Any, w2: Any, b2: Any, *, activation: str = "gelu_tanh") -> Any:
+    import torch
+
+    F = torch.nn.functional
+    acts = {"gelu": F.gelu, "gelu_tanh": lambda h: F.gelu(h, approximate="tanh"),
+            "relu": F.relu, "silu": F.silu}
+    return torch.addmm(b2, acts[activation](torch.addmm(b1, x, w1)), w2)
+
+
+def scaled_dot_product_attention_tf(q: Any, k: Any, v: Any, mask: Any = None, *,
+                                    is_causal: bool = False, scale: float | None = None) -> Any:
+    import tensorflow as tf
+
+    scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else scale
+    s = tf.matmul(q, k, transpose_b=True) * scale
+    neg = tf.constant(-np.inf, s.dtype)
+    if is_causal:
+        keep = tf.linalg.band_part(tf.ones(s.shape[-2:], tf.bool), -1, 0)
+        s = tf.where(keep, s, neg)
+    if mask is not None:
+        s = tf.where(mask, s, neg) if mask.dtype == tf.bool else s + mask
+    return tf.matmul(tf.nn.softmax(s, axis=-1), v)
+
+
+def mlp_tf(x: Any, w1: Any, b1: Any, w2: Any, b2: Any, *, activation: str = "gelu_tanh") -> Any:
+    import tensorflow as tf
+
+    acts = {"gelu": tf.nn.gelu, "gelu_tanh": lambda h: tf.nn.gelu(h, approximate=True),
+            "relu": tf.nn.relu, "silu": tf.nn.silu}
+    return tf.matmul(acts[activation](tf.matmul(x, w1) + b1), w2) + b2

@@ -1,0 +1,73 @@
+"""The benchmark suite's machinery (not its speed): every workload's xfront program agrees with
+its float64 reference, a small run writes well-formed Markdown/JSON/PNG reports, and the
+first-call probe works in a fresh process."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from benchmarks import report
+from benchmarks.__main__ import ROOT, _check, main
+from benchmarks.contenders import CONTENDERS
+from benchmarks.workloads import WORKLOADS
+
+
+@pytest.mark.parametrize("name", list(WORKLOADS))
+def test_xfront_program_matches_reference(name):
+    w = WORKLOADS[name]
+    inputs = w.inputs()
+    call, to_numpy = CONTENDERS["xfront"].prepare(w, inputs)
+    ok, err = _check(to_numpy(call()), w.ref(*inputs), w.tol)
+    assert ok, f"{name}: max relative error {err:.2e}"
+
+
+def test_check_flags_disagreement():
+    ref = np.arange(4.0)
+    assert _check([ref.astype(np.float32)], ref, (1e-6, 1e-7))[0]
+    assert not _check([ref + 1], ref, (1e-6, 1e-7))[0]
+    assert not _check([ref[:3]], ref, (1e-6, 1e-7))[0]
+
+
+def test_small_run_writes_reports(tmp_path):
+    result = main(["--quick", "--workloads", "tiny,softmax",
+                   "--contenders", "numpy,xfront,xfront[numpy]",
+                   "--rounds", "2", "--target-ms", "1", "--first-call", "off",
+                   "--out", str(tmp_path), "--name", "t"])
+    assert set(result["workloads"]) == {"tiny", "softmax"}
+    for w in result["workloads"].values():
+        assert w["best_peer"] == "numpy"
+        for c in w["contenders"].values():
+            assert c["status"] == "ok"
+            assert c["min"] <= c["median"] <= c["max"] and c["n_samples"] == 2
+    data = json.loads((tmp_path / "t.json").read_text())
+    assert data["limits"]["bandwidth"]["triad"] > 0 and data["limits"]["matmul"]["flops"] > 0
+    md = (tmp_path / "t.md").read_text()
+    assert "## Summary" in md and "| softmax |" in md
+    pytest.importorskip("matplotlib")
+    assert (tmp_path / "t.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_report_marks_failed_contenders():
+    result = {"limits": {"bandwidth": {"triad": 1e10}, "matmul": {"flops": 1e11}},
+              "workloads": {"w": {"title": "t", "bytes": 10 ** 7, "flops": 0.0, "contenders": {
+                  "numpy": {"peer": True, "status": "ok", "median": 2e-3, "min": 1e-3,
+                            "max": 3e-3, "max_rel_err": 0.0},
+                  "xfront": {"peer": False, "status": "mismatch", "detail": "max relative "
+                                                                             "error 1e-1"}}}}}
+    report.analyze(result)
+    w = result["workloads"]["w"]
+    assert w["best_peer"] == "numpy" and w["best_xfront"] is None
+    assert w["contenders"]["numpy"]["fraction_of_limit"] == pytest.approx(0.5)
+
+
+def test_first_call_probe_runs_in_a_fresh_process():
+    proc = subprocess.run([sys.executable, "-m", "benchmarks.first_call", "xfront", "tiny"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    line = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")][-1]
+    seconds = json.loads(line)["xfront"]["tiny"]
+    assert isinstance(seconds, float) and 0 < seconds < 60
