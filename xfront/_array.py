@@ -57,8 +57,9 @@ class Array:
             # object holds the buffer
             if _sys.getrefcount(buf) <= 3:
                 nbytes = self.aval.size * self.aval.dtype.itemsize
-                if nbytes >= _POOL_MIN:
-                    _rt().release(buf, nbytes)
+                rt = _sys.modules.get("xfront.lowering.runtime")  # never import from __del__
+                if nbytes >= _POOL_MIN and rt is not None and not _sys.is_finalizing():
+                    rt.release(buf, nbytes)
 
     # --- Array API attributes ---------------------------------------------------------------
     @property
