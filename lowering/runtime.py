@@ -28,6 +28,7 @@ import jaxlib
 from jax._src import core as _jcore
 from jax._src.lib import xla_client as xc
 from jax.extend import backend as _jbackend
+from jaxlib import _jax as _J
 
 from xfront import _errors
 from xfront._aval import AbstractArray
@@ -133,7 +134,10 @@ def put(x: np.ndarray, dev: Any, *, copy: bool = True) -> Any:
 
 
 def to_numpy(buf: Any) -> np.ndarray:
-    """A zero-copy, read-only NumPy view of a (CPU) buffer; copies from accelerators."""
+    """A zero-copy, read-only NumPy view of a (CPU) buffer; copies from accelerators.
+
+    Waits until the buffer's value has been computed (NumPy reads the memory directly).
+    """
     return np.asarray(buf)
 
 
@@ -155,6 +159,9 @@ def to_numpy_owned(buf: Any) -> np.ndarray:
     """
     if device_platform(buffer_device(buf)) != "cpu" or buf.size == 0:
         return np.array(buf)
+    # NOTE: unsafe_buffer_pointer() does not wait for the computation that defines the buffer;
+    # without this wait NumPy would read the memory before the program has written it.
+    buf.block_until_ready()
     dt = np.dtype(buf.dtype)
     ptr = buf.unsafe_buffer_pointer()
     if dt.kind == "V":  # bfloat16 and friends: expose raw bits, then view as the real dtype
@@ -171,12 +178,28 @@ def block_until_ready(buf: Any) -> None:
     buf.block_until_ready()
 
 
+def block_all(bufs: Sequence[Any]) -> None:
+    """Wait until every buffer in ``bufs`` holds its value."""
+    for b in bufs:
+        b.block_until_ready()
+
+
 def is_deleted(buf: Any) -> bool:
     return buf.is_deleted()
 
 
+def delete(buf: Any) -> None:
+    """Release ``buf``; memory exported through DLPack stays alive until its consumer drops it."""
+    buf.delete()
+
+
 def copy_to_device(buf: Any, dev: Any) -> Any:
     return jax.device_put(buf, dev)
+
+
+def copy_buffer(buf: Any) -> Any:
+    """A fresh buffer with the same value, on the same device (never an alias)."""
+    return jax.device_put(buf, buffer_device(buf), may_alias=False)
 
 
 def buffer_device(buf: Any) -> Any:
@@ -202,18 +225,59 @@ def to_default_layout(buf: Any) -> Any:
     return jax.device_put(buf, fmt)
 
 
-def from_dlpack_capsule(capsule: Any, dev: Any, stream: Any = None) -> Any:
-    """Import a DLPack capsule (no copy where possible); the result is always row-major."""
-    import jaxlib._jax as _J  # the low-level importer: ~3.5 us, keeps 64-bit types
+# --- DLPack and foreign runtime arrays (used by xfront.bridges) ------------------------------
+#
+# NOTE [Layouts of imported buffers]
+#     A DLPack tensor whose strides are compact but not row-major (a transposed or
+#     channels_last torch tensor) is imported zero-copy with a non-default layout, and a raw
+#     ``execute_sharded`` reads such a buffer as if it were row-major: wrong numbers, no error.
+#     ``import_dlpack`` therefore checks the layout (about 1.4 us) unless the caller vouches for
+#     row-major strides, and makes a row-major copy when it is not the default.
 
-    buf = _J.dlpack_managed_tensor_to_buffer(capsule, dev, stream)
-    if not has_default_layout(buf):
+DLPACK_CPU = 1
+DLPACK_CUDA = 2
+DLPACK_CUDA_HOST = 3
+DLPACK_ROCM = 10
+_DL_PLATFORMS = {DLPACK_CPU: "cpu", DLPACK_CUDA: "gpu", DLPACK_CUDA_HOST: "cpu",
+                 DLPACK_ROCM: "gpu"}
+
+
+def dlpack_platform(dl_device_type: int) -> str | None:
+    """'cpu' / 'gpu' for a DLPack device type, None for types PJRT cannot import."""
+    return _DL_PLATFORMS.get(int(dl_device_type))
+
+
+def _import_capsule(capsule: Any, dev: Any, stream: Any) -> Any:
+    # the low-level importer: ~3.7 us, keeps 64-bit types (jax.dlpack narrows them)
+    return _J.dlpack_managed_tensor_to_buffer(capsule, dev, stream)
+
+
+def import_dlpack(capsule: Any, dev: Any, stream: Any = None, *, row_major: bool = False) -> Any:
+    """Import a DLPack capsule onto PJRT device ``dev``; the result is always row-major.
+
+    Zero-copy when the memory is compact and suitably aligned (PJRT copies otherwise).
+    ``stream``: the stream (on GPU) on which the producer made the data ready.
+    ``row_major=True``: the caller guarantees row-major compact strides (skips the layout check).
+    Raises ValueError for strides PJRT cannot import (the caller copies first).
+    """
+    try:
+        buf = _import_capsule(capsule, dev, stream)
+    except Exception as e:  # JaxRuntimeError: UNIMPLEMENTED ... striding / dtype
+        raise ValueError(str(e).splitlines()[0]) from None
+    if not row_major and not has_default_layout(buf):
         buf = to_default_layout(buf)
     return buf
 
 
+def from_dlpack_capsule(capsule: Any, dev: Any, stream: Any = None) -> Any:
+    """Import a DLPack capsule (no copy where possible); the result is always row-major."""
+    return import_dlpack(capsule, dev, stream)
+
+
 def external_ready_stream(dev: Any) -> Any:
     """The stream a DLPack producer should make its data ready on, for ``dev`` (None on CPU)."""
+    if dev.platform == "cpu":
+        return None
     try:
         return dev.get_stream_for_external_ready_events()
     except Exception:
@@ -224,9 +288,56 @@ def to_dlpack(buf: Any, **kwargs: Any) -> Any:
     return buf.__dlpack__(**{k: v for k, v in kwargs.items() if v is not None})
 
 
+def export_dlpack(buf: Any, stream: Any = None) -> Any:
+    """A DLPack capsule viewing ``buf`` (no copy).
+
+    ``stream=None`` waits on the host until the buffer is ready; a GPU stream instead makes that
+    stream wait for it (DLPack stream semantics). The capsule keeps the memory alive.
+    """
+    if stream is None:
+        return buf.__dlpack__()
+    return buf.__dlpack__(stream=stream)
+
+
 def dlpack_device(buf: Any) -> tuple[int, int]:
     t, i = buf.__dlpack_device__()
     return int(t), int(i)
+
+
+def native_array_type() -> type:
+    """The array type of the runtime's own buffers (jax arrays are such buffers)."""
+    return _J.ArrayImpl
+
+
+def is_native_tracer(x: Any) -> bool:
+    """True for abstract jax values (tracers inside jax.jit and friends)."""
+    return isinstance(x, _jcore.Tracer)
+
+
+def adopt(x: Any) -> tuple[Any, Any]:
+    """``(buffer, device)`` for a jax array: itself, when it lives on one device in row-major
+    layout; a row-major copy when its layout is not the default. Raises ValueError saying why a
+    jax array cannot be used (deleted, sharded over several devices)."""
+    if x.is_deleted():
+        raise ValueError("the jax array has been deleted (donated or freed)")
+    devs = x.devices()
+    if len(devs) != 1:
+        raise ValueError(f"the jax array is sharded over {len(devs)} devices; xfront takes "
+                         "single-device arrays")
+    dev = next(iter(devs))
+    if not has_default_layout(x):
+        x = to_default_layout(x)
+    return x, dev
+
+
+def portable_artifact(text: str) -> bytes:
+    """A StableHLO portable artifact (4-week compatibility window) of a module's text."""
+    from jax.extend import mlir as _jmlir
+    from jaxlib.mlir.dialects import stablehlo as _shlo
+
+    target = _shlo.get_version_from_compatibility_requirement(
+        _shlo.StablehloCompatibilityRequirement.WEEK_4)
+    return _jmlir.serialize_portable_artifact(text, target)
 
 
 # --- compile & execute -----------------------------------------------------------------------

@@ -10,8 +10,20 @@ Lowered`` (``.as_text()``), and calling ``f(*args)`` does all stages with a cach
 NOTE [Which framework do outputs come back in?]
     If every array input comes from one framework (NumPy, torch, TensorFlow, JAX or xfront),
     outputs are returned in that framework. Python scalars do not count. With no array inputs,
-    or inputs from several frameworks, outputs are xfront arrays. ``returns=`` overrides this
-    ('xfront', 'numpy', 'torch', 'tensorflow', 'jax').
+    or inputs from several frameworks, outputs are xfront arrays (never a guess).
+    ``returns=`` overrides this ('xfront', 'numpy', 'torch', 'tensorflow', 'jax'). Outputs leave
+    without a copy: they are fresh buffers that no xfront array holds (see NOTE [Exporting an
+    immutable buffer to a mutable framework] in xfront/bridges/_dlpack.py).
+
+NOTE [The call path]
+    ``__call__`` is the hot path: per argument one type test (a dict lookup for foreign types,
+    cached per type), per output one export. NumPy arguments are aliased for the duration of the
+    call (no copy when 64-byte aligned); whenever an argument borrowed caller memory that can be
+    written in place (NumPy, torch) and the results stay asynchronous (xfront or jax outputs),
+    the call waits for its results before returning (NOTE [Borrowed memory] in
+    xfront/bridges/_dlpack.py). Two routes leave it early: under ``torch.compile`` the call
+    becomes the ``xfront::call`` custom op (xfront/bridges/torch.py), and with symbolic TF tensors
+    (inside ``tf.function``) it becomes an XlaCallModule op (xfront/bridges/tensorflow.py).
 """
 
 from __future__ import annotations
@@ -19,7 +31,9 @@ from __future__ import annotations
 import functools
 import inspect
 import os
+import sys
 import warnings
+import weakref
 from typing import Any, Callable, NamedTuple, Sequence
 
 import numpy as np
@@ -31,6 +45,8 @@ from xfront._aval import AbstractArray
 from xfront._device import Device, get_device
 from xfront._eager import compile_lowered
 from xfront._tree import TreeDef, tree_flatten, tree_flatten_with_path, tree_unflatten
+from xfront.bridges import adapter_for_type, adapter_named
+from xfront.bridges._dlpack import BorrowedArray, NeedsGraphCall, export_buffer, import_array
 from xfront.lowering import Lowered, lower_graph
 
 
@@ -61,37 +77,59 @@ _WEAK_PY = {bool: AbstractArray((), dt.bool_, True), int: AbstractArray((), dt.i
             complex: AbstractArray((), dt.complex128, True)}
 
 
-def _leaf_aval(x: Any, path_fn: Callable[[], str]) -> tuple[Any, str]:
-    """(aval or Array, framework) for one dynamic leaf; raises for non-array leaves."""
-    t = type(x)
-    if t is Array:
-        return x, "xfront"
-    if t in _WEAK_PY:
-        if t is int and not -(2 ** 63) <= x < 2 ** 63:
-            raise _errors.err(_errors.ArgumentError, "compile",
-                              f"argument {path_fn()} is the Python int {x}, which does not fit "
-                              "int64", "pass it as a static argument or an array")
-        return _WEAK_PY[t], "python"
-    if t is np.ndarray or isinstance(x, np.generic):
+def weak_scalar_aval(x: Any) -> AbstractArray | None:
+    """The weak aval of a Python scalar argument (None for anything else)."""
+    return _WEAK_PY.get(type(x))
+
+
+def _foreign_leaf(x: Any, dyn: Any, i: int, abstract_ok: bool) -> tuple[Any, str]:
+    """(Array or aval, framework) for a leaf that is not an Array/Python scalar/ndarray."""
+    if isinstance(x, np.generic):
         try:
             d = dt.dtype(x.dtype)
         except TypeError as e:
             raise _errors.err(_errors.DTypeError, "compile",
-                              f"argument {path_fn()} has an unsupported dtype: {e}") from None
-        return AbstractArray(tuple(x.shape), d), "numpy"
-    if isinstance(x, Array):  # subclasses (tracers are handled before we get here)
+                              f"argument {_leaf_path(dyn, i)} has an unsupported dtype: "
+                              f"{e}") from None
+        return AbstractArray((), d), "numpy"
+    if isinstance(x, Array):  # BorrowedArray and other subclasses
         return x, "xfront"
-    from xfront.bridges import framework_of, import_foreign
-
-    fw = framework_of(x)
-    arr = import_foreign(x, op="compile") if fw is not None else None
-    if arr is None:
+    if abstract_ok and type(x) is AbstractArray:
+        return x, "abstract"
+    ad = adapter_for_type(type(x))
+    if ad is None:
         raise _errors.err(
             _errors.ArgumentError, "compile",
-            f"argument {path_fn()} is a {type(x).__name__}, which is not an array",
+            f"argument {_leaf_path(dyn, i)} is a {type(x).__name__}, which is not an array",
             "array arguments must be xfront/NumPy/torch/TF/JAX arrays or Python scalars; "
             "mark other arguments static (static_argnums / static_argnames)")
-    return arr, fw
+    if ad.name == "numpy":  # ndarray subclasses
+        arr = np.asarray(x)
+        return AbstractArray(arr.shape, ad.host_array(arr, "compile")[1]), "numpy"
+    return import_array(x, ad, "compile"), ad.name
+
+
+# --- hooks installed by the torch bridge (NOTE [xfront functions inside torch.compile]) --------
+
+_torch_compiling: Callable[[], bool] | None = None
+_torch_graph_call: Callable[..., Any] | None = None
+_BY_KEY: weakref.WeakValueDictionary[str, CompiledFunction] = weakref.WeakValueDictionary()
+
+
+def set_torch_graph_hook(is_compiling: Callable[[], bool], graph_call: Callable[..., Any]) -> None:
+    global _torch_compiling, _torch_graph_call
+    _torch_graph_call = graph_call
+    _torch_compiling = is_compiling
+
+
+def function_by_key(key: str) -> CompiledFunction:
+    return _BY_KEY[key]
+
+
+def _install_torch_hook() -> None:
+    from xfront.bridges import torch as _torch_bridge
+
+    _torch_bridge.install_compile_hook()
 
 
 class Traced:
@@ -176,6 +214,10 @@ class CompiledFunction:
         self._compiles = 0
         self._last_sig: tuple[Any, list[tuple[str, Any]]] | None = None
         self._warn_after = int(os.environ.get("XFRONT_RECOMPILE_WARN", "4"))
+        self._key = f"{getattr(fn, '__qualname__', 'fn')}@{id(self):x}"
+        _BY_KEY[self._key] = self
+        if _torch_graph_call is None and "torch" in sys.modules:
+            _install_torch_hook()  # so that torch.compile can stage calls (no graph break)
 
     def __repr__(self) -> str:
         return f"<xfront.compile of {getattr(self._fn, '__qualname__', self._fn)}>"
@@ -220,26 +262,49 @@ class CompiledFunction:
         kwargs.update(st_kw)
         return tuple(args), kwargs
 
-    def _flatten_inputs(self, args: tuple, kwargs: dict):
+    def _flatten_inputs(self, args: tuple, kwargs: dict, abstract_ok: bool = False):
         dyn, statics = self._split(args, kwargs)
         leaves, treedef = tree_flatten(dyn)
-        items = []
+        items: list[Any] = []
         frameworks = set()
         dev = self._device
+        borrowed = False
         for i, leaf in enumerate(leaves):
-            v, fw = _leaf_aval(leaf, lambda i=i: _leaf_path(dyn, i))
+            t = type(leaf)
+            if t is Array:
+                v, fw = leaf, "xfront"
+            elif t in _WEAK_PY:
+                if t is int and not -(2 ** 63) <= leaf < 2 ** 63:
+                    raise _errors.err(_errors.ArgumentError, "compile",
+                                      f"argument {_leaf_path(dyn, i)} is the Python int {leaf}, "
+                                      "which does not fit int64",
+                                      "pass it as a static argument or an array")
+                items.append(_WEAK_PY[t])
+                continue
+            elif t is np.ndarray:
+                d = _NP_DTYPES.get(leaf.dtype) or _np_dtype(leaf, dyn, i)
+                items.append(AbstractArray(leaf.shape, d))
+                frameworks.add("numpy")
+                continue
+            else:
+                v, fw = _foreign_leaf(leaf, dyn, i, abstract_ok)
+                if not isinstance(v, Array):
+                    items.append(v)
+                    frameworks.add(fw)
+                    continue
+                if type(v) is BorrowedArray:
+                    borrowed = True
             items.append(v)
-            if fw != "python":
-                frameworks.add(fw)
-            if isinstance(v, Array):
-                if dev is None:
-                    dev = v._device
-                elif v._device != dev and self._device is None:
-                    raise _errors.err(_errors.DeviceError, "compile",
-                                      f"arguments of `{self.__name__}` are on different devices: "
-                                      f"{dev} and {v._device}",
-                                      "move them first with x.to_device(...)")
-        return dyn, statics, leaves, treedef, items, frameworks, dev or get_device(None)
+            frameworks.add(fw)
+            if dev is None:
+                dev = v._device
+            elif v._device != dev and self._device is None:
+                raise _errors.err(_errors.DeviceError, "compile",
+                                  f"arguments of `{self.__name__}` are on different devices: "
+                                  f"{dev} and {v._device}",
+                                  "move them first with x.to_device(...)")
+        return (dyn, statics, leaves, treedef, items, frameworks, dev or get_device(None),
+                borrowed)
 
     # --- staging -------------------------------------------------------------------------
     def _trace(self, dyn: Any, statics: Any, treedef: TreeDef, avals: list[AbstractArray],
@@ -288,12 +353,16 @@ class CompiledFunction:
         return out
 
     def _abstract(self, args: tuple, kwargs: dict):
-        dyn, statics, leaves, treedef, items, frameworks, dev = self._flatten_inputs(args, kwargs)
+        dyn, statics, leaves, treedef, items, frameworks, dev, _ = self._flatten_inputs(
+            args, kwargs, abstract_ok=True)
         avals = [v.aval if isinstance(v, Array) else v for v in items]
         return dyn, statics, treedef, avals, dev
 
     def trace(self, *args: Any, **kwargs: Any) -> Traced:
-        """Trace for these arguments' abstract signature; ``.graph`` holds the IR."""
+        """Trace for these arguments' abstract signature; ``.graph`` holds the IR.
+
+        Array leaves may also be ``AbstractArray(shape, dtype)`` stand-ins (no data needed).
+        """
         dyn, statics, treedef, avals, dev = self._abstract(args, kwargs)
         return self._trace(dyn, statics, treedef, avals, dev)
 
@@ -310,9 +379,20 @@ class CompiledFunction:
 
     # --- call ------------------------------------------------------------------------------
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if _torch_compiling is not None and _torch_compiling():
+            return _torch_graph_call(self._key, args, kwargs)  # type: ignore[misc]
         if _core._STACK:  # called inside another trace: inline
             return self._fn(*args, **kwargs)
-        dyn, statics, leaves, treedef, items, frameworks, dev = self._flatten_inputs(args, kwargs)
+        return self._call(args, kwargs, self._returns)
+
+    def _call(self, args: tuple, kwargs: dict, returns: str | None) -> Any:
+        try:
+            dyn, statics, leaves, treedef, items, frameworks, dev, borrowed = \
+                self._flatten_inputs(args, kwargs)
+        except NeedsGraphCall:  # symbolic TF tensors: stage into the TF graph
+            from xfront.bridges import tensorflow as _tf_bridge
+
+            return _tf_bridge.graph_call(self, args, kwargs)
         avals = [v.aval if isinstance(v, Array) else v for v in items]
         key = (treedef, tuple(avals), statics, dev)
         entry = self._cache.get(key)
@@ -320,8 +400,6 @@ class CompiledFunction:
             entry = self._miss(key, dyn, statics, treedef, avals, dev)
         else:
             self._hits += 1
-        numpy_out = self._returns == "numpy" or (self._returns is None
-                                                and frameworks == {"numpy"})
         rt = _rt()
         bufs = list(entry.const_bufs)
         for leaf, v in zip(leaves, items):
@@ -329,12 +407,20 @@ class CompiledFunction:
                 if v._device != dev:
                     v = v.to_device(dev)
                 bufs.append(v._buf)
-            else:
-                arr = leaf if isinstance(leaf, np.ndarray) else np.asarray(leaf, dtype=v.dtype.np)
-                # NumPy memory may be aliased for the call only when we wait for the results
-                bufs.append(rt.put(arr, dev.rt, copy=not numpy_out))
+            elif type(leaf) is np.ndarray:
+                # aliased for this call only (NOTE [The call path])
+                bufs.append(rt.put(leaf, dev.rt, copy=False))
+                borrowed = True
+            else:  # Python and NumPy scalars, ndarray subclasses
+                bufs.append(rt.put(np.asarray(leaf, dtype=v.dtype.np), dev.rt, copy=False))
+                borrowed = borrowed or isinstance(leaf, np.ndarray)
         outs = entry.exe.execute(bufs)
-        return self._wrap(entry, outs, frameworks, dev)
+        mode = returns
+        if mode is None:
+            mode = next(iter(frameworks)) if len(frameworks) == 1 else "xfront"
+        if borrowed and (mode == "xfront" or mode == "jax"):
+            rt.block_all(outs)
+        return self._wrap(entry, outs, mode, dev)
 
     def _miss(self, key: Any, dyn: Any, statics: Any, treedef: TreeDef,
               avals: list[AbstractArray], dev: Device) -> _Entry:
@@ -385,20 +471,26 @@ class CompiledFunction:
             "Pad inputs to a few fixed shapes or mark non-array arguments static.",
             RecompileWarning, stacklevel=4)
 
-    def _wrap(self, entry: _Entry, outs: list[Any], frameworks: set[str], dev: Device) -> Any:
-        mode = self._returns
-        if mode is None:
-            mode = next(iter(frameworks)) if len(frameworks) == 1 else "xfront"
+    def _wrap(self, entry: _Entry, outs: list[Any], mode: str, dev: Device) -> Any:
         if mode == "xfront":
             vals = [Array._new(b, a, dev) for b, a in zip(outs, entry.out_avals)]
-        elif mode == "numpy":
-            rt = _rt()
-            vals = [rt.to_numpy_owned(b) for b in outs]
         else:
-            from xfront.bridges import export
-
-            vals = [export(Array._new(b, a, dev), mode) for b, a in zip(outs, entry.out_avals)]
+            ad = adapter_named(mode)
+            vals = [export_buffer(b, dev, ad, owned=True) for b in outs]
         return tree_unflatten(entry.out_tree, vals)
+
+
+_NP_DTYPES: dict[np.dtype, dt.DType] = {}
+
+
+def _np_dtype(x: np.ndarray, dyn: Any, i: int) -> dt.DType:
+    try:
+        d = dt.dtype(x.dtype)
+    except TypeError as e:
+        raise _errors.err(_errors.DTypeError, "compile",
+                          f"argument {_leaf_path(dyn, i)} has an unsupported dtype: {e}") from None
+    _NP_DTYPES[x.dtype] = d
+    return d
 
 
 def _hashable(x: Any) -> bool:
