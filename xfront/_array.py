@@ -96,8 +96,13 @@ class Array:
 
     def __dlpack__(self, *, stream: Any = None, max_version: Any = None, dl_device: Any = None,
                    copy: bool | None = None):
-        return _rt().to_dlpack(self._buf, stream=stream, max_version=max_version,
-                               dl_device=dl_device, copy=copy)
+        """DLPack export. Exports a copy unless ``copy=False`` (then the consumer must not write
+        to the memory): see NOTE [Exporting an immutable buffer to a mutable framework] in
+        xfront/bridges/_dlpack.py."""
+        from xfront.bridges._dlpack import dlpack_capsule
+
+        return dlpack_capsule(self, stream=stream, max_version=max_version, dl_device=dl_device,
+                              copy=copy)
 
     def __dlpack_device__(self) -> tuple[int, int]:
         return _rt().dlpack_device(self._buf)

@@ -414,7 +414,11 @@ class CompiledFunction:
             else:  # Python and NumPy scalars, ndarray subclasses
                 bufs.append(rt.put(np.asarray(leaf, dtype=v.dtype.np), dev.rt, copy=False))
                 borrowed = borrowed or isinstance(leaf, np.ndarray)
-        outs = entry.exe.execute(bufs)
+        try:
+            outs = entry.exe.execute(bufs)
+        except Exception:
+            _raise_if_deleted("compile", bufs, len(entry.const_bufs), dyn)
+            raise
         mode = returns
         if mode is None:
             mode = next(iter(frameworks)) if len(frameworks) == 1 else "xfront"
@@ -491,6 +495,18 @@ def _np_dtype(x: np.ndarray, dyn: Any, i: int) -> dt.DType:
                           f"argument {_leaf_path(dyn, i)} has an unsupported dtype: {e}") from None
     _NP_DTYPES[x.dtype] = d
     return d
+
+
+def _raise_if_deleted(op: str, bufs: list[Any], offset: int, dyn: Any) -> None:
+    """After a failed execute: name an argument whose buffer was deleted, if any."""
+    rt = _rt()
+    for i, b in enumerate(bufs[offset:]):
+        if rt.is_deleted(b):
+            raise _errors.err(_errors.ArgumentError, op,
+                              f"argument {_leaf_path(dyn, i)} was deleted: it was donated to an "
+                              "earlier call (donate_argnums) or moved to torch by xf.to_torch",
+                              "pass a live array; keep a copy (xf.to_torch(x, copy=True)) if you "
+                              "need it afterwards") from None
 
 
 def _hashable(x: Any) -> bool:

@@ -125,7 +125,15 @@ def eager_apply(prim: _core.Primitive, args: Sequence[Any], params: dict[str, An
         entry = (exe, out_avals, dev)
         _eager_cache[key] = entry
     exe, out_avals, dev = entry
-    outs = exe.execute(bufs)
+    try:
+        outs = exe.execute(bufs)
+    except Exception:
+        for b in bufs:
+            if rt.is_deleted(b):
+                raise _errors.err(_errors.ArgumentError, prim.name,
+                                  "an argument was deleted: it was donated to an earlier call "
+                                  "(donate_argnums) or moved to torch by xf.to_torch") from None
+        raise
     if borrowed:  # the caller may write that memory as soon as we return
         rt.block_all(outs)
     arrays = [Array._new(b, a, dev) for b, a in zip(outs, out_avals)]

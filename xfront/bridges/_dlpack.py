@@ -340,3 +340,18 @@ def export_array(x: Array, ad: Adapter, op: str, copy: bool | None) -> Any:
                           "with other xfront objects, so it cannot be moved",
                           "pass copy=None (one copy) or copy=True")
     return export_buffer(rt.copy_buffer(x._buf), x._device, ad, owned=True)
+
+
+def dlpack_capsule(x: Array, *, stream: Any = None, max_version: Any = None,
+                   dl_device: Any = None, copy: bool | None = None) -> Any:
+    """``xf.Array.__dlpack__``: a capsule of a copy, or of the buffer itself with ``copy=False``."""
+    rt = _rt()
+    if dl_device is not None:
+        t, i = rt.dlpack_device(x._buf)
+        if (int(dl_device[0]), int(dl_device[1])) != (t, i):
+            raise _errors.err(BridgeError, "Array.__dlpack__",
+                              f"the array lives on DLPack device {(t, i)}, and exporting to "
+                              f"{tuple(dl_device)} is not supported",
+                              "move it first with x.to_device(...)")
+    buf = x._buf if copy is False else rt.copy_buffer(x._buf)
+    return rt.to_dlpack(buf, stream=stream, max_version=max_version)

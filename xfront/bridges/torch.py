@@ -291,7 +291,11 @@ def _traced(spec: str, tensors: list[Any]) -> Any:
     key = _signature(spec, tensors)
     hit = _OUT_TREES.get(key)
     if hit is None:
-        cf, args, kwargs = _rebuild(spec, [_Spec(t) for t in tensors])
+        from xfront._aval import AbstractArray
+
+        stand_ins = [AbstractArray(tuple(t.shape), ADAPTER.dtype(t.dtype, "compile"))
+                     for t in tensors]
+        cf, args, kwargs = _rebuild(spec, stand_ins)
         traced = cf.trace(*args, **kwargs)
         hit = _OUT_TREES[key] = (traced.out_tree, [a.strong() for a in traced.graph.out_avals])
     return hit
@@ -299,16 +303,6 @@ def _traced(spec: str, tensors: list[Any]) -> Any:
 
 def _out_tree(spec: str, tensors: list[Any]) -> Any:
     return _traced(spec, tensors)[0]
-
-
-class _Spec:
-    """A shape/dtype stand-in for a (fake) torch tensor: enough for xfront's tracer."""
-
-    __slots__ = ("shape", "dtype")
-
-    def __init__(self, t: Any):
-        self.shape = tuple(t.shape)
-        self.dtype = ADAPTER.dtype(t.dtype, "compile")
 
 
 _TORCH_OF: dict[_dtypes.DType, Any] = {}
