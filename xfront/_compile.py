@@ -126,6 +126,18 @@ def function_by_key(key: str) -> CompiledFunction:
     return _BY_KEY[key]
 
 
+def _exclude_from_autograph() -> None:
+    global _autograph_done
+    if not _autograph_done:
+        from xfront.bridges import tensorflow as _tf_bridge
+
+        _tf_bridge.exclude_from_autograph()
+        _autograph_done = True
+
+
+_autograph_done = False
+
+
 def _install_torch_hook() -> None:
     from xfront.bridges import torch as _torch_bridge
 
@@ -218,6 +230,8 @@ class CompiledFunction:
         _BY_KEY[self._key] = self
         if _torch_graph_call is None and "torch" in sys.modules:
             _install_torch_hook()  # so that torch.compile can stage calls (no graph break)
+        if "tensorflow" in sys.modules:
+            _exclude_from_autograph()  # tf.function must not rewrite xfront's own code
 
     def __repr__(self) -> str:
         return f"<xfront.compile of {getattr(self._fn, '__qualname__', self._fn)}>"

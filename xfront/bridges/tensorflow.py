@@ -69,6 +69,8 @@ class TensorFlowAdapter(Adapter):
         tf = _t()
         from tensorflow.python.framework import ops
 
+        exclude_from_autograph()
+
         self._dtypes = _dtype_table()
         self._eager = ops.EagerTensor
         self._to_dlpack = tf.experimental.dlpack.to_dlpack
@@ -139,6 +141,21 @@ class TensorFlowAdapter(Adapter):
 
 
 ADAPTER = TensorFlowAdapter()
+
+
+def exclude_from_autograph() -> None:
+    """Tell AutoGraph not to rewrite xfront's own code when a tf.function calls into it.
+
+    xfront's Python control flow never depends on tensors, so AutoGraph's rewriting only costs
+    time and warnings. Uses AutoGraph's conversion rules (internal API; skipped if it moved).
+    """
+    try:
+        from tensorflow.python.autograph.core import config
+    except ImportError:  # pragma: no cover
+        return
+    rule = config.DoNotConvert("xfront")
+    if not any(getattr(r, "_prefix", None) == "xfront" for r in config.CONVERSION_RULES):
+        config.CONVERSION_RULES = (rule,) + tuple(config.CONVERSION_RULES)
 
 
 def tf_dtype(d: _dtypes.DType) -> Any:

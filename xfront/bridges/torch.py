@@ -205,7 +205,8 @@ ADAPTER = TorchAdapter()
 #     traces the xfront function abstractly (xfront's shape rules) to get the output shapes and
 #     dtypes; its real implementation runs the compiled executable. The op is functional (no
 #     mutation, outputs never alias inputs), so inductor may reorder or fuse around it.
-#     Shapes must be static: dynamic (symbolic) sizes raise a clear error.
+#     xfront compiles per static shape: under ``dynamic=True`` the sizes an xfront function sees
+#     are specialized (torch guards on them and recompiles when they change).
 
 _SPECS: dict[str, tuple[Any, Any, list[Any], Any]] = {}
 _SPEC_IDS: dict[tuple, str] = {}
@@ -276,15 +277,14 @@ def graph_call(key: str, args: tuple, kwargs: dict) -> Any:
 _OUT_TREES: dict[tuple, Any] = {}
 
 
+def _static_shape(t: Any) -> tuple[int, ...]:
+    # int() on a symbolic size specializes it (torch adds a guard and recompiles for other
+    # sizes): xfront programs are compiled per static shape anyway
+    return tuple(int(s) for s in t.shape)
+
+
 def _signature(spec: str, tensors: list[Any]) -> tuple:
-    for t in tensors:
-        for s in t.shape:
-            if not isinstance(s, int):
-                raise _errors.err(_errors.ShapeError, "compile",
-                                  f"an xfront function got a tensor with symbolic shape "
-                                  f"{tuple(t.shape)} under torch.compile; xfront compiles for "
-                                  "static shapes", "use torch.compile(..., dynamic=False)")
-    return (spec,) + tuple((tuple(t.shape), t.dtype) for t in tensors)
+    return (spec,) + tuple((_static_shape(t), t.dtype) for t in tensors)
 
 
 def _traced(spec: str, tensors: list[Any]) -> Any:
@@ -293,7 +293,7 @@ def _traced(spec: str, tensors: list[Any]) -> Any:
     if hit is None:
         from xfront._aval import AbstractArray
 
-        stand_ins = [AbstractArray(tuple(t.shape), ADAPTER.dtype(t.dtype, "compile"))
+        stand_ins = [AbstractArray(_static_shape(t), ADAPTER.dtype(t.dtype, "compile"))
                      for t in tensors]
         cf, args, kwargs = _rebuild(spec, stand_ins)
         traced = cf.trace(*args, **kwargs)
