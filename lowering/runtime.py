@@ -121,16 +121,25 @@ def _sharding(dev: Any) -> Any:
 
 # --- buffers ---------------------------------------------------------------------------------
 
+_put_avals: dict[tuple[tuple[int, ...], np.dtype], Any] = {}
+_COPY = xc.HostBufferSemantics.IMMUTABLE_ONLY_DURING_CALL
+_ALIAS = xc.HostBufferSemantics.ZERO_COPY
+
+
 def put(x: np.ndarray, dev: Any, *, copy: bool = True) -> Any:
     """A device buffer holding NumPy array ``x``.
 
     copy=False lets PJRT alias ``x``'s memory when it is 64-byte aligned (the caller promises not
     to mutate ``x`` while the buffer lives); copy=True always copies.
     """
-    aval = _jcore.ShapedArray(x.shape, x.dtype)
-    sem = (xc.HostBufferSemantics.IMMUTABLE_ONLY_DURING_CALL if copy
-           else xc.HostBufferSemantics.ZERO_COPY)
-    return xc.batched_device_put(aval, _sharding(dev), [x], [dev], True, False, sem, True)
+    key = (x.shape, x.dtype)
+    aval = _put_avals.get(key)
+    if aval is None:  # jax's aval constructor costs ~1 us: cache it per shape and dtype
+        if len(_put_avals) > 4096:
+            _put_avals.clear()
+        aval = _put_avals[key] = _jcore.ShapedArray(x.shape, x.dtype)
+    return xc.batched_device_put(aval, _sharding(dev), [x], [dev], True, False,
+                                 _COPY if copy else _ALIAS, True)
 
 
 def to_numpy(buf: Any) -> np.ndarray:
@@ -152,22 +161,32 @@ class _WritableView:
                                     "version": 3}
 
 
-def to_numpy_owned(buf: Any) -> np.ndarray:
+_typestrs: dict[Any, tuple[str, np.dtype | None]] = {}
+
+
+def to_numpy_owned(buf: Any, on_cpu: bool | None = None) -> np.ndarray:
     """A writable NumPy array over a buffer that nothing else references (a fresh output).
 
-    Zero-copy on CPU (the array's base keeps the buffer alive); a copy elsewhere.
+    Zero-copy on CPU (the array's base keeps the buffer alive); a copy elsewhere. ``on_cpu``:
+    the caller knows where the buffer lives (saves a device lookup).
     """
-    if device_platform(buffer_device(buf)) != "cpu" or buf.size == 0:
+    if on_cpu is None:
+        on_cpu = device_platform(buffer_device(buf)) == "cpu"
+    shape = buf.shape
+    if not on_cpu or 0 in shape:
         return np.array(buf)
     # NOTE: unsafe_buffer_pointer() does not wait for the computation that defines the buffer;
     # without this wait NumPy would read the memory before the program has written it.
     buf.block_until_ready()
-    dt = np.dtype(buf.dtype)
-    ptr = buf.unsafe_buffer_pointer()
-    if dt.kind == "V":  # bfloat16 and friends: expose raw bits, then view as the real dtype
-        raw = np.asarray(_WritableView(buf, buf.shape, f"<u{dt.itemsize}", ptr))
-        return raw.view(dt)
-    return np.asarray(_WritableView(buf, buf.shape, dt.str, ptr))
+    hit = _typestrs.get(buf.dtype)
+    if hit is None:
+        dt = np.dtype(buf.dtype)
+        # bfloat16 and friends: expose raw bits, then view as the real dtype
+        hit = _typestrs[buf.dtype] = ((f"<u{dt.itemsize}", dt) if dt.kind == "V"
+                                      else (dt.str, None))
+    typestr, view = hit
+    out = np.asarray(_WritableView(buf, shape, typestr, buf.unsafe_buffer_pointer()))
+    return out if view is None else out.view(view)
 
 
 def buffer_pointer(buf: Any) -> int:
@@ -188,41 +207,57 @@ def is_deleted(buf: Any) -> bool:
     return buf.is_deleted()
 
 
-def delete(buf: Any) -> None:
-    """Release ``buf``; memory exported through DLPack stays alive until its consumer drops it."""
-    buf.delete()
-
-
 def copy_to_device(buf: Any, dev: Any) -> Any:
     return jax.device_put(buf, dev)
 
 
 def copy_buffer(buf: Any) -> Any:
-    """A fresh buffer with the same value, on the same device (never an alias)."""
-    return jax.device_put(buf, buffer_device(buf), may_alias=False)
+    """A fresh buffer with the same value, on the same device (never an alias).
+
+    Returns once the copy is complete: ``buf`` may view memory its owner writes next.
+    """
+    out = jax.device_put(buf, buffer_device(buf), may_alias=False)
+    out.block_until_ready()
+    return out
 
 
 def buffer_device(buf: Any) -> Any:
     return next(iter(buf.devices()))
 
 
+_default_layouts: dict[tuple[int, Any], Any] = {}
+
+
 def has_default_layout(buf: Any) -> bool:
-    """False for buffers imported with a non-row-major layout (transposed, channels_last)."""
+    """False for buffers imported with a non-row-major layout (transposed, channels_last).
+
+    ~0.3 us: the buffer's PJRT layout is compared with the last default layout seen for its
+    rank and dtype; only a mismatch reads the dimension order (jax's ``.format`` costs ~4 us).
+    """
     try:
-        layout = buf.format.layout
-    except Exception:  # pragma: no cover - formats unavailable: assume default
+        layout = buf._pjrt_layout
+    except Exception:  # deleted, or a backend without layouts: nothing to fix
         return True
-    m2m = tuple(layout.major_to_minor)
-    return m2m == tuple(range(len(buf.shape)))
+    key = (len(buf.shape), buf.dtype)
+    known = _default_layouts.get(key)
+    if known is not None and layout == known:
+        return True
+    ndim = key[0]
+    ok = tuple(layout._xla_layout().minor_to_major()) == tuple(range(ndim - 1, -1, -1))
+    if ok:
+        _default_layouts[key] = layout
+    return ok
 
 
 def to_default_layout(buf: Any) -> Any:
-    """A row-major copy of a buffer that has a non-default layout."""
+    """A row-major copy of a buffer that has a non-default layout (complete on return)."""
     from jax._src.layout import Format, Layout
 
     dev = buffer_device(buf)
     fmt = Format(Layout(tuple(range(len(buf.shape)))), _sharding(dev))
-    return jax.device_put(buf, fmt)
+    out = jax.device_put(buf, fmt)
+    out.block_until_ready()  # as copy_buffer: the source may be borrowed memory
+    return out
 
 
 # --- DLPack and foreign runtime arrays (used by xfront.bridges) ------------------------------
@@ -288,20 +323,29 @@ def to_dlpack(buf: Any, **kwargs: Any) -> Any:
     return buf.__dlpack__(**{k: v for k, v in kwargs.items() if v is not None})
 
 
-def export_dlpack(buf: Any, stream: Any = None) -> Any:
+def export_dlpack(buf: Any, stream: Any = None, *, unshared: bool = False) -> Any:
     """A DLPack capsule viewing ``buf`` (no copy).
 
     ``stream=None`` waits on the host until the buffer is ready; a GPU stream instead makes that
     stream wait for it (DLPack stream semantics). The capsule keeps the memory alive.
+
+    ``unshared=True``: the caller drops ``buf`` right away and never deletes or donates it. Then
+    jaxlib's exporter is called directly (0.9 us instead of 2.3 us through jax's wrapper).
+    NOTE: the direct export puts a hold on ``buf`` itself, and ``buf.delete()`` (or donating it)
+    while the capsule lives aborts the process; jax's wrapper exports a per-device alias instead,
+    which is safe to delete or donate (XLA then skips the donation).
     """
-    if stream is None:
-        return buf.__dlpack__()
-    return buf.__dlpack__(stream=stream)
+    if unshared:
+        return _J.buffer_to_dlpack_managed_tensor(buf, stream=stream)
+    return buf.__dlpack__() if stream is None else buf.__dlpack__(stream=stream)
 
 
 def dlpack_device(buf: Any) -> tuple[int, int]:
     t, i = buf.__dlpack_device__()
     return int(t), int(i)
+
+
+_SingleDeviceSharding = jax.sharding.SingleDeviceSharding
 
 
 def native_array_type() -> type:
@@ -320,11 +364,15 @@ def adopt(x: Any) -> tuple[Any, Any]:
     jax array cannot be used (deleted, sharded over several devices)."""
     if x.is_deleted():
         raise ValueError("the jax array has been deleted (donated or freed)")
-    devs = x.devices()
-    if len(devs) != 1:
-        raise ValueError(f"the jax array is sharded over {len(devs)} devices; xfront takes "
-                         "single-device arrays")
-    dev = next(iter(devs))
+    sharding = x.sharding
+    if type(sharding) is _SingleDeviceSharding:
+        dev = sharding._device
+    else:
+        devs = x.devices()
+        if len(devs) != 1:
+            raise ValueError(f"the jax array is sharded over {len(devs)} devices; xfront takes "
+                             "single-device arrays")
+        dev = next(iter(devs))
     if not has_default_layout(x):
         x = to_default_layout(x)
     return x, dev

@@ -64,10 +64,16 @@ class CacheInfo(NamedTuple):
 _RETURNS = ("xfront", "numpy", "torch", "tensorflow", "jax")
 
 
-def _rt():
-    from xfront.lowering import runtime
+_runtime: Any = None
 
-    return runtime
+
+def _rt() -> Any:
+    global _runtime
+    if _runtime is None:  # the runtime adapter loads jaxlib: only on first device use
+        from xfront.lowering import runtime
+
+        _runtime = runtime
+    return _runtime
 
 
 # --- leaf classification ---------------------------------------------------------------------
@@ -82,9 +88,42 @@ def weak_scalar_aval(x: Any) -> AbstractArray | None:
     return _WEAK_PY.get(type(x))
 
 
+# Types known to be array leaves (never pytree nodes): calls whose positional arguments all
+# have such types, and no keyword arguments, skip the general pytree flattening.
+_LEAF_TYPES: set[type] = {Array, BorrowedArray, np.ndarray, bool, int, float, complex}
+_ARGS_TREEDEFS: dict[int, TreeDef] = {}
+
+
+def _flatten_args(dyn: tuple) -> tuple[list[Any], TreeDef]:
+    args, kwargs = dyn
+    if not kwargs:
+        for a in args:
+            if type(a) not in _LEAF_TYPES:
+                break
+        else:
+            n = len(args)
+            td = _ARGS_TREEDEFS.get(n)
+            if td is None:
+                td = _ARGS_TREEDEFS[n] = _intern(tree_flatten((tuple(range(n)), {}))[1])
+            return list(args), td
+    leaves, td = tree_flatten(dyn)
+    return leaves, _intern(td)
+
+
+_TREEDEFS: dict[TreeDef, TreeDef] = {}
+
+
+def _intern(td: TreeDef) -> TreeDef:
+    # one object per structure: cache-key comparisons then stop at the identity check
+    if len(_TREEDEFS) > 4096:
+        _TREEDEFS.clear()
+    return _TREEDEFS.setdefault(td, td)
+
+
 def _foreign_leaf(x: Any, dyn: Any, i: int, abstract_ok: bool) -> tuple[Any, str]:
     """(Array or aval, framework) for a leaf that is not an Array/Python scalar/ndarray."""
     if isinstance(x, np.generic):
+        _LEAF_TYPES.add(type(x))
         try:
             d = dt.dtype(x.dtype)
         except TypeError as e:
@@ -106,7 +145,9 @@ def _foreign_leaf(x: Any, dyn: Any, i: int, abstract_ok: bool) -> tuple[Any, str
     if ad.name == "numpy":  # ndarray subclasses
         arr = np.asarray(x)
         return AbstractArray(arr.shape, ad.host_array(arr, "compile")[1]), "numpy"
-    return import_array(x, ad, "compile"), ad.name
+    out = import_array(x, ad, "compile")
+    _LEAF_TYPES.add(type(x))
+    return out, ad.name
 
 
 # --- hooks installed by the torch bridge (NOTE [xfront functions inside torch.compile]) --------
@@ -278,7 +319,7 @@ class CompiledFunction:
 
     def _flatten_inputs(self, args: tuple, kwargs: dict, abstract_ok: bool = False):
         dyn, statics = self._split(args, kwargs)
-        leaves, treedef = tree_flatten(dyn)
+        leaves, treedef = _flatten_args(dyn)
         items: list[Any] = []
         frameworks = set()
         dev = self._device
@@ -312,7 +353,7 @@ class CompiledFunction:
             frameworks.add(fw)
             if dev is None:
                 dev = v._device
-            elif v._device != dev and self._device is None:
+            elif v._device is not dev and v._device != dev and self._device is None:
                 raise _errors.err(_errors.DeviceError, "compile",
                                   f"arguments of `{self.__name__}` are on different devices: "
                                   f"{dev} and {v._device}",
@@ -418,7 +459,7 @@ class CompiledFunction:
         bufs = list(entry.const_bufs)
         for leaf, v in zip(leaves, items):
             if isinstance(v, Array):
-                if v._device != dev:
+                if v._device is not dev and v._device != dev:
                     v = v.to_device(dev)
                 bufs.append(v._buf)
             elif type(leaf) is np.ndarray:

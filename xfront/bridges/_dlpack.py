@@ -28,6 +28,12 @@ NOTE [Borrowed memory]
     waits on the producer's stream before reading, and results exported back to torch make
     torch's stream wait for them.
 
+NOTE [Hidden copies of borrowed memory]
+    When borrowed memory cannot be aliased (not 64-byte aligned, not row-major), PJRT copies it,
+    and that copy runs asynchronously: a write by the caller right after the import would land
+    in the middle of it (seen: half old, half new values). Every import of borrowed memory
+    therefore waits until its buffer is ready (~0.25 us when nothing was copied).
+
 NOTE [Exporting an immutable buffer to a mutable framework]
     xfront arrays are immutable, but a torch tensor made from a DLPack capsule is writable and
     aliases the memory (so is a NumPy array made through ``__array_interface__``). xfront never
@@ -81,10 +87,42 @@ class BorrowedArray(Array):
     __slots__ = ()
 
 
-def _rt():
-    from xfront.lowering import runtime
+_runtime: Any = None
 
-    return runtime
+
+class MovedBuffer:
+    """Stands in for the buffer of an array that ``xf.to_torch`` moved out: any use raises."""
+
+    __slots__ = ("framework", "op")
+
+    def __init__(self, framework: str, op: str):
+        self.framework = framework
+        self.op = op
+
+    def is_deleted(self) -> bool:
+        return True
+
+    def error(self) -> _errors.XfrontError:
+        return _errors.err(_errors.ArgumentError, "Array",
+                           f"this array was moved to {self.framework} by xfront.{self.op} "
+                           "(zero-copy) and cannot be used any more",
+                           f"use the {self.framework} array, or call xfront.{self.op}(x, "
+                           "copy=True) to keep x")
+
+    def __array__(self, *args: Any, **kwargs: Any) -> Any:
+        raise self.error()
+
+    def __getattr__(self, name: str) -> Any:
+        raise self.error()
+
+
+def _rt() -> Any:
+    global _runtime
+    if _runtime is None:  # the runtime adapter loads jaxlib: only on first device use
+        from xfront.lowering import runtime
+
+        _runtime = runtime
+    return _runtime
 
 
 class Adapter:
@@ -241,6 +279,7 @@ def import_array(x: Any, ad: Adapter, op: str, device: Device | None = None,
         arr, dtype = ad.host_array(x, op)
         dev = device or default_device()
         buf = rt.put(arr, dev.rt, copy=copy is True)
+        buf.block_until_ready()  # NOTE [Hidden copies of borrowed memory]
         if copy is False and arr.size and rt.buffer_pointer(buf) != arr.ctypes.data:
             raise _copy_error(op, x, "its memory is not 64-byte aligned or not row-major")
         cls = Array if copy is True else BorrowedArray
@@ -264,6 +303,8 @@ def import_array(x: Any, ad: Adapter, op: str, device: Device | None = None,
         src = ad.compact(src)
         copied = True
         buf = rt.import_dlpack(ad.capsule(src, stream), dev.rt, stream, row_major=True)
+    if ad.borrows:
+        buf.block_until_ready()  # NOTE [Hidden copies of borrowed memory]
     if copy is False and (copied or _pointer_moved(ad, src, buf)):
         raise _copy_error(op, x, "its memory is not row-major compact or not aligned")
     if copy and not copied:
@@ -314,8 +355,8 @@ def export_buffer(buf: Any, dev: Device, ad: Adapter, *, owned: bool) -> Any:
         return buf
     rt = _rt()
     if route is HOST:
-        return rt.to_numpy_owned(buf) if owned else rt.to_numpy(buf)
-    return ad.from_capsule(rt.export_dlpack(buf, ad.consumer_stream(dev)), dev)
+        return rt.to_numpy_owned(buf, dev.platform == "cpu") if owned else rt.to_numpy(buf)
+    return ad.from_capsule(rt.export_dlpack(buf, ad.consumer_stream(dev), unshared=owned), dev)
 
 
 def export_array(x: Array, ad: Adapter, op: str, copy: bool | None) -> Any:
@@ -330,9 +371,8 @@ def export_array(x: Array, ad: Adapter, op: str, copy: bool | None) -> Any:
         return export_buffer(x._buf, x._device, ad, owned=False)
     # the slot in ``x`` and getrefcount's argument: nothing else holds the buffer
     if sys.getrefcount(x._buf) <= 2:
-        buf = x._buf
-        out = export_buffer(buf, x._device, ad, owned=True)
-        rt.delete(buf)  # the capsule keeps the memory alive; ``x`` is consumed
+        out = export_buffer(x._buf, x._device, ad, owned=True)
+        x._buf = MovedBuffer(ad.name, op)  # ``x`` is consumed; the capsule keeps the memory
         return out
     if copy is False:
         raise _errors.err(BridgeError, op,

@@ -21,10 +21,16 @@ _errors.register_internal_dir(__file__)
 _BY_NP: dict[np.dtype, _dtypes.DType] = {}
 
 
-def _rt() -> Any:
-    from xfront.lowering import runtime
+_runtime: Any = None
 
-    return runtime
+
+def _rt() -> Any:
+    global _runtime
+    if _runtime is None:  # the runtime adapter loads jaxlib: only on first device use
+        from xfront.lowering import runtime
+
+        _runtime = runtime
+    return _runtime
 
 
 class JaxAdapter(Adapter):
