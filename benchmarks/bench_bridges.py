@@ -73,6 +73,18 @@ def _time(fn: Callable[[], Any], budget_s: float) -> tuple[int, Callable[[], flo
     return n, one_round
 
 
+def _aligned(a: np.ndarray, offset: int = 0) -> np.ndarray:
+    raw = np.empty(a.nbytes + 128, np.uint8)
+    start = (-raw.ctypes.data) % 64 + offset
+    out = raw[start:start + a.nbytes].view(a.dtype).reshape(a.shape)
+    out[...] = a
+    return out
+
+
+def _misaligned(a: np.ndarray) -> np.ndarray:
+    return _aligned(a, offset=16)
+
+
 def contenders(size: int) -> dict[str, Callable[[], Any]]:
     """name -> a zero-argument call; every call returns a ready result."""
     torch = _optional("torch")
@@ -83,8 +95,11 @@ def contenders(size: int) -> dict[str, Callable[[], Any]]:
     def kernel(x, y):
         return x * y + 1.0
 
-    a = np.linspace(0.0, 1.0, size, dtype=np.float32)
-    b = np.linspace(1.0, 2.0, size, dtype=np.float32)
+    # 64-byte aligned NumPy data (PJRT aliases only such memory); "numpy (as allocated)" uses
+    # NumPy's own allocations, which are usually 16 bytes off (then PJRT copies them)
+    a = _aligned(np.linspace(0.0, 1.0, size, dtype=np.float32))
+    b = _aligned(np.linspace(1.0, 2.0, size, dtype=np.float32))
+    ua, ub = _misaligned(a), _misaligned(b)
     xa, xb = xf.asarray(a), xf.asarray(b)
     out: dict[str, Callable[[], Any]] = {}
     kernel(xa, xb)
@@ -93,6 +108,7 @@ def contenders(size: int) -> dict[str, Callable[[], Any]]:
     out["raw executable"] = lambda: runtime.block_all(entry.exe.execute(bufs))
     out["xfront arrays"] = lambda: kernel(xa, xb).block_until_ready()
     out["numpy"] = lambda: kernel(a, b)
+    out["numpy (not 64-byte aligned: copied)"] = lambda: kernel(ua, ub)
     jax = _optional("jax")
     if jax is not None:
         import jax.dlpack  # noqa: F401  (the by-hand baselines use jax itself)
@@ -103,7 +119,7 @@ def contenders(size: int) -> dict[str, Callable[[], Any]]:
         out["by hand: jax.jit(jax arrays)"] = lambda: jk(ja, jb).block_until_ready()
         out["by hand: numpy -> jax.jit -> np.asarray"] = lambda: np.asarray(jk(a, b))
     if torch is not None:
-        ta, tb = torch.from_numpy(a.copy()), torch.from_numpy(b.copy())
+        ta, tb = torch.from_numpy(a).clone(), torch.from_numpy(b).clone()  # torch-allocated
         out["torch"] = lambda: kernel(ta, tb)
         if jax is not None:
             out["by hand: torch -> jax.dlpack -> jit -> torch"] = lambda: torch.from_dlpack(

@@ -272,6 +272,11 @@ def test_copy_argument_of_asarray_and_from_dlpack():
     np.testing.assert_array_equal(np.asarray(xf.from_dlpack(t.T)), t.T.numpy())
     with pytest.raises(xf.ArgumentError, match="does not implement __dlpack__"):
         xf.from_dlpack(object())
+    x = xf.asarray(np.arange(3.0))
+    assert xf.from_dlpack(x) is x
+    y = xf.from_dlpack(x, copy=True)
+    assert y.unsafe_buffer_pointer() != x.unsafe_buffer_pointer()
+    np.testing.assert_array_equal(np.asarray(y), np.arange(3.0))
 
 
 # --- lifetime -------------------------------------------------------------------------------------

@@ -125,12 +125,30 @@ def from_dlpack(x: Any, /, *, device: Any = None, copy: bool | None = None) -> A
     from xfront._device import get_device
 
     dev = None if device is None else get_device(device)
+    if isinstance(x, Array):
+        if getattr(x, "_buf", None) is None:  # a tracer
+            raise x._concrete_error("xfront.from_dlpack")
+        if dev is not None and dev != x.device:
+            if copy is False:
+                raise _errors.err(BridgeError, "from_dlpack",
+                                  f"copy=False, but the array lives on {x.device} and "
+                                  f"device={dev} was requested")
+            return x.to_device(dev)
+        if copy:
+            return Array._new(_rt().copy_buffer(x._buf), x.aval, x.device)
+        return x
     out = import_foreign(x, op="from_dlpack", device=dev, copy=copy)
     if out is None:
         raise _errors.err(_errors.ArgumentError, "from_dlpack",
                           f"{type(x).__name__} does not implement __dlpack__",
                           "pass a NumPy/torch/TensorFlow/jax array or a DLPack producer")
     return out
+
+
+def _rt() -> Any:
+    from xfront.lowering import runtime
+
+    return runtime
 
 
 def _to(framework: str, op: str, x: Any, copy: bool | None) -> Any:

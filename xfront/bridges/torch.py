@@ -83,7 +83,8 @@ class TorchAdapter(Adapter):
         torch = _t()
         self._dtypes = _dtype_table()
         self._to_dlpack = torch.utils.dlpack.to_dlpack
-        self._from_dlpack = torch.utils.dlpack.from_dlpack
+        # what torch.utils.dlpack.from_dlpack calls for a capsule, without its checks (0.6 us)
+        self._from_dlpack = getattr(torch._C, "_from_dlpack", torch.utils.dlpack.from_dlpack)
         self._strided = torch.strided
         install_compile_hook()
 
