@@ -189,8 +189,9 @@ def graph_call(cf: Any, args: tuple, kwargs: dict) -> Any:
     from xfront import _compile
     from xfront._array import Array
     from xfront._aval import AbstractArray
+    from xfront._device import default_device
     from xfront._tree import tree_flatten, tree_unflatten
-    from xfront.lowering import runtime
+    from xfront.lowering import lower_graph, runtime
 
     dyn, statics = cf._split(args, kwargs)
     leaves, treedef = tree_flatten(dyn)
@@ -221,13 +222,12 @@ def graph_call(cf: Any, args: tuple, kwargs: dict) -> Any:
     key = (id(cf), treedef, tuple(avals), statics, platform)
     hit = _GRAPH_CACHE.get(key)
     if hit is None:
-        dev = cf._device or _compile.get_device(platform)
-        traced = cf._trace(dyn, statics, treedef, avals, dev)
+        # TF's XLA runs the module: lower for TF's platform, whatever xfront's runtime has
+        traced = cf._trace(dyn, statics, treedef, avals, cf._device or default_device())
         if traced.donate:
             raise _errors.err(_errors.ArgumentError, "compile",
                               "donate_argnums has no meaning inside tf.function")
-        lowered = traced.lower()
-        artifact = runtime.portable_artifact(lowered.text)
+        artifact = runtime.portable_artifact(lower_graph(traced.graph, platform=platform).text)
         consts = [np.asarray(c) for c in traced.graph.consts]
         hit = _GRAPH_CACHE[key] = (traced, consts, artifact)
     traced, consts, artifact = hit

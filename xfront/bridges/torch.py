@@ -225,6 +225,8 @@ def install_compile_hook() -> None:
     lib_op = torch.library.custom_op("xfront::call", mutates_args=(),
                                      schema="(str spec, Tensor[] args) -> Tensor[]")(_call_impl)
     lib_op.register_fake(_call_fake)
+    # until the gradient bridge lands: the same refusal as in eager mode, not torch's generic one
+    lib_op.register_autograd(_no_backward, setup_context=_no_context)
     _op = torch.ops.xfront.call
     _compile.set_torch_graph_hook(torch.compiler.is_compiling,
                                   torch._dynamo.nonstrict_trace(graph_call))
@@ -323,6 +325,17 @@ def _call_impl(spec: str, args: list[Any]) -> list[Any]:
     # outputs must be fresh tensors: an output that is an input is cloned
     ptrs = {t.data_ptr() for t in args}
     return [o.clone() if o.data_ptr() in ptrs and o.numel() else o for o in outs]
+
+
+def _no_context(ctx: Any, inputs: Any, output: Any) -> None:
+    return None
+
+
+def _no_backward(ctx: Any, grads: Any) -> Any:
+    raise _errors.err(_errors.ArgumentError, "compile",
+                      "a torch tensor that requires grad reached an xfront function under "
+                      "torch.compile; xfront does not track torch gradients through this call yet",
+                      "pass tensor.detach(), or call it under torch.no_grad()")
 
 
 def _call_fake(spec: str, args: list[Any]) -> list[Any]:
