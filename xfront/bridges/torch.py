@@ -321,7 +321,8 @@ def _call_impl(spec: str, args: list[Any]) -> list[Any]:
     from xfront._tree import tree_flatten
 
     cf, a, kw = _rebuild(spec, args)
-    outs = tree_flatten(cf._call(a, kw, "torch"))[0]
+    with _t().no_grad():  # gradients are refused by the op's autograd rule, not here
+        outs = tree_flatten(cf._call(a, kw, "torch"))[0]
     # outputs must be fresh tensors: an output that is an input is cloned
     ptrs = {t.data_ptr() for t in args}
     return [o.clone() if o.data_ptr() in ptrs and o.numel() else o for o in outs]
