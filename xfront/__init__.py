@@ -77,6 +77,8 @@ def default_device() -> Device:
 # --- indexing and sorting: take, take_along_axis, sort, argsort, searchsorted -------------
 
 # --- bridges: to_torch, to_tf, to_numpy, to_jax ----------------------------------------------
+from xfront.bridges import (BridgeError, to_jax, to_numpy, to_tf,  # noqa: E402
+                            to_torch)
 
 # --- control flow and random: cond, switch, while_loop, fori_loop, scan, random -----------
 

@@ -104,6 +104,9 @@ class Array:
 
     # --- conversion -------------------------------------------------------------------------
     def _live_buf(self, op: str) -> Any:
+        moved = getattr(type(self._buf), "error", None)
+        if moved is not None:  # a MovedBuffer (xfront.to_torch took the memory)
+            raise self._buf.error()
         if _rt().is_deleted(self._buf):
             raise _errors.err(_errors.ArgumentError, op,
                               f"this {self.aval.short} array was donated to a compiled call "
@@ -121,8 +124,13 @@ class Array:
 
     def __dlpack__(self, *, stream: Any = None, max_version: Any = None, dl_device: Any = None,
                    copy: bool | None = None):
-        return _rt().to_dlpack(self._buf, stream=stream, max_version=max_version,
-                               dl_device=dl_device, copy=copy)
+        """DLPack export. Exports a copy unless ``copy=False`` (then the consumer must not write
+        to the memory): see NOTE [Exporting an immutable buffer to a mutable framework] in
+        xfront/bridges/_dlpack.py."""
+        from xfront.bridges._dlpack import dlpack_capsule
+
+        return dlpack_capsule(self, stream=stream, max_version=max_version, dl_device=dl_device,
+                              copy=copy)
 
     def __dlpack_device__(self) -> tuple[int, int]:
         return _rt().dlpack_device(self._buf)

@@ -10,8 +10,20 @@ Lowered`` (``.as_text()``), and calling ``f(*args)`` does all stages with a cach
 NOTE [Which framework do outputs come back in?]
     If every array input comes from one framework (NumPy, torch, TensorFlow, JAX or xfront),
     outputs are returned in that framework. Python scalars do not count. With no array inputs,
-    or inputs from several frameworks, outputs are xfront arrays. ``returns=`` overrides this
-    ('xfront', 'numpy', 'torch', 'tensorflow', 'jax').
+    or inputs from several frameworks, outputs are xfront arrays (never a guess).
+    ``returns=`` overrides this ('xfront', 'numpy', 'torch', 'tensorflow', 'jax'). Outputs leave
+    without a copy: they are fresh buffers that no xfront array holds (see NOTE [Exporting an
+    immutable buffer to a mutable framework] in xfront/bridges/_dlpack.py).
+
+NOTE [The call path]
+    ``__call__`` is the hot path: per argument one type test (a dict lookup for foreign types,
+    cached per type), per output one export. NumPy arguments are aliased for the duration of the
+    call (no copy when 64-byte aligned); whenever an argument borrowed caller memory that can be
+    written in place (NumPy, torch) and the results stay asynchronous (xfront or jax outputs),
+    the call waits for its results before returning (NOTE [Borrowed memory] in
+    xfront/bridges/_dlpack.py). Two routes leave it early: under ``torch.compile`` the call
+    becomes the ``xfront::call`` custom op (xfront/bridges/torch.py), and with symbolic TF tensors
+    (inside ``tf.function``) it becomes an XlaCallModule op (xfront/bridges/tensorflow.py).
 """
 
 from __future__ import annotations
@@ -19,7 +31,9 @@ from __future__ import annotations
 import functools
 import inspect
 import os
+import sys
 import warnings
+import weakref
 from typing import Any, Callable, NamedTuple, Sequence
 
 import numpy as np
@@ -31,6 +45,8 @@ from xfront._aval import AbstractArray
 from xfront._device import Device, get_device
 from xfront._eager import Program, compile_lowered
 from xfront._tree import TreeDef, tree_flatten, tree_flatten_with_path, tree_unflatten
+from xfront.bridges import adapter_for_type, adapter_named
+from xfront.bridges._dlpack import BorrowedArray, NeedsGraphCall, export_buffer, import_array
 from xfront.lowering import Lowered, lower_graph
 
 
@@ -48,23 +64,16 @@ class CacheInfo(NamedTuple):
 _RETURNS = ("xfront", "numpy", "torch", "tensorflow", "jax")
 
 
-class _LazyRuntime:
-    """The runtime adapter module, imported on first use (keeps ``import xfront`` light)."""
+_runtime: Any = None
 
-    def __getattr__(self, name: str) -> Any:
+
+def _rt() -> Any:
+    global _runtime
+    if _runtime is None:  # the runtime adapter loads jaxlib: only on first device use
         from xfront.lowering import runtime
 
-        globals()["_RT"] = runtime
-        return getattr(runtime, name)
-
-
-_RT: Any = _LazyRuntime()
-
-
-def _rt():
-    from xfront.lowering import runtime
-
-    return runtime
+        _runtime = runtime
+    return _runtime
 
 
 # --- leaf classification ---------------------------------------------------------------------
@@ -74,8 +83,76 @@ _WEAK_PY = {bool: AbstractArray((), dt.bool_, True), int: AbstractArray((), dt.i
             complex: AbstractArray((), dt.complex128, True)}
 
 
+def weak_scalar_aval(x: Any) -> AbstractArray | None:
+    """The weak aval of a Python scalar argument (None for anything else)."""
+    return _WEAK_PY.get(type(x))
+
+
+# Types known to be array leaves (never pytree nodes): calls whose positional arguments all
+# have such types, and no keyword arguments, skip the general pytree flattening.
+_LEAF_TYPES: set[type] = {Array, BorrowedArray, np.ndarray, bool, int, float, complex}
+_ARGS_TREEDEFS: dict[int, TreeDef] = {}
+
+
+def _flatten_args(dyn: tuple) -> tuple[list[Any], TreeDef]:
+    args, kwargs = dyn
+    if not kwargs:
+        for a in args:
+            if type(a) not in _LEAF_TYPES:
+                break
+        else:
+            n = len(args)
+            td = _ARGS_TREEDEFS.get(n)
+            if td is None:
+                td = _ARGS_TREEDEFS[n] = _intern(tree_flatten((tuple(range(n)), {}))[1])
+            return list(args), td
+    leaves, td = tree_flatten(dyn)
+    return leaves, _intern(td)
+
+
+_TREEDEFS: dict[TreeDef, TreeDef] = {}
+
+
+def _intern(td: TreeDef) -> TreeDef:
+    # one object per structure: cache-key comparisons then stop at the identity check
+    if len(_TREEDEFS) > 4096:
+        _TREEDEFS.clear()
+    return _TREEDEFS.setdefault(td, td)
+
+
+def _foreign_leaf(x: Any, dyn: Any, i: int, abstract_ok: bool) -> tuple[Any, str]:
+    """(Array or aval, framework) for a leaf that is not an Array/Python scalar/ndarray."""
+    if isinstance(x, np.generic):
+        _LEAF_TYPES.add(type(x))
+        try:
+            d = dt.dtype(x.dtype)
+        except TypeError as e:
+            raise _errors.err(_errors.DTypeError, "compile",
+                              f"argument {_leaf_path(dyn, i)} has an unsupported dtype: "
+                              f"{e}") from None
+        return AbstractArray((), d), "numpy"
+    if isinstance(x, Array):  # BorrowedArray and other subclasses
+        return x, "xfront"
+    if abstract_ok and type(x) is AbstractArray:
+        return x, "abstract"
+    ad = adapter_for_type(type(x))
+    if ad is None:
+        raise _errors.err(
+            _errors.ArgumentError, "compile",
+            f"argument {_leaf_path(dyn, i)} is a {type(x).__name__}, which is not an array",
+            "array arguments must be xfront/NumPy/torch/TF/JAX arrays or Python scalars; "
+            "mark other arguments static (static_argnums / static_argnames)")
+    if ad.name == "numpy":  # ndarray subclasses
+        arr = np.asarray(x)
+        return AbstractArray(arr.shape, ad.host_array(arr, "compile")[1]), "numpy"
+    out = import_array(x, ad, "compile")
+    _LEAF_TYPES.add(type(x))
+    return out, ad.name
+
+
 def _leaf_aval(x: Any, path_fn: Callable[[], str]) -> tuple[Any, str]:
-    """(aval or Array, framework) for one dynamic leaf; raises for non-array leaves."""
+    """(Array or aval, framework) for one argument leaf outside ``compile``'s call path (used
+    by the autodiff entry points); 'python' marks weak Python scalars."""
     t = type(x)
     if t is Array:
         return x, "xfront"
@@ -85,26 +162,48 @@ def _leaf_aval(x: Any, path_fn: Callable[[], str]) -> tuple[Any, str]:
                               f"argument {path_fn()} is the Python int {x}, which does not fit "
                               "int64", "pass it as a static argument or an array")
         return _WEAK_PY[t], "python"
-    if t is np.ndarray or isinstance(x, np.generic):
+    if t is np.ndarray:
         try:
-            d = dt.dtype(x.dtype)
+            return AbstractArray(x.shape, dt.dtype(x.dtype)), "numpy"
         except TypeError as e:
             raise _errors.err(_errors.DTypeError, "compile",
                               f"argument {path_fn()} has an unsupported dtype: {e}") from None
-        return AbstractArray(tuple(x.shape), d), "numpy"
-    if isinstance(x, Array):  # subclasses (tracers are handled before we get here)
-        return x, "xfront"
-    from xfront.bridges import framework_of, import_foreign
+    return _foreign_leaf(x, ((x,), {}), 0, False)
 
-    fw = framework_of(x)
-    arr = import_foreign(x, op="compile") if fw is not None else None
-    if arr is None:
-        raise _errors.err(
-            _errors.ArgumentError, "compile",
-            f"argument {path_fn()} is a {type(x).__name__}, which is not an array",
-            "array arguments must be xfront/NumPy/torch/TF/JAX arrays or Python scalars; "
-            "mark other arguments static (static_argnums / static_argnames)")
-    return arr, fw
+
+# --- hooks installed by the torch bridge (NOTE [xfront functions inside torch.compile]) --------
+
+_torch_compiling: Callable[[], bool] | None = None
+_torch_graph_call: Callable[..., Any] | None = None
+_BY_KEY: weakref.WeakValueDictionary[str, CompiledFunction] = weakref.WeakValueDictionary()
+
+
+def set_torch_graph_hook(is_compiling: Callable[[], bool], graph_call: Callable[..., Any]) -> None:
+    global _torch_compiling, _torch_graph_call
+    _torch_graph_call = graph_call
+    _torch_compiling = is_compiling
+
+
+def function_by_key(key: str) -> CompiledFunction:
+    return _BY_KEY[key]
+
+
+def _exclude_from_autograph() -> None:
+    global _autograph_done
+    if not _autograph_done:
+        from xfront.bridges import tensorflow as _tf_bridge
+
+        _tf_bridge.exclude_from_autograph()
+        _autograph_done = True
+
+
+_autograph_done = False
+
+
+def _install_torch_hook() -> None:
+    from xfront.bridges import torch as _torch_bridge
+
+    _torch_bridge.install_compile_hook()
 
 
 class Traced:
@@ -134,8 +233,8 @@ class _Entry:
     __slots__ = ("exe", "const_bufs", "out_tree", "out_avals", "traced", "n_in", "device",
                  "single_out")
 
-    def __init__(self, exe: Any, const_bufs: list[Any], traced: Traced):
-        self.exe = exe  # a Program: .run(bufs) executes (using recycled output buffers)
+    def __init__(self, exe: Program, const_bufs: list[Any], traced: Traced):
+        self.exe = exe  # .run(bufs) executes, writing large outputs into recycled buffers
         self.const_bufs = const_bufs
         self.out_tree = traced.out_tree
         self.out_avals = [a.strong() for a in traced.graph.out_avals]
@@ -196,17 +295,22 @@ class CompiledFunction:
                                   f"returns={returns!r} is not one of {', '.join(_RETURNS)}")
         self._returns = returns
         self._cache: dict[Any, _Entry] = {}
-        # fast path: positional xfront-array arguments only -> entry, keyed by their avals
+        # fast paths (NOTE [The call path]): positional xfront arrays on one device, keyed by
+        # their avals; positional NumPy arrays, keyed by (shape, dtype)
         self._fast: dict[tuple, _Entry] = {}
-        # fast path: positional NumPy-array arguments only -> (entry, leaf avals)
         self._fast_np: dict[tuple, tuple[_Entry, list[AbstractArray]]] = {}
-        self._fast_ok = not (self._static_nums or self._static_names or returns not in (
-            None, "xfront"))
+        self._fast_ok = not (self._static_nums or self._static_names)
         self._hits = 0
         self._misses = 0
         self._compiles = 0
         self._last_sig: tuple[Any, list[tuple[str, Any]]] | None = None
         self._warn_after = int(os.environ.get("XFRONT_RECOMPILE_WARN", "4"))
+        self._key = f"{getattr(fn, '__qualname__', 'fn')}@{id(self):x}"
+        _BY_KEY[self._key] = self
+        if _torch_graph_call is None and "torch" in sys.modules:
+            _install_torch_hook()  # so that torch.compile can stage calls (no graph break)
+        if "tensorflow" in sys.modules:
+            _exclude_from_autograph()  # tf.function must not rewrite xfront's own code
 
     def __repr__(self) -> str:
         return f"<xfront.compile of {getattr(self._fn, '__qualname__', self._fn)}>"
@@ -251,26 +355,48 @@ class CompiledFunction:
         kwargs.update(st_kw)
         return tuple(args), kwargs
 
-    def _flatten_inputs(self, args: tuple, kwargs: dict):
+    def _flatten_inputs(self, args: tuple, kwargs: dict, abstract_ok: bool = False):
         dyn, statics = self._split(args, kwargs)
-        leaves, treedef = tree_flatten(dyn)
-        items = []
+        leaves, treedef = _flatten_args(dyn)
+        items: list[Any] = []
         frameworks = set()
         dev = self._device
+        borrowed = False
         for i, leaf in enumerate(leaves):
-            v, fw = _leaf_aval(leaf, lambda i=i: _leaf_path(dyn, i))
+            t = type(leaf)
+            if t is Array:
+                v, fw = leaf, "xfront"
+            elif t in _WEAK_PY:
+                if t is int and not -(2 ** 63) <= leaf < 2 ** 63:
+                    raise _errors.err(_errors.ArgumentError, "compile",
+                                      f"argument {_leaf_path(dyn, i)} is the Python int {leaf}, "
+                                      "which does not fit int64",
+                                      "pass it as a static argument or an array")
+                items.append(_WEAK_PY[t])
+                continue
+            elif t is np.ndarray:
+                d = _NP_DTYPES.get(leaf.dtype) or _np_dtype(leaf, dyn, i)
+                items.append(AbstractArray(leaf.shape, d))
+                frameworks.add("numpy")
+                continue
+            else:
+                v, fw = _foreign_leaf(leaf, dyn, i, abstract_ok)
+                if not isinstance(v, Array):
+                    items.append(v)
+                    frameworks.add(fw)
+                    continue
+                if type(v) is BorrowedArray:
+                    borrowed = True
             items.append(v)
-            if fw != "python":
-                frameworks.add(fw)
-            if isinstance(v, Array):
-                if dev is None:
-                    dev = v._device
-                elif v._device != dev and self._device is None:
-                    raise _errors.err(_errors.DeviceError, "compile",
-                                      f"arguments of `{self.__name__}` are on different devices: "
-                                      f"{dev} and {v._device}",
-                                      "move them first with x.to_device(...)")
-        return dyn, statics, leaves, treedef, items, frameworks, dev
+            frameworks.add(fw)
+            if dev is None:
+                dev = v._device
+            elif v._device is not dev and v._device != dev and self._device is None:
+                raise _errors.err(_errors.DeviceError, "compile",
+                                  f"arguments of `{self.__name__}` are on different devices: "
+                                  f"{dev} and {v._device}",
+                                  "move them first with x.to_device(...)")
+        return dyn, statics, leaves, treedef, items, frameworks, dev, borrowed
 
     # --- staging -------------------------------------------------------------------------
     def _trace(self, dyn: Any, statics: Any, treedef: TreeDef, avals: list[AbstractArray],
@@ -319,12 +445,16 @@ class CompiledFunction:
         return out
 
     def _abstract(self, args: tuple, kwargs: dict):
-        dyn, statics, leaves, treedef, items, frameworks, dev = self._flatten_inputs(args, kwargs)
+        dyn, statics, leaves, treedef, items, frameworks, dev, _ = self._flatten_inputs(
+            args, kwargs, abstract_ok=True)
         avals = [v.aval if isinstance(v, Array) else v for v in items]
         return dyn, statics, treedef, avals, dev
 
     def trace(self, *args: Any, **kwargs: Any) -> Traced:
-        """Trace for these arguments' abstract signature; ``.graph`` holds the IR."""
+        """Trace for these arguments' abstract signature; ``.graph`` holds the IR.
+
+        Array leaves may also be ``AbstractArray(shape, dtype)`` stand-ins (no data needed).
+        """
         dyn, statics, treedef, avals, dev = self._abstract(args, kwargs)
         return self._trace(dyn, statics, treedef, avals, dev)
 
@@ -342,13 +472,14 @@ class CompiledFunction:
         self._last_sig = None
 
     # --- call ------------------------------------------------------------------------------
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:  # noqa: C901
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if _torch_compiling is not None and _torch_compiling():
+            return _torch_graph_call(self._key, args, kwargs)  # type: ignore[misc]
         if _core._STACK:  # called inside another trace: inline
             return self._fn(*args, **kwargs)
         if self._fast_ok and not kwargs and args:
-            # hot path: every argument is a concrete xfront Array on one device
             first = args[0]
-            if type(first) is Array:
+            if type(first) is Array and self._returns in (None, "xfront"):
                 dev = first._device
                 key = []
                 for a in args:
@@ -360,21 +491,37 @@ class CompiledFunction:
                     if entry is not None and entry.device is dev:
                         self._hits += 1
                         bufs = entry.const_bufs + [a._buf for a in args]
-                        return entry.wrap_xfront(entry.exe.run(bufs))
-            elif type(first) is np.ndarray and self._returns is None:
+                        try:
+                            return entry.wrap_xfront(entry.exe.run(bufs))
+                        except Exception:
+                            _raise_if_deleted("compile", bufs, len(entry.const_bufs),
+                                              (args, {}))
+                            raise
+            elif type(first) is np.ndarray and self._returns in (None, "numpy"):
                 hit = self._fast_np.get(tuple([(a.shape, a.dtype) if type(a) is np.ndarray
                                                else None for a in args]))
                 if hit is not None:
                     entry, avals = hit
                     self._hits += 1
-                    put = _RT.put
+                    rt = _rt()
                     rdev = entry.device.rt
-                    # NumPy memory is aliased for the duration of the call (we wait for results)
-                    bufs = entry.const_bufs + [put(a, rdev, copy=False, aval=v)
+                    # NumPy memory is aliased for this call only: to_numpy_owned waits for the
+                    # results before we return
+                    bufs = entry.const_bufs + [rt.put(a, rdev, copy=False, aval=v)
                                                for a, v in zip(args, avals)]
-                    outs = [_RT.to_numpy_owned(b) for b in entry.exe.run(bufs)]
+                    on_cpu = entry.device.platform == "cpu"
+                    outs = [rt.to_numpy_owned(b, on_cpu) for b in entry.exe.run(bufs)]
                     return outs[0] if entry.single_out else tree_unflatten(entry.out_tree, outs)
-        dyn, statics, leaves, treedef, items, frameworks, dev = self._flatten_inputs(args, kwargs)
+        return self._call(args, kwargs, self._returns)
+
+    def _call(self, args: tuple, kwargs: dict, returns: str | None) -> Any:
+        try:
+            dyn, statics, leaves, treedef, items, frameworks, dev, borrowed = \
+                self._flatten_inputs(args, kwargs)
+        except NeedsGraphCall:  # symbolic TF tensors: stage into the TF graph
+            from xfront.bridges import tensorflow as _tf_bridge
+
+            return _tf_bridge.graph_call(self, args, kwargs)
         if dev is None:
             dev = get_device(None)
         avals = [v.aval if isinstance(v, Array) else v for v in items]
@@ -384,21 +531,31 @@ class CompiledFunction:
             entry = self._miss(key, dyn, statics, treedef, avals, dev)
         else:
             self._hits += 1
-        numpy_out = self._returns == "numpy" or (self._returns is None
-                                                and frameworks == {"numpy"})
         rt = _rt()
         bufs = list(entry.const_bufs)
         for leaf, v in zip(leaves, items):
             if isinstance(v, Array):
-                if v._device != dev:
+                if v._device is not dev and v._device != dev:
                     v = v.to_device(dev)
                 bufs.append(v._buf)
-            else:
-                arr = leaf if isinstance(leaf, np.ndarray) else np.asarray(leaf, dtype=v.dtype.np)
-                # NumPy memory may be aliased for the call only when we wait for the results
-                bufs.append(rt.put(arr, dev.rt, copy=not numpy_out, aval=v))
-        outs = entry.exe.run(bufs)
-        return self._wrap(entry, outs, frameworks, dev)
+            elif type(leaf) is np.ndarray:
+                # aliased for this call only (NOTE [The call path])
+                bufs.append(rt.put(leaf, dev.rt, copy=False))
+                borrowed = True
+            else:  # Python and NumPy scalars, ndarray subclasses
+                bufs.append(rt.put(np.asarray(leaf, dtype=v.dtype.np), dev.rt, copy=False))
+                borrowed = borrowed or isinstance(leaf, np.ndarray)
+        try:
+            outs = entry.exe.run(bufs)
+        except Exception:
+            _raise_if_deleted("compile", bufs, len(entry.const_bufs), dyn)
+            raise
+        mode = returns
+        if mode is None:
+            mode = next(iter(frameworks)) if len(frameworks) == 1 else "xfront"
+        if borrowed and (mode == "xfront" or mode == "jax"):
+            rt.block_all(outs)
+        return self._wrap(entry, outs, mode, dev)
 
     def _check_arity(self, dyn: Any, statics: Any) -> None:
         if self._sig is None:
@@ -437,12 +594,13 @@ class CompiledFunction:
                 const_bufs.append(rt.put(np.asarray(c), dev.rt, copy=True))
         entry = _Entry(exe, const_bufs, traced)
         self._cache[key] = entry
-        if (self._fast_ok and statics is None and not dyn[1] and treedef.children
+        if (self._fast_ok and statics is None and not dyn[1]
+                and len(treedef.children[0].children) == len(avals)
                 and all(c.kind == "leaf" for c in treedef.children[0].children)
-                and all(isinstance(a, AbstractArray) and not a.weak for a in avals)
-                and len(treedef.children[0].children) == len(avals)):
-            self._fast[tuple(avals)] = entry
-            if all(type(x) is np.ndarray for x in dyn[0]):
+                and all(type(a) is AbstractArray and not a.weak for a in avals)):
+            if all(type(x) is Array for x in dyn[0]):
+                self._fast[tuple(avals)] = entry
+            elif all(type(x) is np.ndarray for x in dyn[0]):
                 self._fast_np[tuple((x.shape, x.dtype) for x in dyn[0])] = (entry, list(avals))
         self._note_recompile(dyn, avals, statics)
         return entry
@@ -473,20 +631,38 @@ class CompiledFunction:
             "Pad inputs to a few fixed shapes or mark non-array arguments static.",
             RecompileWarning, stacklevel=4)
 
-    def _wrap(self, entry: _Entry, outs: list[Any], frameworks: set[str], dev: Device) -> Any:
-        mode = self._returns
-        if mode is None:
-            mode = next(iter(frameworks)) if len(frameworks) == 1 else "xfront"
+    def _wrap(self, entry: _Entry, outs: list[Any], mode: str, dev: Device) -> Any:
         if mode == "xfront":
             vals = [Array._new(b, a, dev, True) for b, a in zip(outs, entry.out_avals)]
-        elif mode == "numpy":
-            rt = _rt()
-            vals = [rt.to_numpy_owned(b) for b in outs]
         else:
-            from xfront.bridges import export
-
-            vals = [export(Array._new(b, a, dev), mode) for b, a in zip(outs, entry.out_avals)]
+            ad = adapter_named(mode)
+            vals = [export_buffer(b, dev, ad, owned=True) for b in outs]
         return tree_unflatten(entry.out_tree, vals)
+
+
+_NP_DTYPES: dict[np.dtype, dt.DType] = {}
+
+
+def _np_dtype(x: np.ndarray, dyn: Any, i: int) -> dt.DType:
+    try:
+        d = dt.dtype(x.dtype)
+    except TypeError as e:
+        raise _errors.err(_errors.DTypeError, "compile",
+                          f"argument {_leaf_path(dyn, i)} has an unsupported dtype: {e}") from None
+    _NP_DTYPES[x.dtype] = d
+    return d
+
+
+def _raise_if_deleted(op: str, bufs: list[Any], offset: int, dyn: Any) -> None:
+    """After a failed execute: name an argument whose buffer was deleted, if any."""
+    rt = _rt()
+    for i, b in enumerate(bufs[offset:]):
+        if rt.is_deleted(b):
+            raise _errors.err(_errors.ArgumentError, op,
+                              f"argument {_leaf_path(dyn, i)} was deleted: it was donated to an "
+                              "earlier call (donate_argnums) or moved to torch by xf.to_torch",
+                              "pass a live array; keep a copy (xf.to_torch(x, copy=True)) if you "
+                              "need it afterwards") from None
 
 
 def _hashable(x: Any) -> bool:

@@ -1,6 +1,7 @@
 """Eager execution: run one primitive now, through the same lowering as compiled code.
 
-Imports: _core, _array, _aval, _dtypes, _errors, _device, lowering; the runtime lazily.
+Imports: _core, _array, _aval, _dtypes, _errors, _device, bridges._dlpack, lowering; the
+runtime lazily.
 
 Each (primitive, params, input avals, device) signature is lowered and compiled once into a
 tiny executable and cached; later calls only execute. Compiled programs of every kind share
@@ -19,6 +20,7 @@ from xfront import _core, _dtypes, _errors
 from xfront._array import Array
 from xfront._aval import AbstractArray
 from xfront._device import Device, default_device
+from xfront.bridges._dlpack import BorrowedArray
 from xfront.lowering import Lowered, lower_graph
 
 
@@ -142,15 +144,18 @@ def eager_apply(prim: _core.Primitive, args: Sequence[Any], params: dict[str, An
     rt = _rt()
     bufs = []
     avals = []
+    borrowed = False  # NOTE [Borrowed memory] in xfront/bridges/_dlpack.py
     for a in args:
         if isinstance(a, Array):
             bufs.append(a._buf)
             avals.append(a.aval)
+            borrowed = borrowed or type(a) is BorrowedArray
         else:
             arr = np.asarray(a)
             d = _dtypes.dtype(arr.dtype)
-            bufs.append(rt.put(arr, dev.rt, copy=True))
+            bufs.append(rt.put(arr, dev.rt, copy=False))  # aliased for this op only
             avals.append(AbstractArray(arr.shape, d))
+            borrowed = borrowed or arr is a
     key = (prim, _params_key(prim, params), tuple(avals), dev)
     entry = _eager_cache.get(key)
     if entry is None:
@@ -165,7 +170,17 @@ def eager_apply(prim: _core.Primitive, args: Sequence[Any], params: dict[str, An
         entry = (program, out_avals, dev)
         _eager_cache[key] = entry
     program, out_avals, dev = entry
-    outs = program.run(bufs)
+    try:
+        outs = program.run(bufs)
+    except Exception:
+        for b in bufs:
+            if rt.is_deleted(b):
+                raise _errors.err(_errors.ArgumentError, prim.name,
+                                  "an argument was deleted: it was donated to an earlier call "
+                                  "(donate_argnums) or moved to torch by xf.to_torch") from None
+        raise
+    if borrowed:  # the caller may write that memory as soon as we return
+        rt.block_all(outs)
     arrays = [Array._new(b, a, dev, True) for b, a in zip(outs, out_avals)]
     return arrays if prim.multiple_results else arrays[0]
 

@@ -81,10 +81,8 @@ def asarray(obj: Any, /, *, dtype: Any = None, device: Any = None, copy: bool | 
         from xfront.bridges import import_foreign
 
         dev = None if device is None else get_device(device)
-        foreign = import_foreign(obj, op="asarray", device=dev)
+        foreign = import_foreign(obj, op="asarray", device=dev, copy=copy)
         if foreign is not None:
-            if copy:
-                foreign = sh.reshape(foreign, shape=foreign.shape)
             return asarray(foreign, dtype=dtype) if want is not None else foreign
         if not hasattr(obj, "__array__"):
             raise _errors.err(_errors.ArgumentError, "asarray",
@@ -320,19 +318,13 @@ def meshgrid(*arrays: Any, indexing: str = "xy") -> list[Array]:
 
 
 def from_dlpack(x: Any, /, *, device: Any = None, copy: bool | None = None) -> Array:
-    """Import any object that implements the DLPack protocol (zero-copy where possible)."""
-    from xfront.bridges import import_foreign
+    """Import any object that implements the DLPack protocol (zero-copy where possible).
 
-    dev = None if device is None else get_device(device)
-    if isinstance(x, np.ndarray):
-        return asarray(x, device=device, copy=copy if copy is not None else False)
-    out = import_foreign(x, op="from_dlpack", device=dev)
-    if out is None:
-        raise _errors.err(_errors.ArgumentError, "from_dlpack",
-                          f"{type(x).__name__} does not implement __dlpack__")
-    if copy:
-        out = sh.reshape(out, shape=out.shape)
-    return out
+    See ``xfront.bridges.from_dlpack``.
+    """
+    from xfront.bridges import from_dlpack as _from_dlpack
+
+    return _from_dlpack(x, device=device, copy=copy)
 
 
 __all__ = ["asarray", "arange", "empty", "empty_like", "eye", "from_dlpack", "full", "full_like",

@@ -208,9 +208,23 @@ def _conv_vjp(ct: Any, lhs: Any, rhs: Any, *, out: Any, window_strides, padding,
     return [_sh.transpose(dx, perm=_inverse(ls)), _sh.transpose(dw, perm=_inverse(rs))]
 
 
+def _conv_jvp(primals: list[Any], tangents: list[Any], *, out: Any, **params: Any) -> Any:
+    # bilinear: d conv(x, w) = conv(dx, w) + conv(x, dw); no second derivative is needed
+    lhs, rhs = primals
+    dlhs, drhs = tangents
+    terms = []
+    if dlhs is not None:
+        terms.append(conv_general_dilated_p.bind(dlhs, rhs, **params))
+    if drhs is not None:
+        terms.append(conv_general_dilated_p.bind(lhs, drhs, **params))
+    if not terms:
+        return None
+    return terms[0] if len(terms) == 1 else _ew.add(terms[0], terms[1])
+
+
 conv_general_dilated_p = Primitive(
     "conv_general_dilated", abstract_eval=_conv_abstract_eval, ref=_conv_ref,
-    lowering=L.conv_general_dilated, vjp=_conv_vjp)
+    lowering=L.conv_general_dilated, vjp=_conv_vjp, jvp=_conv_jvp)
 
 
 def conv_general_dilated(lhs: Any, rhs: Any, *, window_strides: Sequence[int],

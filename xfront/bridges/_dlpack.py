@@ -1,0 +1,397 @@
+"""The one transfer path between xfront and other array frameworks.
+
+Imports: _array, _aval, _dtypes, _errors, _device; the runtime adapter (xfront.lowering.runtime)
+lazily. Never a framework: torch, TensorFlow and jax are reached only through the per-framework
+adapters (``xfront/bridges/{numpy,torch,tensorflow,jax}.py``), which map dtypes, devices and
+stream quirks and hold no transfer logic.
+
+An ``Adapter`` says which of three routes its arrays take:
+
+* ``DLPACK`` (torch, TensorFlow, any ``__dlpack__`` producer): the adapter validates the tensor and
+  hands over a capsule; ``import_array`` resolves the device, exchanges the stream, imports the
+  capsule through the runtime and checks the layout (NOTE [Layouts of imported buffers] in the
+  runtime adapter).
+* ``HOST`` (NumPy): the runtime's host-buffer put, which aliases 64-byte-aligned memory and
+  copies everything DLPack cannot describe (negative strides, read-only arrays, bfloat16).
+* ``NATIVE`` (jax): a jax array already is a runtime buffer; it is adopted as it is.
+
+Exports go the other way on the same routes (``export_buffer``).
+
+NOTE [Borrowed memory]
+    An import from NumPy or torch may alias memory the caller can still write in place. Such
+    arrays are ``BorrowedArray``s. Every execution that reads one (a compiled call, an eager op)
+    waits for its results before returning (on CPU), so a write made after the call returns can
+    never reach a computation that was still in flight. ``xf.asarray(t)`` and
+    ``xf.from_dlpack(t)`` with ``copy=None`` return such views on purpose (as every DLPack consumer
+    does): a later in-place write to ``t`` shows in them. ``copy=True`` gives an independent array.
+    On GPUs the ordering comes from DLPack streams instead (RUNTIME notes, section 8): xfront
+    waits on the producer's stream before reading, and results exported back to torch make
+    torch's stream wait for them.
+
+NOTE [Hidden copies of borrowed memory]
+    When borrowed memory cannot be aliased (not 64-byte aligned, not row-major), PJRT copies it,
+    and that copy runs asynchronously: a write by the caller right after the import would land
+    in the middle of it (seen: half old, half new values). Every import of borrowed memory
+    therefore waits until its buffer is ready (~0.25 us when nothing was copied).
+
+NOTE [Exporting an immutable buffer to a mutable framework]
+    xfront arrays are immutable, but a torch tensor made from a DLPack capsule is writable and
+    aliases the memory (so is a NumPy array made through ``__array_interface__``). xfront never
+    hands out a writable alias of memory that an xfront array can still observe:
+
+    * results of compiled functions are fresh buffers that no xfront array holds: they leave as
+      ordinary writable tensors / NumPy arrays, without a copy;
+    * ``xf.to_torch(x)`` *moves* the buffer: zero-copy, and ``x`` is consumed (deleted, like a
+      donated argument; using it afterwards raises). When other xfront objects share the buffer
+      (the same array captured as a constant of a compiled function), it copies once instead and
+      ``x`` stays valid. ``copy=True`` always copies and keeps ``x``;
+    * ``xf.to_numpy(x)`` gives a read-only view, ``xf.to_tf(x)`` and ``xf.to_jax(x)`` give
+      immutable arrays: all zero-copy, ``x`` stays valid;
+    * ``x.__dlpack__()`` (used by ``torch.from_dlpack(x)``, ``np.from_dlpack(x)``...) exports a
+      copy unless the consumer passes ``copy=False``, which exports the buffer itself: the
+      consumer then promises not to write to it.
+
+    XLA never reuses or donates a buffer that a DLPack consumer still views (it skips the
+    donation), so an exported tensor keeps its values.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from xfront import _dtypes, _errors
+from xfront._array import Array
+from xfront._aval import AbstractArray
+from xfront._device import Device, default_device, devices
+
+_errors.register_internal_dir(__file__)
+
+DLPACK = "dlpack"
+HOST = "host"
+NATIVE = "native"
+
+
+class BridgeError(_errors.XfrontError, BufferError):
+    """An array cannot cross the bridge as asked (``copy=False`` but a copy is needed...)."""
+
+
+class NeedsGraphCall(Exception):
+    """Raised by an adapter for symbolic values (a TF graph tensor): the call must be staged
+    into the framework's graph instead of exchanging buffers."""
+
+
+class BorrowedArray(Array):
+    """An xfront array viewing memory the caller may write in place (NOTE [Borrowed memory])."""
+
+    __slots__ = ()
+
+
+_runtime: Any = None
+
+
+class MovedBuffer:
+    """Stands in for the buffer of an array that ``xf.to_torch`` moved out: any use raises."""
+
+    __slots__ = ("framework", "op")
+
+    def __init__(self, framework: str, op: str):
+        self.framework = framework
+        self.op = op
+
+    def is_deleted(self) -> bool:
+        return True
+
+    def error(self) -> _errors.XfrontError:
+        return _errors.err(_errors.ArgumentError, "Array",
+                           f"this array was moved to {self.framework} by xfront.{self.op} "
+                           "(zero-copy) and cannot be used any more",
+                           f"use the {self.framework} array, or call xfront.{self.op}(x, "
+                           "copy=True) to keep x")
+
+    def __array__(self, *args: Any, **kwargs: Any) -> Any:
+        raise self.error()
+
+    def __getattr__(self, name: str) -> Any:
+        raise self.error()
+
+
+def _rt() -> Any:
+    global _runtime
+    if _runtime is None:  # the runtime adapter loads jaxlib: only on first device use
+        from xfront.lowering import runtime
+
+        _runtime = runtime
+    return _runtime
+
+
+class Adapter:
+    """What the transfer path needs to know about one framework (a subclass per framework).
+
+    Attributes:
+      name: the framework's name in ``returns=`` ('torch', 'tensorflow', 'numpy', 'jax').
+      route: DLPACK, HOST or NATIVE (see the module docstring).
+      borrows: imports may alias memory the caller can write in place.
+      writable_export: exported arrays are writable aliases (torch): see
+        NOTE [Exporting an immutable buffer to a mutable framework].
+    """
+
+    name = ""
+    route = DLPACK
+    borrows = False
+    writable_export = False
+
+    # --- import ------------------------------------------------------------------------------
+    def prepare(self, x: Any, op: str) -> tuple[Any, _dtypes.DType, bool, bool]:
+        """DLPACK route: validate ``x``; return ``(producer, dtype, row_major, copied)``.
+
+        ``producer`` is what ``capsule`` exports (``x`` itself, or a row-major copy or view of
+        it); ``row_major`` vouches for row-major compact strides (skips the layout check);
+        ``copied`` says that the adapter already made a copy.
+        """
+        raise NotImplementedError
+
+    def host_array(self, x: Any, op: str) -> tuple[Any, _dtypes.DType]:
+        """HOST route: ``(ndarray, dtype)`` for ``x``."""
+        raise NotImplementedError
+
+    def adopt(self, x: Any, op: str) -> tuple[Any, _dtypes.DType, Any]:
+        """NATIVE route: ``(runtime buffer, dtype, runtime device)`` for ``x``."""
+        raise NotImplementedError
+
+    def device_of(self, x: Any) -> tuple[str, int]:
+        """('cpu', 0), ('gpu', 1)... for a prepared producer."""
+        return dlpack_device_of(x)
+
+    def capsule(self, x: Any, stream: Any) -> Any:
+        """A DLPack capsule of a prepared producer, ready for ``stream`` (None on CPU)."""
+        return generic_capsule(x, stream)
+
+    def compact(self, x: Any) -> Any:
+        """A row-major copy of ``x``, for strides the runtime cannot import."""
+        raise NotImplementedError
+
+    def data_pointer(self, x: Any) -> int | None:
+        return None
+
+    # --- export ------------------------------------------------------------------------------
+    def consumer_stream(self, dev: Device) -> Any:
+        """The stream this framework will read an exported buffer on (None: wait on the host)."""
+        return None
+
+    def from_capsule(self, capsule: Any, dev: Device) -> Any:
+        raise NotImplementedError
+
+
+def dlpack_device_of(x: Any) -> tuple[str, int]:
+    t, i = x.__dlpack_device__()
+    plat = _rt().dlpack_platform(int(t))
+    if plat is None:
+        raise _errors.err(_errors.DeviceError, "from_dlpack",
+                          f"the {type(x).__name__} lives on DLPack device type {int(t)}, which "
+                          "xfront cannot import", "move it to the CPU or a CUDA/ROCm GPU first")
+    return plat, int(i) if plat == "gpu" else 0
+
+
+def generic_capsule(x: Any, stream: Any) -> Any:
+    """``x.__dlpack__`` with the consumer's stream (older producers take no keywords)."""
+    try:
+        return x.__dlpack__(stream=stream)
+    except TypeError:
+        return x.__dlpack__()
+
+
+# --- devices ------------------------------------------------------------------------------------
+
+_DEVICE_CACHE: dict[Any, Device] = {}
+
+
+def device_for(platform: str, index: int) -> Device:
+    """The xfront Device for ('gpu', 1)... (cached)."""
+    key = (platform, index)
+    dev = _DEVICE_CACHE.get(key)
+    if dev is None:
+        try:
+            devs = devices(platform)
+        except _errors.XfrontError:
+            raise _errors.err(_errors.DeviceError, "from_dlpack",
+                              f"the array lives on {platform}:{index}, but xfront has no "
+                              f"{platform} runtime here",
+                              "install a jaxlib with that platform, or move the array to the "
+                              "CPU first") from None
+        if not 0 <= index < len(devs):
+            raise _errors.err(_errors.DeviceError, "from_dlpack",
+                              f"the array lives on {platform}:{index}, but xfront sees "
+                              f"{len(devs)} {platform} device(s)")
+        dev = devs[index]
+        _DEVICE_CACHE[key] = dev
+    return dev
+
+
+def device_of_runtime(rt_dev: Any) -> Device:
+    """The xfront Device for a runtime (PJRT) device object (cached)."""
+    dev = _DEVICE_CACHE.get(rt_dev)
+    if dev is None:
+        plat = _rt().device_platform(rt_dev)
+        for d in devices(plat):
+            if d.rt == rt_dev:
+                dev = d
+                break
+        else:
+            raise _errors.err(_errors.DeviceError, "asarray",
+                              f"the jax array lives on {rt_dev}, which is not one of xfront's "
+                              "devices")
+        _DEVICE_CACHE[rt_dev] = dev
+    return dev
+
+
+# --- avals --------------------------------------------------------------------------------------
+
+_AVALS: dict[tuple[tuple[int, ...], _dtypes.DType], AbstractArray] = {}
+
+
+def aval_of(shape: tuple[int, ...], dtype: _dtypes.DType) -> AbstractArray:
+    key = (shape, dtype)
+    a = _AVALS.get(key)
+    if a is None:
+        if len(_AVALS) > 4096:
+            _AVALS.clear()
+        a = _AVALS[key] = AbstractArray(shape, dtype)
+    return a
+
+
+# --- import -------------------------------------------------------------------------------------
+
+def import_array(x: Any, ad: Adapter, op: str, device: Device | None = None,
+                 copy: bool | None = None) -> Array:
+    """An xfront array holding foreign array ``x`` (zero-copy where the memory allows).
+
+    Args:
+      ad: the adapter of ``type(x)``.
+      op: the public function, for error messages.
+      device: where the result must live (default: where ``x`` lives; NumPy: the default device).
+      copy: None copies only when needed; True always copies; False never copies (raises
+        BridgeError when a copy would be needed).
+    """
+    rt = _rt()
+    route = ad.route
+    if route is HOST:
+        arr, dtype = ad.host_array(x, op)
+        dev = device or default_device()
+        buf = rt.put(arr, dev.rt, copy=copy is True)
+        buf.block_until_ready()  # NOTE [Hidden copies of borrowed memory]
+        if copy is False and arr.size and rt.buffer_pointer(buf) != arr.ctypes.data:
+            raise _copy_error(op, x, "its memory is not 64-byte aligned or not row-major")
+        cls = Array if copy is True else BorrowedArray
+        return cls._new(buf, aval_of(arr.shape, dtype), dev)
+    if route is NATIVE:
+        buf, dtype, rt_dev = ad.adopt(x, op)
+        dev = device_of_runtime(rt_dev)
+        if copy:
+            buf = rt.copy_buffer(buf)
+        out = Array._new(buf, aval_of(tuple(buf.shape), dtype), dev)
+        return out if device is None or device == dev else _move(out, device, copy, op, x)
+    src, dtype, row_major, copied = ad.prepare(x, op)
+    plat, idx = ad.device_of(src)
+    dev = device_for(plat, idx)
+    stream = rt.external_ready_stream(dev.rt) if plat != "cpu" else None
+    try:
+        buf = rt.import_dlpack(ad.capsule(src, stream), dev.rt, stream, row_major=row_major)
+    except ValueError:  # strides the runtime cannot import (steps, broadcasts): one copy
+        if copy is False:
+            raise _copy_error(op, x, "its strides are not compact") from None
+        src = ad.compact(src)
+        copied = True
+        buf = rt.import_dlpack(ad.capsule(src, stream), dev.rt, stream, row_major=True)
+    if ad.borrows:
+        buf.block_until_ready()  # NOTE [Hidden copies of borrowed memory]
+    if copy is False and (copied or _pointer_moved(ad, src, buf)):
+        raise _copy_error(op, x, "its memory is not row-major compact or not aligned")
+    if copy and not copied:
+        buf = rt.copy_buffer(buf)
+        copied = True
+    if dtype is None:  # a producer without an adapter: trust the buffer
+        dtype = _buffer_dtype(op, x, buf)
+    cls = BorrowedArray if ad.borrows and not copied else Array
+    out = cls._new(buf, aval_of(tuple(buf.shape), dtype), dev)
+    return out if device is None or device == dev else _move(out, device, copy, op, x)
+
+
+def _buffer_dtype(op: str, x: Any, buf: Any) -> _dtypes.DType:
+    try:
+        return _dtypes.dtype(buf.dtype)
+    except TypeError:
+        raise _errors.err(_errors.DTypeError, op,
+                          f"the {type(x).__name__} has dtype {buf.dtype}, which has no xfront "
+                          "equivalent") from None
+
+
+def _pointer_moved(ad: Adapter, src: Any, buf: Any) -> bool:
+    p = ad.data_pointer(src)
+    return p is not None and buf.size > 0 and _rt().buffer_pointer(buf) != p
+
+
+def _move(arr: Array, device: Device, copy: bool | None, op: str, x: Any) -> Array:
+    if copy is False:
+        raise _copy_error(op, x, f"it lives on {arr.device} and device={device} was requested")
+    return arr.to_device(device)
+
+
+def _copy_error(op: str, x: Any, why: str) -> BridgeError:
+    return _errors.err(BridgeError, op,
+                       f"copy=False, but the {type(x).__name__} cannot be imported without a "
+                       f"copy: {why}", "pass copy=None to allow one copy")
+
+
+# --- export -------------------------------------------------------------------------------------
+
+def export_buffer(buf: Any, dev: Device, ad: Adapter, *, owned: bool) -> Any:
+    """Hand a runtime buffer to ``ad``'s framework without a copy.
+
+    ``owned``: no xfront array holds ``buf`` (a fresh result), so a writable alias is safe.
+    """
+    route = ad.route
+    if route is NATIVE:
+        return buf
+    rt = _rt()
+    if route is HOST:
+        return rt.to_numpy_owned(buf, dev.platform == "cpu") if owned else rt.to_numpy(buf)
+    return ad.from_capsule(rt.export_dlpack(buf, ad.consumer_stream(dev), unshared=owned), dev)
+
+
+def export_array(x: Array, ad: Adapter, op: str, copy: bool | None) -> Any:
+    """Hand a caller's xfront array to ``ad``'s framework (see NOTE [Exporting an immutable
+    buffer to a mutable framework])."""
+    rt = _rt()
+    if getattr(x, "_buf", None) is None:  # a tracer
+        raise x._concrete_error(f"xfront.{op}")
+    if copy:
+        return export_buffer(rt.copy_buffer(x._buf), x._device, ad, owned=True)
+    if not ad.writable_export:
+        return export_buffer(x._buf, x._device, ad, owned=False)
+    # the slot in ``x`` and getrefcount's argument: nothing else holds the buffer
+    if sys.getrefcount(x._buf) <= 2:
+        out = export_buffer(x._buf, x._device, ad, owned=True)
+        x._buf = MovedBuffer(ad.name, op)  # ``x`` is consumed; the capsule keeps the memory
+        return out
+    if copy is False:
+        raise _errors.err(BridgeError, op,
+                          f"copy=False, but the buffer of this {x.aval.short} array is shared "
+                          "with other xfront objects, so it cannot be moved",
+                          "pass copy=None (one copy) or copy=True")
+    return export_buffer(rt.copy_buffer(x._buf), x._device, ad, owned=True)
+
+
+def dlpack_capsule(x: Array, *, stream: Any = None, max_version: Any = None,
+                   dl_device: Any = None, copy: bool | None = None) -> Any:
+    """``xf.Array.__dlpack__``: a capsule of a copy, or of the buffer itself with ``copy=False``."""
+    rt = _rt()
+    if dl_device is not None:
+        t, i = rt.dlpack_device(x._buf)
+        if (int(dl_device[0]), int(dl_device[1])) != (t, i):
+            raise _errors.err(BridgeError, "Array.__dlpack__",
+                              f"the array lives on DLPack device {(t, i)}, and exporting to "
+                              f"{tuple(dl_device)} is not supported",
+                              "move it first with x.to_device(...)")
+    buf = x._buf if copy is False else rt.copy_buffer(x._buf)
+    return rt.to_dlpack(buf, stream=stream, max_version=max_version)

@@ -1,0 +1,239 @@
+"""The TensorFlow adapter: dtypes and devices of TF tensors, and xfront calls inside tf.function.
+
+Imports: numpy, _dtypes, _errors, _tree, bridges._dlpack; tensorflow and the runtime adapter
+lazily (inside functions). The transfer itself is bridges._dlpack's; this module only decides
+what TF must do first:
+
+* The dtype is checked *before* TF is asked for a capsule: ``__dlpack__`` / ``to_dlpack`` of a
+  string tensor aborts the process (a failed CHECK inside TF), so strings, resources, variants
+  and quantized types raise a DTypeError here and never reach TF's exporter.
+* ``tf.Variable`` (resource variables) enter as their current value: ``read_value()`` shares the
+  variable's buffer, and TF copies on the next ``assign`` while xfront still holds it, so the
+  xfront array is a zero-copy snapshot.
+* TF tensors are always dense and row-major, so no layout check is needed; TF's exporter waits
+  for the data itself (it takes no stream).
+* Symbolic tensors (inside ``tf.function``) raise ``NeedsGraphCall``: ``compile`` then stages
+  the call into the TF graph (``graph_call``), as an ``XlaCallModule`` op that carries the
+  lowered StableHLO module (RUNTIME notes, section 6). That op also runs under
+  ``jit_compile=True`` and survives ``tf.saved_model.save``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from xfront import _dtypes, _errors
+from xfront._device import Device
+from xfront.bridges._dlpack import DLPACK, Adapter, NeedsGraphCall
+
+_errors.register_internal_dir(__file__)
+
+_tf: Any = None
+
+
+def _t() -> Any:
+    global _tf
+    if _tf is None:
+        import tensorflow as tf
+
+        _tf = tf
+    return _tf
+
+
+def _dtype_table() -> dict[Any, _dtypes.DType]:
+    tf = _t()
+    return {
+        tf.bool: _dtypes.bool_, tf.int8: _dtypes.int8, tf.int16: _dtypes.int16,
+        tf.int32: _dtypes.int32, tf.int64: _dtypes.int64, tf.uint8: _dtypes.uint8,
+        tf.uint16: _dtypes.uint16, tf.uint32: _dtypes.uint32, tf.uint64: _dtypes.uint64,
+        tf.float16: _dtypes.float16, tf.bfloat16: _dtypes.bfloat16, tf.float32: _dtypes.float32,
+        tf.float64: _dtypes.float64, tf.complex64: _dtypes.complex64,
+        tf.complex128: _dtypes.complex128,
+    }
+
+
+class TensorFlowAdapter(Adapter):
+    name = "tensorflow"
+    route = DLPACK
+    borrows = False  # TF tensors are immutable
+    writable_export = False
+
+    def __init__(self) -> None:
+        self._dtypes: dict[Any, _dtypes.DType] | None = None
+        self._eager: Any = None
+        self._devices: dict[str, tuple[str, int]] = {}
+
+    def _setup(self) -> None:
+        tf = _t()
+        from tensorflow.python.framework import ops
+
+        exclude_from_autograph()
+
+        self._dtypes = _dtype_table()
+        self._eager = ops.EagerTensor
+        self._to_dlpack = tf.experimental.dlpack.to_dlpack
+        self._from_dlpack = tf.experimental.dlpack.from_dlpack
+
+    def dtype(self, td: Any, op: str) -> _dtypes.DType:
+        if self._dtypes is None:
+            self._setup()
+        d = self._dtypes.get(td)  # type: ignore[union-attr]
+        if d is None:
+            raise _errors.err(_errors.DTypeError, op,
+                              f"the TensorFlow tensor has dtype {td.name}, which has no xfront "
+                              "equivalent", "supported: " + ", ".join(
+                                  sorted(d.name for d in _dtypes.ALL)))
+        return d
+
+    def prepare(self, t: Any, op: str) -> tuple[Any, _dtypes.DType, bool, bool]:
+        if self._dtypes is None:
+            self._setup()
+        if type(t) is not self._eager:
+            t = self._concrete(t, op)
+        # NOTE: the dtype check must come before any DLPack call (string tensors abort TF)
+        d = self._dtypes.get(t.dtype) or self.dtype(t.dtype, op)  # type: ignore[union-attr]
+        return t, d, True, False
+
+    def _concrete(self, t: Any, op: str) -> Any:
+        tf = _t()
+        if tf.is_symbolic_tensor(t):
+            raise NeedsGraphCall
+        if hasattr(t, "read_value"):  # tf.Variable: its current value (copy-on-write snapshot)
+            if t.dtype not in self._dtypes:  # type: ignore[operator]
+                self.dtype(t.dtype, op)
+            t = t.read_value()
+        else:
+            try:
+                t = tf.convert_to_tensor(t)
+            except (TypeError, ValueError) as e:
+                raise _errors.err(_errors.ArgumentError, op,
+                                  f"cannot take a {type(t).__name__} as a tensor: {e}") from None
+        if type(t) is not self._eager:
+            raise NeedsGraphCall
+        return t
+
+    def device_of(self, t: Any) -> tuple[str, int]:
+        name = t.device
+        hit = self._devices.get(name)
+        if hit is None:
+            kind, _, idx = name.rpartition("device:")[2].partition(":")
+            hit = ("gpu", int(idx or 0)) if kind.upper() == "GPU" else ("cpu", 0)
+            if kind.upper() not in ("CPU", "GPU"):
+                raise _errors.err(_errors.DeviceError, "asarray",
+                                  f"the TensorFlow tensor is on {name}, which xfront cannot "
+                                  "import", "copy it to the CPU first (tf.identity under "
+                                  "tf.device('/CPU:0'))")
+            self._devices[name] = hit
+        return hit
+
+    def capsule(self, t: Any, stream: Any) -> Any:
+        return self._to_dlpack(t)  # TF waits for the data itself; it takes no stream
+
+    def consumer_stream(self, dev: Device) -> Any:
+        return None  # TF's importer takes no stream: the runtime waits on the host
+
+    def from_capsule(self, capsule: Any, dev: Device) -> Any:
+        if self._dtypes is None:
+            self._setup()
+        return self._from_dlpack(capsule)
+
+
+ADAPTER = TensorFlowAdapter()
+
+
+def exclude_from_autograph() -> None:
+    """Tell AutoGraph not to rewrite xfront's own code when a tf.function calls into it.
+
+    xfront's Python control flow never depends on tensors, so AutoGraph's rewriting only costs
+    time and warnings. Uses AutoGraph's conversion rules (internal API; skipped if it moved).
+    """
+    try:
+        from tensorflow.python.autograph.core import config
+    except ImportError:  # pragma: no cover
+        return
+    rule = config.DoNotConvert("xfront")
+    if not any(getattr(r, "_prefix", None) == "xfront" for r in config.CONVERSION_RULES):
+        config.CONVERSION_RULES = (rule,) + tuple(config.CONVERSION_RULES)
+
+
+def tf_dtype(d: _dtypes.DType) -> Any:
+    if ADAPTER._dtypes is None:
+        ADAPTER._setup()
+    for k, v in ADAPTER._dtypes.items():  # type: ignore[union-attr]
+        if v is d:
+            return k
+    raise KeyError(d)
+
+
+# --- xfront functions inside tf.function -------------------------------------------------------
+
+_GRAPH_CACHE: dict[Any, tuple[Any, list[Any], Any]] = {}
+
+
+def _platform() -> tuple[str, str]:
+    tf = _t()
+    return ("gpu", "CUDA") if tf.config.list_logical_devices("GPU") else ("cpu", "CPU")
+
+
+def graph_call(cf: Any, args: tuple, kwargs: dict) -> Any:
+    """Stage a compiled xfront function into the current TF graph (an XlaCallModule op).
+
+    Each array leaf must have a static shape; TF tensors, NumPy/xfront arrays and Python scalars
+    may be mixed. Results are TF tensors of the graph.
+    """
+    tf = _t()
+    from tensorflow.compiler.tf2xla.python import xla as tfxla
+
+    from xfront import _compile
+    from xfront._array import Array
+    from xfront._aval import AbstractArray
+    from xfront._device import default_device
+    from xfront._tree import tree_flatten, tree_unflatten
+    from xfront.lowering import lower_graph, runtime
+
+    dyn, statics = cf._split(args, kwargs)
+    leaves, treedef = tree_flatten(dyn)
+    avals: list[AbstractArray] = []
+    inputs: list[Any] = []
+    for i, leaf in enumerate(leaves):
+        weak = _compile.weak_scalar_aval(leaf)
+        if weak is not None:
+            avals.append(weak)
+            inputs.append(tf.constant(leaf, dtype=tf_dtype(weak.dtype)))
+            continue
+        if isinstance(leaf, (Array, np.ndarray, np.generic)):
+            leaf = np.asarray(leaf)
+            d = _dtypes.dtype(leaf.dtype)
+            avals.append(AbstractArray(leaf.shape, d))
+            inputs.append(tf.constant(leaf, dtype=tf_dtype(d)))
+            continue
+        t = leaf.read_value() if hasattr(leaf, "read_value") else tf.convert_to_tensor(leaf)
+        shape = t.shape
+        if shape.rank is None or None in shape.as_list():
+            raise _errors.err(_errors.ShapeError, "compile",
+                              f"argument #{i} of `{cf.__name__}` has the dynamic TF shape "
+                              f"{shape}; xfront compiles for static shapes",
+                              "give tf.function an input_signature with full shapes")
+        avals.append(AbstractArray(tuple(shape.as_list()), ADAPTER.dtype(t.dtype, "compile")))
+        inputs.append(t)
+    platform, tf_platform = _platform()
+    key = (id(cf), treedef, tuple(avals), statics, platform)
+    hit = _GRAPH_CACHE.get(key)
+    if hit is None:
+        # TF's XLA runs the module: lower for TF's platform, whatever xfront's runtime has
+        traced = cf._trace(dyn, statics, treedef, avals, cf._device or default_device())
+        if traced.donate:
+            raise _errors.err(_errors.ArgumentError, "compile",
+                              "donate_argnums has no meaning inside tf.function")
+        artifact = runtime.portable_artifact(lower_graph(traced.graph, platform=platform).text)
+        consts = [np.asarray(c) for c in traced.graph.consts]
+        hit = _GRAPH_CACHE[key] = (traced, consts, artifact)
+    traced, consts, artifact = hit
+    out_avals = [a.strong() for a in traced.graph.out_avals]
+    outs = tfxla.call_module(
+        [tf.constant(c) for c in consts] + inputs, version=9, module=artifact,
+        Tout=[tf_dtype(a.dtype) for a in out_avals], Sout=[list(a.shape) for a in out_avals],
+        platforms=[tf_platform])
+    return tree_unflatten(traced.out_tree, list(outs))
