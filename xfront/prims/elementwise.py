@@ -122,7 +122,12 @@ erf_inv_p = unary("erf_inv", F, ref=_np(_special("erfinv")),
                   lowering=L.elementwise("chlo.erf_inv"),
                   vjp=lambda ct, x, out: [mul(ct, mul(full_like(x, np.sqrt(np.pi) / 2),
                                                        exp(mul(out, out))))])
-lgamma_p = unary("lgamma", F, ref=_np(_special("gammaln")), lowering=L.elementwise("chlo.lgamma"),
+def _lgamma_ref(x: np.ndarray) -> np.ndarray:
+    # C99 lgamma (what XLA computes): lgamma(-inf) = +inf, where scipy's gammaln gives -inf
+    return np.where(np.isneginf(x), np.inf, _special("gammaln")(x))
+
+
+lgamma_p = unary("lgamma", F, ref=_np(_lgamma_ref), lowering=L.elementwise("chlo.lgamma"),
                  vjp=lambda ct, x, out: [mul(ct, digamma(x))])
 digamma_p = unary("digamma", F, ref=_np(_special("digamma")),
                   lowering=L.elementwise("chlo.digamma"),
