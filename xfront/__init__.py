@@ -78,5 +78,6 @@ def default_device() -> Device:
 # --- bridges: to_torch, to_tf, to_numpy, to_jax ----------------------------------------------
 
 # --- control flow and random: cond, switch, while_loop, fori_loop, scan, random -----------
+from xfront._control import cond, fori_loop, scan, switch, while_loop
 
 # --- autodiff: grad, vjp, jvp, value_and_grad -------------------------------------------------

@@ -12,4 +12,5 @@ from xfront.prims import shape  # noqa: F401  (first: elementwise helpers use it
 from xfront.prims import elementwise  # noqa: F401
 from xfront.prims import reduction  # noqa: F401
 from xfront.prims import linalg  # noqa: F401
+from xfront.prims import control  # noqa: F401
 
