@@ -109,7 +109,7 @@ def _key(op: str, k: Any) -> Any:
         v = None
     aval = None if v is None else _aval_of(v)
     if aval is None or aval.shape != (2,) or aval.dtype is not _U32:
-        got = aval.short if aval is not None else type(k).__name__
+        got = aval.short if aval is not None else "a " + _errors.short(k)
         raise _errors.err(_errors.ArgumentError, _op(op),
                           f"key must be a uint32[2] array, got {got}",
                           "make keys with xf.random.key(seed) and derive new ones with "
@@ -151,11 +151,13 @@ def _shape_of(x: Any) -> tuple[int, ...]:
 
 
 def _broadcast_to(op: str, shape: tuple[int, ...], *xs: tuple[str, Any]) -> None:
-    from xfront._api._helpers import broadcast_shapes
-
     for name, x in xs:
         s = _shape_of(x)
-        if broadcast_shapes(_op(op), s, shape) != shape:
+        try:
+            ok = np.broadcast_shapes(s, shape) == shape
+        except ValueError:
+            ok = False
+        if not ok:
             raise _errors.err(_errors.ShapeError, _op(op),
                               f"{name} has shape {s}, which does not broadcast to shape {shape}")
 
