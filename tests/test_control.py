@@ -478,6 +478,12 @@ GRAD_CASES = [
     ("scan_reverse_closure", lambda x, w: xf.scan(lambda c, xi: (xf.tanh(c * w + xi), c), x,
                                                   xf.stack([w, x, w]), reverse=True)),
     ("fori_static", lambda x, w: xf.fori_loop(0, 3, lambda i, c: xf.sin(c) * w + i, x)),
+    ("switch_data_index", lambda x, w: xf.switch(xf.astype(xf.sum(x) > 0, xf.int32) + 1,
+                                                 [lambda v: v, lambda v: v * w,
+                                                  lambda v: xf.sin(v) + w], x)),
+    ("scan_nested", lambda x, w: xf.scan(
+        lambda c, row: xf.scan(lambda c2, v: (xf.sin(c2) * v + w, c2 * v), c, row),
+        x, xf.stack([xf.stack([w, x]), xf.stack([x * x, w])]))),
     ("cond_in_scan", lambda x, w: xf.scan(
         lambda c, xi: (xf.cond(xi > 0, lambda: c * xi, lambda: c + w), None), x,
         xf.stack([x[0], -x[1]]))),
