@@ -127,7 +127,8 @@ SAMPLERS = {
     "randint_u8": lambda k: xf.random.randint(k, (10,), 0, 256, dtype=xf.uint8),
     "permutation": lambda k: xf.random.permutation(k, 10),
     "permutation_rows": lambda k: xf.random.permutation(k, np.arange(12.0).reshape(4, 3)),
-    "categorical": lambda k: xf.random.categorical(k, np.log(np.array([0.2, 0.3, 0.5])), shape=(7,)),
+    "categorical": lambda k: xf.random.categorical(k, np.log(np.array([0.2, 0.3, 0.5])),
+                                                   shape=(7,)),
     "split": lambda k: xf.random.split(k, 4),
     "fold_in": lambda k: xf.random.fold_in(k, 12345),
 }
@@ -368,7 +369,7 @@ def test_import_does_not_load_jax():
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
-# --- the keyed dropout kernel ----------------------------------------------------------------------
+# --- the keyed dropout kernel ---------------------------------------------------------------
 
 def test_dropout_scales_kept_values_and_is_reproducible():
     x = np.linspace(1, 2, 1000, dtype=np.float32)

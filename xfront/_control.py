@@ -129,7 +129,7 @@ def _join(a: AbstractArray, b: AbstractArray) -> AbstractArray | None:
     return strong.strong() if d is strong.dtype else None
 
 
-def _mismatch(op: str, a: AbstractArray, b: AbstractArray) -> type:
+def _mismatch(a: AbstractArray, b: AbstractArray) -> type:
     return _errors.ShapeError if a.shape != b.shape else _errors.DTypeError
 
 
@@ -141,7 +141,7 @@ def _join_carry(op: str, fn_name: str, tree: TreeDef, carry: list[AbstractArray]
         if j is None or (not a.weak and j.dtype is not a.dtype):
             path = _paths(tree)[i]
             raise _errors.err(
-                _mismatch(op, a, o), op,
+                _mismatch(a, o), op,
                 f"{fn_name} returns {o.short} for {label}{path}, which starts as {a.short}; "
                 "a loop carry must keep its shape and dtype",
                 "cast the initial value (or the new value) so that they agree")
@@ -324,7 +324,7 @@ def _branches(op: str, concrete: int | None, value: Any, fns: tuple[Callable, ..
             j = _join(a, b)
             if j is None:
                 path = _paths(trees[0])[i]
-                raise _errors.err(_mismatch(op, a, b), op,
+                raise _errors.err(_mismatch(a, b), op,
                                   f"output{path} is {traced[0][0].out_avals[i].short} in "
                                   f"{names[0]} but {b.short} in {names[k]}; all branches must "
                                   "return the same shapes and dtypes",

@@ -36,7 +36,8 @@ import numpy as np
 from xfront import _core, _errors
 from xfront import _dtypes as dt
 from xfront._aval import AbstractArray
-from xfront._core import NONDIFFERENTIABLE, VJP_TODO, Eqn, Graph, Literal, Primitive, Var, WeakValue
+from xfront._core import (NONDIFFERENTIABLE, VJP_TODO, Eqn, Graph, Literal, Primitive, Var,
+                          WeakValue)
 from xfront.lowering.rules import control as L
 from xfront.prims import elementwise as _ew
 from xfront.prims import shape as _sh
@@ -53,6 +54,12 @@ def _strong(avals: Sequence[AbstractArray]) -> list[AbstractArray]:
 
 def _shorts(avals: Sequence[AbstractArray]) -> str:
     return "(" + ", ".join(a.short for a in avals) + ")"
+
+
+def _or_zeros(cts: Sequence[Any], avals: Sequence[AbstractArray],
+              mask: Sequence[bool]) -> list[Any]:
+    """The masked cotangents, with zeros for missing (None) ones."""
+    return [c if c is not None else zeros(a) for c, a, m in zip(cts, avals, mask) if m]
 
 
 def is_differentiable(aval: AbstractArray) -> bool:
@@ -246,35 +253,29 @@ def _scan_vjp(cts: list[Any], *args: Any, out: list[Any], body: Graph, length: i
 
     # 2) the reverse scan of the body's VJP; its carry holds the consts' summed cotangents
     #    and the carry's cotangent
-    ct_k = [ct if ct is not None else zeros(a) for ct, a, d in zip(cts[:ncarry], k_avals, dk)
-            if d]
-    ct_y = [ct if ct is not None else zeros(AbstractArray((length,) + a.shape, a.dtype))
-            for ct, a, d in zip(cts[ncarry:], y_avals, dy) if d]
+    ct_k = _or_zeros(cts[:ncarry], k_avals, dk)
+    ct_y = _or_zeros(cts[ncarry:], [AbstractArray((length,) + a.shape, a.dtype) for a in y_avals],
+                     dy)
     acc0 = [zeros(a) for a, d in zip(c_avals, dc) if d]
-    nacc, nk = len(acc0), len(ct_k)
-    ndk = sum(dk)
+    nacc, nk, nx = len(acc0), len(ct_k), len(xs)
 
     def backward(*a: Any) -> list[Any]:
         acc, ctk = list(a[:nacc]), iter(a[nacc:nacc + nk])
-        rest = a[nacc + nk:]
-        carry_t, x_t, cty = rest[:ncarry], rest[ncarry:ncarry + len(xs)], iter(rest[ncarry + len(xs):])
+        carry_t = a[nacc + nk:nacc + nk + ncarry]
+        x_t = a[nacc + nk + ncarry:nacc + nk + ncarry + nx]
+        cty = iter(a[nacc + nk + ncarry + nx:])
         full = [next(ctk) if d else None for d in dk] + [next(cty) if d else None for d in dy]
         res = graph_vjp(body, consts + list(carry_t) + list(x_t), full)
         r_c, r_k, r_x = res[:nconsts], res[nconsts:nconsts + ncarry], res[nconsts + ncarry:]
-        acc_it = iter(acc)
-        new_acc = []
-        for r, d in zip(r_c, dc):
-            if d:
-                a_ = next(acc_it)
-                new_acc.append(a_ if r is None else _ew.add(a_, r))
-        return (new_acc + [r if r is not None else zeros(av) for r, av, d in zip(r_k, k_avals, dk) if d]
-                + [r if r is not None else zeros(av) for r, av, d in zip(r_x, x_avals, dx) if d])
+        c_cts = _or_zeros(r_c, c_avals, dc)
+        new_acc = [_ew.add(s_, c) for s_, c in zip(acc, c_cts)]
+        return new_acc + _or_zeros(r_k, k_avals, dk) + _or_zeros(r_x, x_avals, dx)
 
     bx = hist + xs + ct_y
     bx_avals = list(k_avals) + list(x_avals) + [a for a, d in zip(y_avals, dy) if d]
     carry_avals = [a for a, d in zip(c_avals, dc) if d] + [a for a, d in zip(k_avals, dk) if d]
     res = scan_flat(backward, acc0 + ct_k, carry_avals, bx, bx_avals, length, not reverse)
-    r_c, r_k, r_x = iter(res[:nacc]), iter(res[nacc:nacc + ndk]), iter(res[nacc + ndk:])
+    r_c, r_k, r_x = iter(res[:nacc]), iter(res[nacc:nacc + nk]), iter(res[nacc + nk:])
     return ([next(r_c) if d else None for d in dc] + [next(r_k) if d else None for d in dk]
             + [next(r_x) if d else None for d in dx])
 
