@@ -79,6 +79,6 @@ def default_device() -> Device:
 
 # --- control flow and random: cond, switch, while_loop, fori_loop, scan, random -----------
 from xfront._control import cond, fori_loop, scan, switch, while_loop
-from xfront import random as random  # noqa: E402
+from xfront import random as random
 
 # --- autodiff: grad, vjp, jvp, value_and_grad -------------------------------------------------
