@@ -147,7 +147,8 @@ def test_table_covers_every_differentiable_primitive():
     differentiable = {p.name for p in _core.PRIMITIVES.values() if callable(p.vjp)}
     # reached only through other rules or internal uses, tested directly below
     direct = {"clamp", "polygamma", "stop_gradient", "cummax", "cummin", "complex", "real",
-              "imag", "rem", "rsqrt", "next_after", "round", "sign", "logistic", "pad", "slice"}
+              "imag", "rem", "rsqrt", "next_after", "round", "sign", "logistic", "pad", "slice",
+              "cond", "scan", "while", "sort_by_key"}
     missing = differentiable - reached - direct
     assert not missing, f"primitives with VJP rules that no table row exercises: {missing}"
 
@@ -667,3 +668,63 @@ def test_eager_caches_do_not_keep_functions_alive():
     del f, pull
     gc.collect()
     assert ref() is None
+
+
+# --- control flow through xf.grad / xf.jvp ----------------------------------------------------
+
+def test_grad_through_cond_and_switch():
+    x = np.array([0.3, -1.2, 2.0])
+    y = np.array([1.5, 0.5, -0.7])
+
+    def f(a, b):
+        return xf.cond(xf.sum(a) > 0, lambda u, v: xf.sin(u) * v, lambda u, v: u * u - v, a, b)
+
+    def g(a, b):
+        return xf.switch(1, [lambda u, v: u + v, lambda u, v: xf.exp(u) * v,
+                             lambda u, v: u - v], a, b)
+
+    _fd_check_prim(f, x, y)
+    _fd_check_prim(lambda a, b: f(-a, b), x, y)  # the other branch
+    _fd_check_prim(g, x, y)
+    gx, gy = xf.grad(lambda a, b: xf.sum(f(a, b)), argnums=(0, 1))(x, y)
+    np.testing.assert_allclose(gx, np.cos(x) * y, rtol=1e-12)
+    np.testing.assert_allclose(gy, np.sin(x), rtol=1e-12)
+    compiled = xf.compile(xf.grad(lambda a, b: xf.sum(f(a, b))))(x, y)
+    np.testing.assert_allclose(compiled, np.cos(x) * y, rtol=1e-12)
+
+
+def test_grad_through_scan_and_static_fori_loop():
+    xs = np.random.default_rng(3).standard_normal((5, 3))
+    h0 = np.array([0.1, -0.2, 0.3])
+    w = np.random.default_rng(4).standard_normal((3, 3)) * 0.5
+
+    def rnn(h, seq, ww):
+        def step(c, x_t):
+            c = xf.tanh(c @ ww + x_t)
+            return c, c * 2
+        c, ys = xf.scan(step, h, seq)
+        return ys
+
+    _fd_check_prim(rnn, h0, xs, w)
+
+    def loop(x):
+        return xf.fori_loop(0, 4, lambda i, c: xf.sin(c) * 1.5 + c * 0.1, x)
+
+    _fd_check_prim(loop, h0)
+
+
+def test_grad_through_while_loop_is_a_clear_error():
+    def f(x):
+        return xf.while_loop(lambda c: c[1] < 3, lambda c: (c[0] * 1.5, c[1] + 1), (x, 0))[0]
+
+    x = np.array([1.0, 2.0])
+    with pytest.raises(TypeError, match=r"while_loop.*not supported"):
+        xf.grad(lambda v: xf.sum(f(v)))(x)
+
+
+def test_grad_through_sort_by_key():
+    from xfront.prims import random as prand
+
+    keys = np.array([3, 1, 2, 0], np.uint32)
+    x = np.array([0.5, -1.0, 2.0, 4.0])
+    _fd_check_prim(lambda v: ew.mul(prand.sort_by_key(keys, v, axis=0), v), x)

@@ -81,6 +81,8 @@ from xfront.bridges import (BridgeError, to_jax, to_numpy, to_tf,  # noqa: E402
                             to_torch)
 
 # --- control flow and random: cond, switch, while_loop, fori_loop, scan, random -----------
+from xfront._control import cond, fori_loop, scan, switch, while_loop
+from xfront import random as random
 
 # --- autodiff: grad, vjp, jvp, value_and_grad -------------------------------------------------
 from xfront._autodiff import (DifferentiationError, grad, jvp, stop_gradient, value_and_grad,

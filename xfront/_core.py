@@ -396,8 +396,9 @@ class Tracer(Array):
             _errors.TracerConversionError, what,
             f"{what} was called on a traced array {self.aval.short} inside `{self._builder.name}`; "
             "Python control flow and conversions cannot depend on traced values",
-            "use xfront.where / xfront.cond / xfront.while_loop for data-dependent choices, or "
-            "mark the argument static (static_argnums / static_argnames)")
+            "for a data-dependent branch use xfront.cond (or xfront.switch), for a loop use "
+            "xfront.while_loop (or xfront.fori_loop / xfront.scan), to choose elementwise use "
+            "xfront.where; or mark the argument static (static_argnums / static_argnames)")
 
     def __bool__(self) -> bool:
         raise self._concrete_error("bool()")

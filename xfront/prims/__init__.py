@@ -13,4 +13,6 @@ from xfront.prims import elementwise  # noqa: F401
 from xfront.prims import reduction  # noqa: F401
 from xfront.prims import linalg  # noqa: F401
 from xfront.prims import conv  # noqa: F401
+from xfront.prims import control  # noqa: F401
+from xfront.prims import random  # noqa: F401
 

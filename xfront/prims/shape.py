@@ -134,6 +134,7 @@ def _slice_abstract_eval(x: AbstractArray, *, start, limit, strides) -> Abstract
 
 
 def _slice_ref(x: np.ndarray, *, start, limit, strides) -> np.ndarray:
+    # (``slice`` is this module's primitive wrapper; the index needs the builtin)
     return x[tuple(builtins.slice(s, l, k) for s, l, k in zip(start, limit, strides))]
 
 
