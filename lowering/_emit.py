@@ -86,6 +86,24 @@ def dense_i64_2d(rows: Sequence[Sequence[int]]) -> str:
     return f"dense<[{body}]> : tensor<{n}x{len(rows[0])}xi64>"
 
 
+def gather_dims(*, offset_dims: Sequence[int], collapsed_slice_dims: Sequence[int],
+                start_index_map: Sequence[int], index_vector_dim: int) -> str:
+    """``#stablehlo.gather<...>`` dimension numbers."""
+    return (f"#stablehlo.gather<offset_dims = {dims_list(offset_dims)}, "
+            f"collapsed_slice_dims = {dims_list(collapsed_slice_dims)}, "
+            f"start_index_map = {dims_list(start_index_map)}, "
+            f"index_vector_dim = {int(index_vector_dim)}>")
+
+
+def scatter_dims(*, update_window_dims: Sequence[int], inserted_window_dims: Sequence[int],
+                 scatter_dims_to_operand_dims: Sequence[int], index_vector_dim: int) -> str:
+    """``#stablehlo.scatter<...>`` dimension numbers."""
+    return (f"#stablehlo.scatter<update_window_dims = {dims_list(update_window_dims)}, "
+            f"inserted_window_dims = {dims_list(inserted_window_dims)}, "
+            f"scatter_dims_to_operand_dims = {dims_list(scatter_dims_to_operand_dims)}, "
+            f"index_vector_dim = {int(index_vector_dim)}>")
+
+
 def string(s: str) -> str:
     return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
 

@@ -12,4 +12,6 @@ from xfront.prims import shape  # noqa: F401  (first: elementwise helpers use it
 from xfront.prims import elementwise  # noqa: F401
 from xfront.prims import reduction  # noqa: F401
 from xfront.prims import linalg  # noqa: F401
+from xfront.prims import indexing  # noqa: F401
+from xfront.prims import sort  # noqa: F401
 

@@ -1,0 +1,125 @@
+"""The sort primitive: multi-operand ``stablehlo.sort`` along one dimension.
+
+Imports: _core, _dtypes, _errors, numpy, the lowering rules; prims.shape / prims.indexing (VJP).
+Never the namespace.
+
+``sort(*operands, dimension, num_keys, is_stable, descending)`` permutes every operand along
+``dimension`` by the lexicographic order of the first ``num_keys`` operands and returns all of
+them. The order (NOTE [Sort order]):
+
+* floats: NumPy's order. NaNs compare equal to each other and greater than everything else, and
+  -0.0 == 0.0 (so a stable sort keeps their input order). The comparator region canonicalizes
+  this with plain FLOAT comparisons: ``a < b or (a == a and b != b)``.
+* complex: lexicographic by (real, imag), each part in the float order above (NumPy's order).
+* bool / integers: the usual order.
+* ``descending`` reverses the comparison (``b < a``): the exact reverse of the ascending order,
+  so NaNs come first; with ``is_stable`` equal keys keep their input order in both directions.
+
+VJP: the rule sorts the keys again with an iota operand carried along, which gives the
+permutation ``perm`` (``out = take_along_axis(x, perm)``), and scatter-adds each cotangent back
+through it (the transpose of that gather). Key ties are broken stably there; a non-stable forward
+sort of tied keys with non-key operands may pair them differently.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import ml_dtypes
+import numpy as np
+
+from xfront import _errors
+from xfront._aval import AbstractArray
+from xfront._core import Primitive
+from xfront.lowering.rules import sort as L
+from xfront.prims import elementwise as _ew
+from xfront.prims import indexing as _ix
+from xfront.prims import shape as _sh
+from xfront.prims._factories import internal_error
+
+
+def _sort_abstract_eval(*xs: AbstractArray, dimension: int, num_keys: int, is_stable: bool,
+                        descending: bool) -> list[AbstractArray]:
+    if not xs:
+        raise internal_error(_errors.ArgumentError, "sort", "needs at least one operand")
+    for x in xs[1:]:
+        if x.shape != xs[0].shape:
+            raise internal_error(_errors.ShapeError, "sort", "operands must have equal shapes, got "
+                                 + ", ".join(a.short for a in xs))
+    if xs[0].ndim == 0 or not 0 <= dimension < xs[0].ndim:
+        raise internal_error(_errors.ShapeError, "sort",
+                             f"dimension {dimension} is out of range for {xs[0].short}")
+    if not 1 <= num_keys <= len(xs):
+        raise internal_error(_errors.ArgumentError, "sort",
+                             f"num_keys {num_keys} must be in [1, {len(xs)}]")
+    return [AbstractArray(x.shape, x.dtype, x.weak) for x in xs]
+
+
+def _nan_aware_equal(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    if a.dtype.kind == "c":
+        return _nan_aware_equal(a.real, b.real) & _nan_aware_equal(a.imag, b.imag)
+    if a.dtype.kind == "f":
+        return (a == b) | (np.isnan(a) & np.isnan(b))
+    return a == b
+
+
+def _dense_ranks(key: np.ndarray) -> np.ndarray:
+    """Per row of a 2-D array: the rank of each element among the row's distinct values, in
+    NumPy's sort order (NaNs last, -0.0 == 0.0, complex lexicographic)."""
+    if key.dtype in (np.float16, np.dtype(ml_dtypes.bfloat16)):
+        key = key.astype(np.float32)
+    order = np.argsort(key, axis=-1, kind="stable")
+    s = np.take_along_axis(key, order, axis=-1)
+    new = np.ones(s.shape, dtype=np.int64)
+    if s.shape[-1] > 1:
+        new[:, 1:] = ~_nan_aware_equal(s[:, 1:], s[:, :-1])
+    ranks = np.empty(s.shape, dtype=np.int64)
+    np.put_along_axis(ranks, order, np.cumsum(new, axis=-1), axis=-1)
+    return ranks
+
+
+def sort_permutation(keys: Sequence[np.ndarray], dimension: int, descending: bool) -> np.ndarray:
+    """NumPy: the stable permutation that sorts ``keys`` lexicographically along ``dimension``."""
+    shape = keys[0].shape
+    moved = [np.moveaxis(k, dimension, -1) for k in keys]
+    rows = [m.reshape(-1, shape[dimension]) for m in moved]
+    ranks = [_dense_ranks(r) for r in rows]
+    if descending:
+        ranks = [-r for r in ranks]
+    perm = np.lexsort(ranks[::-1], axis=-1) if rows[0].size else np.zeros(rows[0].shape, np.int64)
+    return np.moveaxis(perm.reshape(moved[0].shape), -1, dimension)
+
+
+def _sort_ref(*xs: np.ndarray, dimension: int, num_keys: int, is_stable: bool,
+              descending: bool) -> list[np.ndarray]:
+    perm = sort_permutation(xs[:num_keys], dimension, descending)
+    return [np.take_along_axis(x, perm, axis=dimension) for x in xs]
+
+
+def _sort_vjp(cts: list[Any], *xs: Any, out: list[Any], dimension: int, num_keys: int,
+              is_stable: bool, descending: bool) -> list[Any]:
+    shape = xs[0].shape
+    iota = _sh.iota(_ix.index_dtype(shape[dimension]), shape, dimension)
+    perm = sort(*xs[:num_keys], iota, dimension=dimension, num_keys=num_keys, is_stable=True,
+                descending=descending)[-1]
+    grads = []
+    for x, ct in zip(xs, cts):
+        if ct is None or x.dtype.kind not in "fc":
+            grads.append(None)
+        else:
+            grads.append(_ix.scatter_along_axis(_ew.full_like(x, 0), perm, ct, axis=dimension,
+                                                mode="add"))
+    return grads
+
+
+sort_p = Primitive("sort", abstract_eval=_sort_abstract_eval, ref=_sort_ref, lowering=L.sort,
+                   vjp=_sort_vjp, multiple_results=True)
+
+
+def sort(*xs: Any, dimension: int, num_keys: int = 1, is_stable: bool = True,
+         descending: bool = False) -> list[Any]:
+    return sort_p.bind(*xs, dimension=int(dimension), num_keys=int(num_keys),
+                       is_stable=bool(is_stable), descending=bool(descending))
+
+
+__all__ = ["sort", "sort_permutation"]
