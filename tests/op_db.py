@@ -449,5 +449,7 @@ OPS: list[OpCase] = ELEMENTWISE + STATISTICAL + LINALG + MANIPULATION
 # --- more tables (each in its own module) ---------------------------------------------------
 
 # indexing and sorting
+from tests.op_db_indexing import INDEXING  # noqa: E402
+OPS += INDEXING
 
 # kernels

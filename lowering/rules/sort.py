@@ -22,17 +22,30 @@ def _logic(blk: Block, name: str, *vs: Value) -> Value:
     return blk.op(name, list(vs), [_BOOL])[0]
 
 
+def _lex(blk: Block, keys: list[tuple[Value, Value]]) -> Value:
+    """Lexicographic "a before b" over (a_k, b_k) pairs: lt_0 or (eq_0 and (lt_1 or ...))."""
+    pred = None
+    for a, b in reversed(keys):
+        lt = _less(blk, a, b)
+        if pred is None:
+            pred = lt
+            continue
+        gt = _less(blk, b, a)
+        eq = _logic(blk, "stablehlo.not", _logic(blk, "stablehlo.or", lt, gt))
+        pred = _logic(blk, "stablehlo.or", lt, _logic(blk, "stablehlo.and", eq, pred))
+    return pred
+
+
 def _less(blk: Block, a: Value, b: Value) -> Value:
     """``a`` sorts strictly before ``b`` (ascending)."""
     d = a.aval.dtype
     if d.kind == "c":
+        # NumPy: by where the NaNs are (none < imag < real < both), then by (real, imag)
         part = AbstractArray((), _dtypes.real_dtype(d))
         ra, rb = (blk.op("stablehlo.real", [v], [part])[0] for v in (a, b))
         ia, ib = (blk.op("stablehlo.imag", [v], [part])[0] for v in (a, b))
-        re_lt, re_gt = _less(blk, ra, rb), _less(blk, rb, ra)
-        re_eq = _logic(blk, "stablehlo.not", _logic(blk, "stablehlo.or", re_lt, re_gt))
-        return _logic(blk, "stablehlo.or", re_lt,
-                      _logic(blk, "stablehlo.and", re_eq, _less(blk, ia, ib)))
+        nan = [(_cmp(blk, p, p, "NE"), _cmp(blk, q, q, "NE")) for p, q in ((ra, rb), (ia, ib))]
+        return _lex(blk, nan + [(ra, rb), (ia, ib)])
     lt = _cmp(blk, a, b, "LT")
     if d.kind != "f":
         return lt
@@ -48,18 +61,10 @@ def sort(ctx: LoweringRuleContext, *xs: Value, dimension, num_keys, is_stable,
     region = ctx.region([s for s in scalars for _ in (0, 1)])
     blk = region.block
     args = region.args
-    pred = None
-    for k in reversed(range(num_keys)):  # lt_0 or (eq_0 and (lt_1 or (eq_1 and ...)))
-        a, b = args[2 * k], args[2 * k + 1]
-        if descending:
-            a, b = b, a
-        lt = _less(blk, a, b)
-        if pred is None:
-            pred = lt
-            continue
-        gt = _less(blk, b, a)
-        eq = _logic(blk, "stablehlo.not", _logic(blk, "stablehlo.or", lt, gt))
-        pred = _logic(blk, "stablehlo.or", lt, _logic(blk, "stablehlo.and", eq, pred))
+    pairs = [(args[2 * k], args[2 * k + 1]) for k in range(num_keys)]
+    if descending:
+        pairs = [(b, a) for a, b in pairs]
+    pred = _lex(blk, pairs)
     blk.ret([pred])
     return ctx.op("stablehlo.sort", xs,
                   props={"dimension": i64(dimension), "is_stable": boolean(is_stable)},

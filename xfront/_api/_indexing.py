@@ -24,7 +24,7 @@ import numpy as np
 
 from xfront import _core, _errors
 from xfront import _dtypes as dt
-from xfront._api._helpers import _foreign_to_array, ensure_array, to_array
+from xfront._api._helpers import _foreign_to_array, describe, ensure_array, to_array
 from xfront._array import Array
 from xfront.prims import elementwise as ew
 from xfront.prims import shape as sh
@@ -54,6 +54,11 @@ def is_index_array(k: Any) -> bool:
 
 def _index_array(op: str, k: Any) -> Any:
     """An array-like index as a NumPy array (concrete values) or a Tracer; checks the dtype."""
+    if isinstance(k, (float, complex, np.floating, np.complexfloating)):
+        raise _errors.err(_errors.XfIndexError, op,
+                          f"the {type(k).__name__} {k!r} cannot be used as an index; "
+                          + _VALID.replace("valid", "the valid", 1),
+                          f"convert it explicitly, e.g. int({k!r})")
     if isinstance(k, _core.Tracer):
         arr = k
     elif isinstance(k, (Array, np.ndarray, np.generic)):
@@ -74,8 +79,10 @@ def _index_array(op: str, k: Any) -> Any:
         arr = np.asarray(foreign)
     kind = arr.dtype.kind
     if kind not in "biu":
-        what = _errors.short(arr) if isinstance(arr, _core.Tracer) else (
-            f"{arr.dtype}[{','.join(map(str, arr.shape))}]")
+        try:
+            what = describe(arr)
+        except TypeError:  # a NumPy dtype xfront does not have (str, object, ...)
+            what = f"{arr.dtype}[{','.join(map(str, arr.shape))}]"
         raise _errors.err(_errors.XfIndexError, op,
                           f"arrays used as indices must have an integer or boolean dtype, got "
                           f"{what}", "convert it first, e.g. xfront.astype(i, xfront.int64)")

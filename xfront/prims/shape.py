@@ -7,6 +7,7 @@ Imports: _core, _dtypes, _errors, numpy, the lowering rules; other prim families
 
 from __future__ import annotations
 
+import builtins
 from typing import Any, Sequence
 
 import numpy as np
@@ -133,7 +134,8 @@ def _slice_abstract_eval(x: AbstractArray, *, start, limit, strides) -> Abstract
 
 
 def _slice_ref(x: np.ndarray, *, start, limit, strides) -> np.ndarray:
-    return x[tuple(slice(s, l, k) for s, l, k in zip(start, limit, strides))]
+    # NOTE: builtins.slice, since this module's own ``slice`` (the prim wrapper) shadows it
+    return x[tuple(builtins.slice(s, l, k) for s, l, k in zip(start, limit, strides))]
 
 
 def _slice_vjp(ct: Any, x: Any, *, out: Any, start, limit, strides) -> list[Any]:

@@ -10,7 +10,8 @@ them. The order (NOTE [Sort order]):
 * floats: NumPy's order. NaNs compare equal to each other and greater than everything else, and
   -0.0 == 0.0 (so a stable sort keeps their input order). The comparator region canonicalizes
   this with plain FLOAT comparisons: ``a < b or (a == a and b != b)``.
-* complex: lexicographic by (real, imag), each part in the float order above (NumPy's order).
+* complex: NumPy's order: first by where the NaNs are (no NaN < NaN imaginary part < NaN real
+  part < both NaN), then lexicographically by (real, imag), so ``1+0j < 0+nanj``.
 * bool / integers: the usual order.
 * ``descending`` reverses the comparison (``b < a``): the exact reverse of the ascending order,
   so NaNs come first; with ``is_stable`` equal keys keep their input order in both directions.
@@ -82,11 +83,13 @@ def sort_permutation(keys: Sequence[np.ndarray], dimension: int, descending: boo
     """NumPy: the stable permutation that sorts ``keys`` lexicographically along ``dimension``."""
     shape = keys[0].shape
     moved = [np.moveaxis(k, dimension, -1) for k in keys]
+    if keys[0].size == 0:
+        return np.zeros(shape, dtype=np.int64)
     rows = [m.reshape(-1, shape[dimension]) for m in moved]
     ranks = [_dense_ranks(r) for r in rows]
     if descending:
         ranks = [-r for r in ranks]
-    perm = np.lexsort(ranks[::-1], axis=-1) if rows[0].size else np.zeros(rows[0].shape, np.int64)
+    perm = np.lexsort(ranks[::-1], axis=-1)
     return np.moveaxis(perm.reshape(moved[0].shape), -1, dimension)
 
 
