@@ -146,7 +146,8 @@ def _search_elements(dtype, index):
 @st.composite
 def _two_index_shapes(draw, nargs):
     xs = draw(_sides3(min_dims=3, max_dims=3))
-    i, j = draw(hnp.mutually_broadcastable_shapes(num_shapes=2, max_dims=2, max_side=3)).input_shapes
+    pair = draw(hnp.mutually_broadcastable_shapes(num_shapes=2, max_dims=2, max_side=3))
+    i, j = pair.input_shapes
     return xs, i, j
 
 

@@ -36,7 +36,7 @@ import numpy as np
 
 from xfront import _core, _errors
 from xfront import _dtypes as dt
-from xfront._api._helpers import (broadcast_shapes, broadcast_to, cast, ensure_array,
+from xfront._api._helpers import (broadcast_shapes, broadcast_to, cast, describe, ensure_array,
                                   normalize_axis, operand, shape_of, to_array)
 from xfront._api._indexing import (SEP, Window, _index_array, _is_int_scalar, basic_window,
                                    check_int_index, check_mask_shape, is_index_array,
@@ -211,25 +211,16 @@ def _index_operand(plan: _Plan, *, clamp: bool, keep: np.ndarray | None = None
     return sh.concatenate([sh.reshape(c, shape=plan.batch + (1,)) for c in cols], axis=nb), nb
 
 
-def _dynamic_starts(plan: _Plan, in_range: bool = False) -> tuple[list[Any], Any]:
-    """Clamped 0-d start per window axis, and (``in_range``) a traced "every index was in
-    range" flag."""
+def _dynamic_starts(plan: _Plan) -> list[Any]:
+    """Clamped 0-d start per window axis (every index array of the plan is 0-d)."""
     y_shape = plan.y_shape
     idt = ix.index_dtype(max(y_shape, default=0) + 1)
     starts: list[Any] = [np.zeros((), idt.np) for _ in y_shape]
-    ok = None
     for a, k in zip(plan.adv_axes, plan.adv):
         n = y_shape[a]
-        if _traced(k):
-            starts[a] = _traced_index(k, n, idt, clamp=True)
-            if not in_range:
-                continue
-            dropped = _traced_index(k, n, idt, clamp=False)
-            in_range = ew.ne(dropped, ew.full_like(dropped, n))
-            ok = in_range if ok is None else ew.and_(ok, in_range)
-        else:
-            starts[a] = np.asarray(k, dtype=idt.np)
-    return starts, ok
+        starts[a] = (_traced_index(k, n, idt, clamp=True) if _traced(k)
+                     else np.asarray(k, dtype=idt.np))
+    return starts
 
 
 def advanced_index(x: Any, items: list[Any], op: str = "__getitem__") -> Any:
@@ -241,7 +232,7 @@ def advanced_index(x: Any, items: list[Any], op: str = "__getitem__") -> Any:
     y = plan.window.read(x1)
     sizes = [1 if a in plan.adv_axes else s for a, s in enumerate(plan.y_shape)]
     if plan.batch == () and plan.traced:
-        starts, _ = _dynamic_starts(plan)
+        starts = _dynamic_starts(plan)
         out = ix.dynamic_slice(y, starts, slice_sizes=sizes)
         return sh.reshape(out, shape=plan.out_shape)
     indices, ivd = _index_operand(plan, clamp=True)
@@ -340,26 +331,17 @@ def indexed_update(x: Any, key: Any, value: Any, mode: str) -> Any:
     vb = broadcast_to(v, plan.out_shape)
     x1 = sh.reshape(x, shape=plan.shape1) if plan.shape1 != tuple(x.shape) else x
     y = plan.window.read(x1)
-    if plan.batch == () and plan.traced:
-        sizes = [1 if a in plan.adv_axes else s for a, s in enumerate(plan.y_shape)]
-        starts, ok = _dynamic_starts(plan, in_range=True)
-        new = sh.reshape(vb, shape=sizes)
-        if mode != "set":
-            new = _combine(mode, ix.dynamic_slice(y, starts, slice_sizes=sizes), new)
-        y_new = ix.dynamic_update_slice(y, new, starts)
-        y_new = ew.select(sh.broadcast_in_dim(ok, shape=y.shape, dims=()), y_new, y)
-    else:
-        keep = None
-        if mode == "set" and not plan.traced:
-            keep = _last_writes(plan)
-        indices, ivd = _index_operand(plan, clamp=False, keep=keep)
-        smode = mode
-        if x.dtype is dt.bool_:
-            smode = {"add": "max", "mul": "min"}.get(mode, mode)
-        y_new = ix.scatter(y, indices, vb, update_window_dims=plan.offset_dims,
-                           inserted_window_dims=sorted(plan.adv_axes),
-                           scatter_dims_to_operand_dims=plan.adv_axes, index_vector_dim=ivd,
-                           mode=smode)
+    # one scatter, also for a single traced index: it drops out-of-range windows natively and
+    # touches only the updated elements (a dynamic_update_slice would clamp instead)
+    keep = _last_writes(plan) if mode == "set" and not plan.traced else None
+    indices, ivd = _index_operand(plan, clamp=False, keep=keep)
+    smode = mode
+    if x.dtype is dt.bool_:
+        smode = {"add": "max", "mul": "min"}.get(mode, mode)
+    y_new = ix.scatter(y, indices, vb, update_window_dims=plan.offset_dims,
+                       inserted_window_dims=sorted(plan.adv_axes),
+                       scatter_dims_to_operand_dims=plan.adv_axes, index_vector_dim=ivd,
+                       mode=smode)
     x1_new = plan.window.write(x1, y_new)
     return sh.reshape(x1_new, shape=tuple(x.shape)) if plan.shape1 != tuple(x.shape) else x1_new
 
@@ -383,9 +365,9 @@ def _last_writes(plan: _Plan) -> np.ndarray | None:
 def _index_arg(op: str, indices: Any) -> Any:
     arr = _index_array(op, indices)
     if arr.dtype.kind == "b":
+        what = _errors.short(arr) if _traced(arr) else describe(arr)
         raise _errors.err(_errors.XfIndexError, op,
-                          f"indices must have an integer dtype, got {_errors.short(arr)}"
-                          if _traced(arr) else f"indices must have an integer dtype, got bool",
+                          f"indices must have an integer dtype, got {what}",
                           "use x[mask] or xfront.where for boolean selection")
     return arr
 

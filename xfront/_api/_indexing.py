@@ -1,17 +1,24 @@
-"""Indexing: ``x[key]`` (basic indexing) plus the Array API "Indexing Functions".
+"""Indexing: ``x[key]`` with NumPy semantics, and ``x.at[key]`` (functional updates).
 
-Imports: _helpers, prims, _core.
+Imports: _helpers, prims, _core; _gather lazily (it imports this module).
 
-Basic indexing (ints, slices with any step, ``...``, ``None``, bool scalars) lowers to static
-slice / rev / reshape primitives. Integer-array ("advanced") indexing, ``take`` and
-``take_along_axis`` lower to gather; boolean-array masks are eager only (the result shape
-depends on values; see _searching.boolean_mask).
+``prepare_key`` normalizes a key once for reads and updates: ints, slices (any step), ``...``,
+``None``, bools, integer arrays (NumPy, xfront, traced, lists, torch/TF/JAX arrays) and boolean
+masks. Keys without index arrays are *basic*: a static window (rev + slice, see ``Window``) and
+a reshape. Keys with index arrays are *advanced* and handled in _gather.py (gather, or
+dynamic_slice for a traced 0-d index). Boolean masks become their ``nonzero()`` index arrays,
+so they need concrete values: a traced mask raises DynamicShapeError (the result shape depends
+on its values), except ``x.at[mask].set(scalar)`` and friends, which keep the shape and lower to
+a select. Concrete masks (NumPy or xfront constants) also work inside ``compile``.
 
 NOTE [Out-of-bounds indices]
-    Static (Python int) indices are bounds-checked when the program is traced and raise
-    IndexError. Array indices are only known when the program runs: eagerly they are checked
-    and raise IndexError; inside ``compile`` negative indices wrap once and out-of-range ones are
-    clamped to the nearest valid index (XLA's gather semantics), as in JAX.
+    Concrete indices (Python ints, NumPy/xfront index arrays, also when they are constants
+    inside ``compile``) are bounds-checked and raise IndexError naming the axis, the index and
+    the axis size, as NumPy does. Traced indices are only known when the program runs, and XLA
+    has no error path: negative ones wrap once (``-n <= i < 0`` means ``i + n``), then reads
+    (``x[i]``, ``take``, ``take_along_axis``) **clamp** out-of-range indices to the nearest valid
+    one, and updates (``x.at[i].set/add/...``) **drop** them (the element keeps its value). JAX
+    does the same.
 """
 
 from __future__ import annotations

@@ -373,12 +373,12 @@ def scatter(x: Any, indices: Any, updates: Any, *, update_window_dims: Sequence[
             inserted_window_dims: Sequence[int], scatter_dims_to_operand_dims: Sequence[int],
             index_vector_dim: int, mode: str, indices_are_sorted: bool = False,
             unique_indices: bool = False) -> Any:
-    return scatter_p.bind(x, indices, updates, update_window_dims=tuple(map(int, update_window_dims)),
-                          inserted_window_dims=tuple(map(int, inserted_window_dims)),
-                          scatter_dims_to_operand_dims=tuple(map(int, scatter_dims_to_operand_dims)),
-                          index_vector_dim=int(index_vector_dim), mode=str(mode),
-                          indices_are_sorted=bool(indices_are_sorted),
-                          unique_indices=bool(unique_indices))
+    return scatter_p.bind(
+        x, indices, updates, update_window_dims=tuple(map(int, update_window_dims)),
+        inserted_window_dims=tuple(map(int, inserted_window_dims)),
+        scatter_dims_to_operand_dims=tuple(map(int, scatter_dims_to_operand_dims)),
+        index_vector_dim=int(index_vector_dim), mode=str(mode),
+        indices_are_sorted=bool(indices_are_sorted), unique_indices=bool(unique_indices))
 
 
 # --- dynamic_slice / dynamic_update_slice ----------------------------------------------------
