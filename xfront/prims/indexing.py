@@ -131,7 +131,8 @@ def _gather_ref(x: np.ndarray, indices: np.ndarray, *, offset_dims, collapsed_sl
         return np.zeros(out.shape, dtype=x.dtype)
     grid = np.indices(out.shape)
     batch_dims = [i for i in range(len(out.shape)) if i not in offset_dims]
-    full = starts[tuple(grid[i] for i in batch_dims)]  # out.shape + (x.ndim,)
+    full = np.broadcast_to(starts[tuple(grid[i] for i in batch_dims)],
+                           out.shape + (x.ndim,)).copy()
     window = [d for d in range(x.ndim) if d not in collapsed_slice_dims]
     for j, d in enumerate(window):
         full[..., d] += grid[offset_dims[j]]
@@ -272,8 +273,8 @@ def _scatter_ref(x: np.ndarray, indices: np.ndarray, updates: np.ndarray, *, upd
     grid = np.indices(updates.shape)
     scatter_dims = [i for i in range(updates.ndim) if i not in update_window_dims]
     bidx = tuple(grid[i] for i in scatter_dims)
-    full = starts[bidx]  # updates.shape + (x.ndim,)
-    keep = fits[bidx]
+    full = np.broadcast_to(starts[bidx], updates.shape + (x.ndim,)).copy()
+    keep = np.broadcast_to(fits[bidx], updates.shape)
     window = [d for d in range(x.ndim) if d not in inserted_window_dims]
     for j, d in enumerate(window):
         full[..., d] += grid[update_window_dims[j]]
