@@ -518,12 +518,13 @@ def test_dynamic_slice_vjps_are_transposes():
     assert np.isclose(_dot(ct, fv), _dot(g[0], vx) + _dot(g[1], vu))
 
 
+@pytest.mark.parametrize("key_dtype", ["float32", "float64"])  # packed keys / comparator
 @pytest.mark.parametrize("descending", [False, True])
-def test_sort_vjp_routes_cotangents_through_the_permutation(descending):
-    keys = rng.integers(0, 3, (3, 6)).astype(np.float64)  # many ties
-    payload = rng.standard_normal((3, 6))
+def test_sort_vjp_routes_cotangents_through_the_permutation(descending, key_dtype):
+    keys = rng.integers(0, 3, (3, 6)).astype(key_dtype)  # many ties
+    payload = rng.standard_normal((3, 6)).astype(key_dtype)
     outs = so.sort(xf.asarray(keys), xf.asarray(payload), dimension=1, descending=descending)
-    cts = [xf.asarray(rng.standard_normal((3, 6))) for _ in outs]
+    cts = [xf.asarray(rng.standard_normal((3, 6)).astype(key_dtype)) for _ in outs]
     g_keys, g_payload = so.sort_p.vjp(cts, xf.asarray(keys), xf.asarray(payload), out=outs,
                                       dimension=1, num_keys=1, is_stable=True,
                                       descending=descending)
@@ -535,6 +536,29 @@ def test_sort_vjp_routes_cotangents_through_the_permutation(descending):
     expected = np.zeros_like(payload)
     np.put_along_axis(expected, perm, np.asarray(cts[1]), axis=1)
     np.testing.assert_allclose(np.asarray(g_payload), expected)
+
+
+@pytest.mark.parametrize("dtype", ["bool", "int8", "uint16", "int32", "uint32", "float16",
+                                   "bfloat16", "float32"])
+def test_packed_keys_follow_the_sort_order(dtype):
+    import ml_dtypes
+
+    d = np.dtype(ml_dtypes.bfloat16) if dtype == "bfloat16" else np.dtype(dtype)
+    if d.kind in "iu":
+        info = np.iinfo(d)
+        x = np.array([info.max, info.min, 0, 1, info.max, info.min + 1, 0], dtype=d)
+    elif d.kind == "b":
+        x = np.array([True, False, True, False])
+    else:
+        x = np.array([1.5, -np.inf, np.nan, -0.0, 0.0, -1.5, np.inf, -np.nan, 0.0], dtype=d)
+    keys = np.asarray(so.order_bits(xf.asarray(x))).astype(np.int64)
+    ranks = so._dense_ranks(x.reshape(1, -1))[0]  # NumPy's order, NaNs equal and last
+    for i in range(x.size):
+        for j in range(x.size):
+            assert (keys[i] < keys[j]) == (ranks[i] < ranks[j]), (x[i], x[j])
+    for descending in (False, True):
+        _check(xf.argsort(x, descending=descending),
+               so.sort_permutation([x], 0, descending).astype(np.int64), f"{descending}")
 
 
 def test_index_operands_get_no_cotangent_and_graphs_typecheck():

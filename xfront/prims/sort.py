@@ -29,6 +29,7 @@ from typing import Any, Sequence
 import ml_dtypes
 import numpy as np
 
+from xfront import _dtypes as dt
 from xfront import _errors
 from xfront._aval import AbstractArray
 from xfront._core import Primitive
@@ -102,9 +103,13 @@ def _sort_ref(*xs: np.ndarray, dimension: int, num_keys: int, is_stable: bool,
 def _sort_vjp(cts: list[Any], *xs: Any, out: list[Any], dimension: int, num_keys: int,
               is_stable: bool, descending: bool) -> list[Any]:
     shape = xs[0].shape
-    iota = _sh.iota(_ix.index_dtype(shape[dimension]), shape, dimension)
-    perm = sort(*xs[:num_keys], iota, dimension=dimension, num_keys=num_keys, is_stable=True,
-                descending=descending)[-1]
+    idt = _ix.index_dtype(shape[dimension])
+    if num_keys == 1:
+        perm = argsort(xs[0], dimension=dimension, descending=descending, index_dtype=idt)
+    else:
+        iota = _sh.iota(idt, shape, dimension)
+        perm = sort(*xs[:num_keys], iota, dimension=dimension, num_keys=num_keys,
+                    is_stable=True, descending=descending)[-1]
     grads = []
     for x, ct in zip(xs, cts):
         if ct is None or x.dtype.kind not in "fc":
@@ -125,4 +130,79 @@ def sort(*xs: Any, dimension: int, num_keys: int = 1, is_stable: bool = True,
                        is_stable=bool(is_stable), descending=bool(descending))
 
 
-__all__ = ["sort", "sort_permutation"]
+
+
+# --- a stable argsort through one packed 64-bit key ------------------------------------------
+#
+# NOTE [Packed sort keys]
+#     XLA:CPU sorts one operand with a plain LT/GT comparator several times faster than it runs
+#     a general comparator region (measured on 1e6 float32: 114 ms vs 446 ms; NumPy: 64 ms).
+#     For keys of at most 32 bits, ``argsort`` therefore maps each key to a uint32 whose
+#     unsigned order is NOTE [Sort order] (``order_bits``), puts it in the high half of a
+#     uint64 whose low half is the element's position, and sorts that single operand. The
+#     positions break ties, so the result is stable in both directions (descending flips the
+#     key bits, not the positions). 64-bit and complex keys use the comparator region.
+
+def can_pack(d: Any, n: int) -> bool:
+    """Whether ``argsort`` of a ``d`` key along an axis of size ``n`` can use packed keys."""
+    return d.kind != "c" and d.itemsize <= 4 and n < 2 ** 32
+
+
+def order_bits(x: Any) -> Any:
+    """uint32 keys whose unsigned order is NOTE [Sort order] on ``x`` (at most 32-bit, real)."""
+    d = x.dtype
+    if d.kind in "bu":
+        return _ew.convert(x, dtype=dt.uint32)
+    if d.kind == "i":
+        b = _ew.bitcast_convert(_ew.convert(x, dtype=dt.int32), dtype=dt.uint32)
+        return _ew.xor(b, _ew.full_like(b, 0x80000000))
+    f = x if d is dt.float32 else _ew.convert(x, dtype=dt.float32)  # exact for f16/bf16
+    zero = _ew.full_like(f, 0)
+    f = _ew.select(_ew.eq(f, zero), zero, f)  # -0.0 -> 0.0
+    f = _ew.select(_ew.ne(f, f), _ew.full_like(f, np.nan), f)  # one NaN, above +inf
+    b = _ew.bitcast_convert(f, dtype=dt.uint32)
+    negative = _ew.eq(_ew.shift_right_logical(b, _ew.full_like(b, 31)), _ew.full_like(b, 1))
+    # negatives: flip every bit (larger magnitude sorts first); others: set the sign bit
+    flip = _ew.select(negative, _ew.full_like(b, 0xFFFFFFFF), _ew.full_like(b, 0x80000000))
+    return _ew.xor(b, flip)
+
+
+def argsort(x: Any, *, dimension: int, descending: bool = False, index_dtype: Any = dt.int64,
+            stable: bool = True) -> Any:
+    """Stable permutation sorting ``x`` along ``dimension`` (NOTE [Sort order]), as
+    ``index_dtype``. Uses packed keys where possible (NOTE [Packed sort keys])."""
+    n = x.shape[dimension]
+    idt = dt.dtype(index_dtype)
+    if not can_pack(x.dtype, n):
+        iota = _sh.iota(idt, x.shape, dimension)
+        return sort(x, iota, dimension=dimension, is_stable=stable, descending=descending)[1]
+    hi = order_bits(x)
+    if descending:
+        hi = _ew.not_(hi)
+    wide = _sh.broadcast_in_dim(np.uint64(32), shape=x.shape, dims=())
+    packed = _ew.or_(_ew.shift_left(_ew.convert(hi, dtype=dt.uint64), wide),
+                     _sh.iota(dt.uint64, x.shape, dimension))
+    (ordered,) = sort(packed, dimension=dimension, is_stable=False)  # keys are unique
+    low = _ew.and_(ordered, _ew.full_like(ordered, 0xFFFFFFFF))
+    return _ew.convert(low, dtype=idt)
+
+
+def less(a: Any, b: Any) -> Any:
+    """Elementwise "``a`` sorts before ``b``" in NOTE [Sort order] (equal shapes and dtypes)."""
+    d = a.dtype
+    if d.kind == "c":
+        ra, rb, ia, ib = _ew.real(a), _ew.real(b), _ew.imag(a), _ew.imag(b)
+        pairs = [(_ew.ne(ra, ra), _ew.ne(rb, rb)), (_ew.ne(ia, ia), _ew.ne(ib, ib)),
+                 (ra, rb), (ia, ib)]
+        out = None
+        for p, q in reversed(pairs):  # lt_0 or (eq_0 and (lt_1 or ...))
+            lt, gt = less(p, q), less(q, p)
+            out = lt if out is None else _ew.or_(lt, _ew.and_(_ew.not_(_ew.or_(lt, gt)), out))
+        return out
+    lt = _ew.lt(a, b)
+    if d.kind != "f":
+        return lt
+    return _ew.or_(lt, _ew.and_(_ew.eq(a, a), _ew.ne(b, b)))
+
+
+__all__ = ["sort", "sort_permutation", "argsort", "order_bits", "can_pack", "less"]
