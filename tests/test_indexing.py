@@ -135,6 +135,15 @@ def test_traced_scalar_index_uses_dynamic_slice():
         _check(f(X3, i, j), X3[i, :, j], f"x[{i}, :, {j}]")
 
 
+def test_list_of_traced_scalars_is_an_index_array():
+    f = xf.compile(lambda x, i, j: x[[i, j], 1])
+    _check(f(X3, 3, -4), X3[[3, -4], 1], "list of traced ints")
+    g = xf.compile(lambda x, i: x.at[[i, 0]].add(1.0))
+    expected = X3.copy()
+    np.add.at(expected, [2, 0], 1.0)
+    _check(g(X3, 2), expected, "update through a list of traced ints")
+
+
 def test_foreign_and_xfront_index_arrays():
     torch = pytest.importorskip("torch")
     idx = torch.tensor([2, 0, -1])

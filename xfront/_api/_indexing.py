@@ -59,6 +59,11 @@ def is_index_array(k: Any) -> bool:
     return isinstance(k, (np.ndarray, _core.Tracer))
 
 
+def _holds_arrays(seq: Any) -> bool:
+    return any(isinstance(e, Array) or (isinstance(e, (list, tuple)) and _holds_arrays(e))
+               for e in seq)
+
+
 def _index_array(op: str, k: Any) -> Any:
     """An array-like index as a NumPy array (concrete values) or a Tracer; checks the dtype."""
     if isinstance(k, (float, complex, np.floating, np.complexfloating)):
@@ -70,6 +75,11 @@ def _index_array(op: str, k: Any) -> Any:
         arr = k
     elif isinstance(k, (Array, np.ndarray, np.generic)):
         arr = np.asarray(k)  # concrete indices are checked on the host
+    elif isinstance(k, (list, tuple)) and _holds_arrays(k):
+        from xfront._api._creation import asarray  # stacks the (possibly traced) elements
+
+        arr = asarray(k)
+        arr = arr if isinstance(arr, _core.Tracer) else np.asarray(arr)
     elif isinstance(k, (list, tuple)):
         try:
             arr = np.asarray(k)

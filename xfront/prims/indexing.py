@@ -164,10 +164,7 @@ def _in_bounds(indices: Any, *, index_vector_dim: int, upper: Sequence[int],
                updates_shape: Sequence[int], update_scatter_dims: Sequence[int]) -> Any:
     """Bool mask of ``updates_shape``: True where the scatter window fits the operand."""
     d = indices.dtype
-    hi = np.asarray(upper, dtype=np.int64)
-    if (hi < 0).any():  # a window larger than the operand never fits
-        return _sh.broadcast_in_dim(np.asarray(False), shape=updates_shape, dims=())
-    hi = _index_const(upper, d)
+    hi = _index_const(upper, d)  # windows fit the operand (abstract_eval), so upper >= 0
     if index_vector_dim == indices.ndim:
         hi_b = _sh.broadcast_in_dim(hi.reshape(()), shape=indices.shape, dims=())
     else:

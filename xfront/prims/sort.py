@@ -16,10 +16,15 @@ them. The order (NOTE [Sort order]):
 * ``descending`` reverses the comparison (``b < a``): the exact reverse of the ascending order,
   so NaNs come first; with ``is_stable`` equal keys keep their input order in both directions.
 
-VJP: the rule sorts the keys again with an iota operand carried along, which gives the
-permutation ``perm`` (``out = take_along_axis(x, perm)``), and scatter-adds each cotangent back
-through it (the transpose of that gather). Key ties are broken stably there; a non-stable forward
-sort of tied keys with non-key operands may pair them differently.
+VJP: the rule sorts the keys again with an iota operand carried along (or, for one key of at
+most 32 bits, the packed argsort below), which gives the permutation ``perm`` (``out =
+take_along_axis(x, perm)``), and scatter-adds each cotangent back through it (the transpose of
+that gather). Key ties are broken stably there; a non-stable forward sort of tied keys with
+non-key operands may pair them differently.
+
+Also here: ``argsort`` (a stable permutation, through NOTE [Packed sort keys] where it can),
+``order_bits`` and ``less`` (the sort order as uint32 keys / as an elementwise predicate), used
+by the namespace's sort, argsort and searchsorted.
 """
 
 from __future__ import annotations
