@@ -134,7 +134,6 @@ def _slice_abstract_eval(x: AbstractArray, *, start, limit, strides) -> Abstract
 
 
 def _slice_ref(x: np.ndarray, *, start, limit, strides) -> np.ndarray:
-    # NOTE: builtins.slice, since this module's own ``slice`` (the prim wrapper) shadows it
     return x[tuple(builtins.slice(s, l, k) for s, l, k in zip(start, limit, strides))]
 
 
