@@ -1,8 +1,9 @@
 """Op-table rows for indexing and sorting: take, take_along_axis, sort, argsort, searchsorted,
 integer-array ``x[key]`` and ``x.at[key]`` updates (through small wrapper functions).
 
-Index arguments are drawn in [-3, 2] on axes of size >= 3, so they are always in bounds (the
-out-of-bounds and error behaviour is tested in tests/test_indexing.py and by the ErrorCases).
+Integer arguments are drawn in [-3, 2] (``int_domain``, which every harness honours) and the
+indexed axes have size >= 3, so indices are always in bounds (the out-of-bounds and error
+behaviour is tested in tests/test_indexing.py and by the ErrorCases).
 Rows with error cases call the xfront function itself (or ``operator.getitem``), so that the
 error's call site is the test.
 
@@ -21,14 +22,6 @@ from hypothesis.extra import numpy as hnp
 
 import xfront as xf
 from tests._harness import BF16, ALL, BOOL, COMPLEX, REAL_NUMERIC, A, ErrorCase, OpCase
-
-
-def _index_elements(*positions):
-    """Element strategy: in-bounds indices for the arguments at ``positions``."""
-    def elements(dtype, index):
-        return st.integers(-3, 2) if index in positions else None
-
-    return elements
 
 
 def _index_dtype(*positions, dtype="int64"):
@@ -164,6 +157,31 @@ def _at_shapes(nargs):
     return make()
 
 
+def _window_shapes(key):
+    def make(nargs):
+        return _sides3(min_dims=2, max_dims=3).map(lambda s: (s, np.empty(s)[key].shape))
+
+    return make
+
+
+def _np_set(key):
+    def ref(x, v):
+        out = x.copy()
+        out[key] = v
+        return out
+
+    return ref
+
+
+def _np_add(key):
+    def ref(x, v):
+        out = x.copy()
+        out[key] = np.logical_or(out[key], v) if x.dtype == np.bool_ else out[key] + v
+        return out
+
+    return ref
+
+
 def _np_at_add(x, i, v):
     out = x.copy()
     (np.logical_or if x.dtype == np.bool_ else np.add).at(out, i, v)
@@ -178,7 +196,7 @@ def _np_at_max(x, i, v):
 
 INDEXING = [
     OpCase("take", xf.take, lambda x, i, axis=None: np.take(x, i, axis=axis), ALL, nargs=2,
-           shapes=_take_shapes, kwargs=_take_kwargs, elements=_index_elements(1),
+           shapes=_take_shapes, kwargs=_take_kwargs, int_domain=(-3, 2),
            arg_dtype=_index_dtype(1),
            errors=(ErrorCase((A((3,)), np.array([5])), {"axis": 0}, raises=IndexError,
                              match=r"xfront\.take: index 5 is out of bounds for axis 0 with "
@@ -190,10 +208,10 @@ INDEXING = [
                              match=r"xfront\.take: axis 2 is out of bounds"))),
     OpCase("take_int32_indices", xf.take, lambda x, i, axis: np.take(x, i, axis=axis),
            ("float32", "int8", "bool"), nargs=2, shapes=_take_shapes, kwargs=({"axis": 0},),
-           elements=_index_elements(1), arg_dtype=_index_dtype(1, dtype="int32")),
+           int_domain=(-3, 2), arg_dtype=_index_dtype(1, dtype="int32")),
     OpCase("take_along_axis", xf.take_along_axis, _np_take_along, ALL, nargs=2,
            shapes=lambda n: _along_shapes(n, -1), kwargs=({"axis": -1},),
-           elements=_index_elements(1), arg_dtype=_index_dtype(1),
+           int_domain=(-3, 2), arg_dtype=_index_dtype(1),
            errors=(ErrorCase((A((3, 4)), np.array([1, 2])), raises=ValueError,
                              match=r"xfront\.take_along_axis: indices .* must have the same "
                                    r"number of dimensions as x f32\[3,4\]"),
@@ -202,7 +220,7 @@ INDEXING = [
                                    r"0 with size 3", compiled=False))),
     OpCase("take_along_axis_0", xf.take_along_axis, _np_take_along,
            ("float64", "int16", "complex64"), nargs=2, shapes=lambda n: _along_shapes(n, 0),
-           kwargs=({"axis": 0},), elements=_index_elements(1),
+           kwargs=({"axis": 0},), int_domain=(-3, 2),
            arg_dtype=_index_dtype(1, dtype="int32")),
     OpCase("sort", xf.sort, _np_sort, ALL, shapes=_nd1, kwargs=_sort_kwargs,
            elements=_normal_floats,
@@ -235,7 +253,7 @@ INDEXING = [
                              match=r"xfront\.take: index 7 is out of bounds for axis 0 with "
                                    r"size 3"))),
     OpCase("getitem_array", operator.getitem, operator.getitem, ALL, nargs=2,
-           shapes=lambda n: st.tuples(_sides3(), _index_shape()), elements=_index_elements(1),
+           shapes=lambda n: st.tuples(_sides3(), _index_shape()), int_domain=(-3, 2),
            arg_dtype=_index_dtype(1),
            errors=(ErrorCase((A((3, 4)), np.array([[1, 5]])), raises=IndexError,
                              match=r"xfront\.__getitem__: index 5 is out of bounds for axis 0 "
@@ -243,23 +261,29 @@ INDEXING = [
                    ErrorCase((A((3, 4)), np.array([1.0])), raises=IndexError,
                              match=r"xfront\.__getitem__: arrays used as indices must have an "
                                    r"integer or boolean dtype, got f64\[1\]"))),
-    OpCase("getitem_scalar_index", operator.getitem, operator.getitem, ("float32", "int64"),
+    OpCase("getitem_scalar_index", operator.getitem, operator.getitem,
+           ("float32", "float64", "int64"),
            nargs=2, shapes=lambda n: st.tuples(_sides3(), st.just(())),
-           elements=_index_elements(1), arg_dtype=_index_dtype(1)),
+           int_domain=(-3, 2), arg_dtype=_index_dtype(1)),
     OpCase("getitem_separated", lambda x, i, j: x[i, 1:, j], lambda x, i, j: x[i, 1:, j],
            ("float32", "int8", "bool", "complex128"), nargs=3, shapes=_two_index_shapes,
-           elements=_index_elements(1, 2), arg_dtype=_index_dtype(1, 2)),
+           int_domain=(-3, 2), arg_dtype=_index_dtype(1, 2)),
     OpCase("getitem_adjacent", lambda x, i, j: x[::-1, i, j], lambda x, i, j: x[::-1, i, j],
            ("float64", "uint16"), nargs=3, shapes=_two_index_shapes,
-           elements=_index_elements(1, 2), arg_dtype=_index_dtype(1, 2)),
+           int_domain=(-3, 2), arg_dtype=_index_dtype(1, 2)),
     OpCase("getitem_int_and_array", lambda x, i, j: x[:, -2, None, j],
            lambda x, i, j: x[:, -2, None, j], ("float32",), nargs=3, shapes=_two_index_shapes,
-           elements=_index_elements(1, 2), arg_dtype=_index_dtype(1, 2)),
+           int_domain=(-3, 2), arg_dtype=_index_dtype(1, 2)),
     OpCase("at_add", lambda x, i, v: x.at[i].add(v), _np_at_add, ALL, nargs=3,
-           shapes=_at_shapes, elements=_index_elements(1), arg_dtype=_index_dtype(1),
+           shapes=_at_shapes, int_domain=(-3, 2), arg_dtype=_index_dtype(1),
+           tol={"float16": (1e-2, 1e-2), "bfloat16": (5e-2, 0.1)}),
+    OpCase("at_set_rows", lambda x, v: x.at[1:3].set(v), _np_set(np.s_[1:3]), ALL, nargs=2,
+           shapes=_window_shapes(np.s_[1:3])),
+    OpCase("at_add_strided", lambda x, v: x.at[::-2, 1].add(v), _np_add(np.s_[::-2, 1]), ALL,
+           nargs=2, shapes=_window_shapes(np.s_[::-2, 1]),
            tol={"float16": (1e-2, 1e-2), "bfloat16": (5e-2, 0.1)}),
     OpCase("at_max", lambda x, i, v: x.at[i].max(v), _np_at_max, BOOL + REAL_NUMERIC, nargs=3,
-           shapes=_at_shapes, elements=_index_elements(1), arg_dtype=_index_dtype(1)),
+           shapes=_at_shapes, int_domain=(-3, 2), arg_dtype=_index_dtype(1)),
 ]
 
 __all__ = ["INDEXING"]
