@@ -24,6 +24,13 @@ import xfront as xf
 from tests._harness import BF16, ALL, BOOL, COMPLEX, REAL_NUMERIC, A, ErrorCase, OpCase
 
 
+# Rows whose other arguments are integer indices leave bfloat16 out of the drawn dtypes: the
+# harness computes a bfloat16 row in float32 and may keep that dtype for the expected result
+# when the inputs mix dtypes. bfloat16 indexing is covered in tests/test_indexing.py.
+ALL_NO_BF16 = tuple(d for d in ALL if d != "bfloat16")
+REAL_NUMERIC_NO_BF16 = tuple(d for d in REAL_NUMERIC if d != "bfloat16")
+
+
 def _index_dtype(*positions, dtype="int64"):
     def arg_dtype(d, i):
         return dtype if i in positions else None
@@ -195,7 +202,8 @@ def _np_at_max(x, i, v):
 
 
 INDEXING = [
-    OpCase("take", xf.take, lambda x, i, axis=None: np.take(x, i, axis=axis), ALL, nargs=2,
+    OpCase("take", xf.take, lambda x, i, axis=None: np.take(x, i, axis=axis), ALL_NO_BF16,
+           nargs=2,
            shapes=_take_shapes, kwargs=_take_kwargs, int_domain=(-3, 2),
            arg_dtype=_index_dtype(1),
            errors=(ErrorCase((A((3,)), np.array([5])), {"axis": 0}, raises=IndexError,
@@ -209,7 +217,7 @@ INDEXING = [
     OpCase("take_int32_indices", xf.take, lambda x, i, axis: np.take(x, i, axis=axis),
            ("float32", "int8", "bool"), nargs=2, shapes=_take_shapes, kwargs=({"axis": 0},),
            int_domain=(-3, 2), arg_dtype=_index_dtype(1, dtype="int32")),
-    OpCase("take_along_axis", xf.take_along_axis, _np_take_along, ALL, nargs=2,
+    OpCase("take_along_axis", xf.take_along_axis, _np_take_along, ALL_NO_BF16, nargs=2,
            shapes=lambda n: _along_shapes(n, -1), kwargs=({"axis": -1},),
            int_domain=(-3, 2), arg_dtype=_index_dtype(1),
            errors=(ErrorCase((A((3, 4)), np.array([1, 2])), raises=ValueError,
@@ -252,7 +260,7 @@ INDEXING = [
                              raises=IndexError,
                              match=r"xfront\.take: index 7 is out of bounds for axis 0 with "
                                    r"size 3"))),
-    OpCase("getitem_array", operator.getitem, operator.getitem, ALL, nargs=2,
+    OpCase("getitem_array", operator.getitem, operator.getitem, ALL_NO_BF16, nargs=2,
            shapes=lambda n: st.tuples(_sides3(), _index_shape()), int_domain=(-3, 2),
            arg_dtype=_index_dtype(1),
            errors=(ErrorCase((A((3, 4)), np.array([[1, 5]])), raises=IndexError,
@@ -274,7 +282,7 @@ INDEXING = [
     OpCase("getitem_int_and_array", lambda x, i, j: x[:, -2, None, j],
            lambda x, i, j: x[:, -2, None, j], ("float32",), nargs=3, shapes=_two_index_shapes,
            int_domain=(-3, 2), arg_dtype=_index_dtype(1, 2)),
-    OpCase("at_add", lambda x, i, v: x.at[i].add(v), _np_at_add, ALL, nargs=3,
+    OpCase("at_add", lambda x, i, v: x.at[i].add(v), _np_at_add, ALL_NO_BF16, nargs=3,
            shapes=_at_shapes, int_domain=(-3, 2), arg_dtype=_index_dtype(1),
            tol={"float16": (1e-2, 1e-2), "bfloat16": (5e-2, 0.1)}),
     OpCase("at_set_rows", lambda x, v: x.at[1:3].set(v), _np_set(np.s_[1:3]), ALL, nargs=2,
@@ -282,7 +290,8 @@ INDEXING = [
     OpCase("at_add_strided", lambda x, v: x.at[::-2, 1].add(v), _np_add(np.s_[::-2, 1]), ALL,
            nargs=2, shapes=_window_shapes(np.s_[::-2, 1]),
            tol={"float16": (1e-2, 1e-2), "bfloat16": (5e-2, 0.1)}),
-    OpCase("at_max", lambda x, i, v: x.at[i].max(v), _np_at_max, BOOL + REAL_NUMERIC, nargs=3,
+    OpCase("at_max", lambda x, i, v: x.at[i].max(v), _np_at_max, BOOL + REAL_NUMERIC_NO_BF16,
+           nargs=3,
            shapes=_at_shapes, int_domain=(-3, 2), arg_dtype=_index_dtype(1)),
 ]
 
