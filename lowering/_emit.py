@@ -104,6 +104,24 @@ def conv_dimension_numbers(lhs: Sequence[int], rhs: Sequence[int], out: Sequence
             f"->{one(out, ('b', 'f'))}>")
 
 
+def gather_dims(*, offset_dims: Sequence[int], collapsed_slice_dims: Sequence[int],
+                start_index_map: Sequence[int], index_vector_dim: int) -> str:
+    """``#stablehlo.gather<...>`` dimension numbers."""
+    return (f"#stablehlo.gather<offset_dims = {dims_list(offset_dims)}, "
+            f"collapsed_slice_dims = {dims_list(collapsed_slice_dims)}, "
+            f"start_index_map = {dims_list(start_index_map)}, "
+            f"index_vector_dim = {int(index_vector_dim)}>")
+
+
+def scatter_dims(*, update_window_dims: Sequence[int], inserted_window_dims: Sequence[int],
+                 scatter_dims_to_operand_dims: Sequence[int], index_vector_dim: int) -> str:
+    """``#stablehlo.scatter<...>`` dimension numbers."""
+    return (f"#stablehlo.scatter<update_window_dims = {dims_list(update_window_dims)}, "
+            f"inserted_window_dims = {dims_list(inserted_window_dims)}, "
+            f"scatter_dims_to_operand_dims = {dims_list(scatter_dims_to_operand_dims)}, "
+            f"index_vector_dim = {int(index_vector_dim)}>")
+
+
 def string(s: str) -> str:
     return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
 

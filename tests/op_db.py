@@ -468,6 +468,8 @@ OPS: list[OpCase] = ELEMENTWISE + STATISTICAL + LINALG + MANIPULATION
 # --- more tables (each in its own module) ---------------------------------------------------
 
 # indexing and sorting
+from tests.op_db_indexing import INDEXING  # noqa: E402
+OPS += INDEXING
 
 # windowed operations (xfront.nn)
 from tests.op_db_nn import NN  # noqa: E402

@@ -75,6 +75,8 @@ def default_device() -> Device:
     return _default_device_fn()
 
 # --- indexing and sorting: take, take_along_axis, sort, argsort, searchsorted -------------
+from xfront._api._gather import take, take_along_axis  # noqa: E402
+from xfront._api._sorting import argsort, searchsorted, sort  # noqa: E402
 
 # --- bridges: to_torch, to_tf, to_numpy, to_jax ----------------------------------------------
 from xfront.bridges import (BridgeError, to_jax, to_numpy, to_tf,  # noqa: E402

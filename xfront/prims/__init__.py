@@ -15,4 +15,6 @@ from xfront.prims import linalg  # noqa: F401
 from xfront.prims import conv  # noqa: F401
 from xfront.prims import control  # noqa: F401
 from xfront.prims import random  # noqa: F401
+from xfront.prims import indexing  # noqa: F401
+from xfront.prims import sort  # noqa: F401
 
