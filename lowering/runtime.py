@@ -272,6 +272,42 @@ def _holder_type(n: int) -> type:
     return t
 
 
+# NOTE [Staging misaligned NumPy inputs]
+#     PJRT aliases NumPy memory only when it is 64-byte aligned; NumPy's own allocations are
+#     usually 16 bytes off, so a large NumPy argument is copied into freshly allocated memory on
+#     every call (one page fault per 4 KiB). For large misaligned arguments xfront instead keeps
+#     a few staging buffers per (device, shape, dtype): the argument is copied into one (memory
+#     that is already mapped) and the buffer is handed back by ``unstage`` once the call's
+#     results are ready, i.e. once the program has finished reading it.
+
+_STAGING: dict[tuple, list[Any]] = {}
+_STAGING_PER_KEY = 2
+
+
+def put_input(x: np.ndarray, dev: Any, aval: AbstractArray | None = None) -> tuple[Any, bool]:
+    """A buffer for a NumPy argument of one call: (buffer, staged). Staged buffers must be
+    returned with ``unstage`` after the call's results are ready."""
+    n = x.nbytes
+    if (n < POOL_MIN_BYTES or not POOL_ENABLED or x.ctypes.data % 64 == 0
+            or not x.flags.c_contiguous or device_platform(dev) != "cpu"):
+        return put(x, dev, copy=False, aval=aval), False
+    lst = _STAGING.get((dev, x.shape, x.dtype))
+    if lst:
+        buf = lst.pop()
+        mem = (ctypes.c_char * n).from_address(buf.unsafe_buffer_pointer())
+        np.copyto(np.frombuffer(mem, dtype=x.dtype).reshape(x.shape), x)
+        return buf, True
+    return put(x, dev, copy=True, aval=aval), True
+
+
+def unstage(bufs: list[Any]) -> None:
+    for b in bufs:
+        key = (buffer_device(b), tuple(b.shape), np.dtype(b.dtype))
+        lst = _STAGING.setdefault(key, [])
+        if len(lst) < _STAGING_PER_KEY:
+            lst.append(b)
+
+
 def to_numpy_owned(buf: Any, on_cpu: bool | None = None) -> np.ndarray:
     """A writable NumPy array over a buffer that nothing else references (a fresh output).
 

@@ -129,3 +129,30 @@ def test_numpy_input_mutated_after_call_does_not_change_result():
     x = xf.asarray(a)  # asarray copies by default
     a[:] = 7
     np.testing.assert_array_equal(np.asarray(x), np.zeros(N, np.float32))
+
+
+def _misaligned(values: np.ndarray) -> np.ndarray:
+    raw = np.empty(values.nbytes + 64, np.uint8)
+    off = (16 - raw.ctypes.data) % 64 or 16  # 16 bytes past a 64-byte boundary
+    out = raw[off:off + values.nbytes].view(values.dtype)
+    out[...] = values
+    assert out.ctypes.data % 64 != 0
+    return out
+
+
+def test_misaligned_numpy_inputs_are_staged_and_each_call_sees_its_data():
+    f = xf.compile(lambda x: x * 2)
+    a = _misaligned(_big(0))
+    r1 = f(a)
+    np.testing.assert_allclose(r1, np.asarray(a) * 2, rtol=1e-6)
+    staged = [b for lst in runtime._STAGING.values() for b in lst]
+    assert staged, "the large misaligned input should have left a staging buffer"
+    ptr = staged[-1].unsafe_buffer_pointer()
+    a[...] = _big(1)  # new contents in the same caller memory
+    r2 = f(a)
+    np.testing.assert_allclose(r2, _big(1) * 2, rtol=1e-6)
+    np.testing.assert_allclose(r1, _big(0) * 2, rtol=1e-6)  # earlier result untouched
+    assert any(b.unsafe_buffer_pointer() == ptr
+               for lst in runtime._STAGING.values() for b in lst), "staging buffer reused"
+    x = xf.compile(lambda v: v + 1)(a)
+    np.testing.assert_allclose(x, _big(1) + 1, rtol=1e-6)

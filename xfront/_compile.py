@@ -507,10 +507,17 @@ class CompiledFunction:
                     rdev = entry.device.rt
                     # NumPy memory is aliased for this call only: to_numpy_owned waits for the
                     # results before we return
-                    bufs = entry.const_bufs + [rt.put(a, rdev, copy=False, aval=v)
-                                               for a, v in zip(args, avals)]
+                    bufs = list(entry.const_bufs)
+                    staged = []
+                    for a, v in zip(args, avals):
+                        b, st = rt.put_input(a, rdev, v)
+                        bufs.append(b)
+                        if st:
+                            staged.append(b)
                     on_cpu = entry.device.platform == "cpu"
                     outs = [rt.to_numpy_owned(b, on_cpu) for b in entry.exe.run(bufs)]
+                    if staged:  # the results are ready, so the program is done reading them
+                        rt.unstage(staged)
                     return outs[0] if entry.single_out else tree_unflatten(entry.out_tree, outs)
         return self._call(args, kwargs, self._returns)
 
@@ -533,14 +540,19 @@ class CompiledFunction:
             self._hits += 1
         rt = _rt()
         bufs = list(entry.const_bufs)
+        staged: list[Any] = []
         for leaf, v in zip(leaves, items):
             if isinstance(v, Array):
                 if v._device is not dev and v._device != dev:
                     v = v.to_device(dev)
                 bufs.append(v._buf)
             elif type(leaf) is np.ndarray:
-                # aliased for this call only (NOTE [The call path])
-                bufs.append(rt.put(leaf, dev.rt, copy=False))
+                # aliased for this call only (NOTE [The call path]), or staged (NOTE [Staging
+                # misaligned NumPy inputs] in xfront/lowering/runtime.py)
+                b, st = rt.put_input(leaf, dev.rt)
+                bufs.append(b)
+                if st:
+                    staged.append(b)
                 borrowed = True
             else:  # Python and NumPy scalars, ndarray subclasses
                 bufs.append(rt.put(np.asarray(leaf, dtype=v.dtype.np), dev.rt, copy=False))
@@ -553,8 +565,10 @@ class CompiledFunction:
         mode = returns
         if mode is None:
             mode = next(iter(frameworks)) if len(frameworks) == 1 else "xfront"
-        if borrowed and (mode == "xfront" or mode == "jax"):
+        if staged or (borrowed and (mode == "xfront" or mode == "jax")):
             rt.block_all(outs)
+        if staged:  # the program has finished reading the staged inputs
+            rt.unstage(staged)
         return self._wrap(entry, outs, mode, dev)
 
     def _check_arity(self, dyn: Any, statics: Any) -> None:
