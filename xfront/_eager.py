@@ -71,7 +71,7 @@ class Program:
     has one for each of them, and lets XLA allocate otherwise."""
 
     __slots__ = ("exe", "graph", "device", "donate", "out_avals", "pool_keys", "pool_outs",
-                 "_donor_exe")
+                 "_donor_exe", "run")
 
     def __init__(self, exe: Any, graph: _core.Graph, device: Device, donate: tuple[int, ...],
                  out_avals: list[AbstractArray]):
@@ -87,8 +87,10 @@ class Program:
         self.pool_keys = [rt.BufferPool.key(device.rt, out_avals[i].strong())
                           for i in self.pool_outs]
         self._donor_exe: Any = None
+        # ``run(bufs) -> output buffers``: straight to the executable when no output is large
+        self.run = self._run_pooled if self.pool_keys else exe.execute
 
-    def run(self, bufs: list[Any]) -> list[Any]:
+    def _run_pooled(self, bufs: list[Any]) -> list[Any]:
         if self.pool_keys:
             donors = _rt().POOL.take(self.pool_keys)
             if donors is not None:
