@@ -20,6 +20,11 @@ _ns: Any = None  # the xfront namespace module, set by xfront._api
 _POOL_MIN = int(_os.environ.get("XFRONT_POOL_MIN_BYTES", str(1 << 20)))
 
 
+def poolable(aval: AbstractArray) -> bool:
+    """Whether an output of this type is large enough for the buffer pool."""
+    return aval.size * aval.dtype.itemsize >= _POOL_MIN
+
+
 def _rt():
     from xfront.lowering import runtime
 
@@ -41,8 +46,9 @@ class Array:
 
     @classmethod
     def _new(cls, buf: Any, aval: AbstractArray, device: Any, owned: bool = False) -> Array:
-        """Wrap a device buffer. ``owned``: xfront allocated it and nothing else aliases it, so
-        it may be recycled when this array dies (see NOTE [Output buffer pool])."""
+        """Wrap a device buffer. ``owned``: xfront allocated it, nothing else aliases it and it
+        is large enough to be worth recycling when this array dies (NOTE [Output buffer pool];
+        callers pass ``poolable(aval)``)."""
         self = object.__new__(cls)
         self.aval = aval
         self._buf = buf
@@ -56,10 +62,9 @@ class Array:
             # 3 = our attribute, this local, getrefcount's argument: no NumPy view or other
             # object holds the buffer
             if _sys.getrefcount(buf) <= 3:
-                nbytes = self.aval.size * self.aval.dtype.itemsize
                 rt = _sys.modules.get("xfront.lowering.runtime")  # never import from __del__
-                if nbytes >= _POOL_MIN and rt is not None and not _sys.is_finalizing():
-                    rt.release(buf, nbytes)
+                if rt is not None and not _sys.is_finalizing():
+                    rt.release(buf, self.aval.size * self.aval.dtype.itemsize)
 
     # --- Array API attributes ---------------------------------------------------------------
     @property

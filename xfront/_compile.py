@@ -40,7 +40,7 @@ import numpy as np
 
 from xfront import _core, _errors
 from xfront import _dtypes as dt
-from xfront._array import Array
+from xfront._array import Array, poolable
 from xfront._aval import AbstractArray
 from xfront._device import Device, get_device
 from xfront._eager import Program, compile_lowered
@@ -231,7 +231,7 @@ class Traced:
 
 class _Entry:
     __slots__ = ("exe", "const_bufs", "out_tree", "out_avals", "traced", "n_in", "device",
-                 "single_out")
+                 "single_out", "run", "out_pool")
 
     def __init__(self, exe: Program, const_bufs: list[Any], traced: Traced):
         self.exe = exe  # .run(bufs) executes, writing large outputs into recycled buffers
@@ -242,13 +242,15 @@ class _Entry:
         self.n_in = len(traced.graph.invars)
         self.device = traced.device
         self.single_out = traced.out_tree.kind == "leaf"
+        self.run = exe.run
+        self.out_pool = [poolable(a) for a in self.out_avals]
 
     def wrap_xfront(self, outs: list[Any]) -> Any:
         dev = self.device
         if self.single_out:
-            return Array._new(outs[0], self.out_avals[0], dev, True)
-        return tree_unflatten(self.out_tree,
-                              [Array._new(b, a, dev, True) for b, a in zip(outs, self.out_avals)])
+            return Array._new(outs[0], self.out_avals[0], dev, self.out_pool[0])
+        return tree_unflatten(self.out_tree, [Array._new(b, a, dev, p) for b, a, p
+                                              in zip(outs, self.out_avals, self.out_pool)])
 
 
 class CompiledFunction:
@@ -300,6 +302,7 @@ class CompiledFunction:
         self._fast: dict[tuple, _Entry] = {}
         self._fast_np: dict[tuple, tuple[_Entry, list[AbstractArray]]] = {}
         self._fast_ok = not (self._static_nums or self._static_names)
+        self._fast_xf = self._fast_ok and returns in (None, "xfront")
         self._hits = 0
         self._misses = 0
         self._compiles = 0
@@ -479,24 +482,34 @@ class CompiledFunction:
             return self._fn(*args, **kwargs)
         if self._fast_ok and not kwargs and args:
             first = args[0]
-            if type(first) is Array and self._returns in (None, "xfront"):
+            if type(first) is Array and self._fast_xf:
                 dev = first._device
-                key = []
-                for a in args:
-                    if type(a) is not Array or a._device is not dev:
-                        break
-                    key.append(a.aval)
+                if len(args) == 1:
+                    key: Any = (first.aval,)
+                    bufs = [first._buf]
                 else:
-                    entry = self._fast.get(tuple(key))
-                    if entry is not None and entry.device is dev:
-                        self._hits += 1
-                        bufs = entry.const_bufs + [a._buf for a in args]
-                        try:
-                            return entry.wrap_xfront(entry.exe.run(bufs))
-                        except Exception:
-                            _raise_if_deleted("compile", bufs, len(entry.const_bufs),
-                                              (args, {}))
-                            raise
+                    key = []
+                    bufs = []
+                    for a in args:
+                        if type(a) is not Array or a._device is not dev:
+                            break
+                        key.append(a.aval)
+                        bufs.append(a._buf)
+                    else:
+                        key = tuple(key)
+                entry = self._fast.get(key) if type(key) is tuple else None
+                if entry is not None and entry.device is dev:
+                    self._hits += 1
+                    if entry.const_bufs:
+                        bufs = entry.const_bufs + bufs
+                    try:
+                        outs = entry.run(bufs)
+                    except Exception:
+                        _raise_if_deleted("compile", bufs, len(entry.const_bufs), (args, {}))
+                        raise
+                    if entry.single_out:
+                        return Array._new(outs[0], entry.out_avals[0], dev, entry.out_pool[0])
+                    return entry.wrap_xfront(outs)
             elif type(first) is np.ndarray and self._returns in (None, "numpy"):
                 hit = self._fast_np.get(tuple([(a.shape, a.dtype) if type(a) is np.ndarray
                                                else None for a in args]))
@@ -557,14 +570,17 @@ class CompiledFunction:
             else:  # Python and NumPy scalars, ndarray subclasses
                 bufs.append(rt.put(np.asarray(leaf, dtype=v.dtype.np), dev.rt, copy=False))
                 borrowed = borrowed or isinstance(leaf, np.ndarray)
-        try:
-            outs = entry.exe.run(bufs)
-        except Exception:
-            _raise_if_deleted("compile", bufs, len(entry.const_bufs), dyn)
-            raise
         mode = returns
         if mode is None:
             mode = next(iter(frameworks)) if len(frameworks) == 1 else "xfront"
+        # results that leave for torch/TF/jax never come back to the buffer pool, so they do
+        # not take recycled buffers from it either (NOTE [Output buffer pool])
+        run = entry.run if mode == "xfront" or mode == "numpy" else entry.exe.exe.execute
+        try:
+            outs = run(bufs)
+        except Exception:
+            _raise_if_deleted("compile", bufs, len(entry.const_bufs), dyn)
+            raise
         if staged or (borrowed and (mode == "xfront" or mode == "jax")):
             rt.block_all(outs)
         if staged:  # the program has finished reading the staged inputs
@@ -647,7 +663,8 @@ class CompiledFunction:
 
     def _wrap(self, entry: _Entry, outs: list[Any], mode: str, dev: Device) -> Any:
         if mode == "xfront":
-            vals = [Array._new(b, a, dev, True) for b, a in zip(outs, entry.out_avals)]
+            vals = [Array._new(b, a, dev, p) for b, a, p
+                    in zip(outs, entry.out_avals, entry.out_pool)]
         else:
             ad = adapter_named(mode)
             vals = [export_buffer(b, dev, ad, owned=True) for b in outs]

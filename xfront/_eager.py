@@ -17,7 +17,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from xfront import _core, _dtypes, _errors
-from xfront._array import Array
+from xfront._array import _POOL_MIN, Array
 from xfront._aval import AbstractArray
 from xfront._device import Device, default_device
 from xfront.bridges._dlpack import BorrowedArray
@@ -183,7 +183,8 @@ def eager_apply(prim: _core.Primitive, args: Sequence[Any], params: dict[str, An
         raise
     if borrowed:  # the caller may write that memory as soon as we return
         rt.block_all(outs)
-    arrays = [Array._new(b, a, dev, True) for b, a in zip(outs, out_avals)]
+    arrays = [Array._new(b, a, dev, a.size * a.dtype.itemsize >= _POOL_MIN)
+              for b, a in zip(outs, out_avals)]
     return arrays if prim.multiple_results else arrays[0]
 
 
