@@ -57,6 +57,7 @@ NOTE [Exporting an immutable buffer to a mutable framework]
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from typing import Any
 
@@ -79,6 +80,17 @@ class BridgeError(_errors.XfrontError, BufferError):
 class NeedsGraphCall(Exception):
     """Raised by an adapter for symbolic values (a TF graph tensor): the call must be staged
     into the framework's graph instead of exchanging buffers."""
+
+
+class NeedsAutograd(Exception):
+    """Raised by an adapter's ``prepare`` for an input that its framework's autograd records (a
+    torch tensor that requires grad under grad mode, a TF tensor an active GradientTape
+    watches). A compiled call then takes the autograd route (NOTE [Gradients through framework
+    autograd] in bridges/_autograd.py); other entry points raise ``adapter.autograd_error``."""
+
+    def __init__(self, adapter: Adapter):
+        super().__init__(adapter.name)
+        self.adapter = adapter
 
 
 class BorrowedArray(Array):
@@ -173,6 +185,27 @@ class Adapter:
 
     def data_pointer(self, x: Any) -> int | None:
         return None
+
+    # --- autograd (NOTE [Gradients through framework autograd] in bridges/_autograd.py) -----
+    def recorded(self, x: Any) -> bool:
+        """Whether the framework's autograd records ``x``, so that a gradient must flow to it
+        (floating and complex arrays only). Asked on the autograd route only."""
+        return False
+
+    def untracked(self) -> Any:
+        """A context in which ``prepare`` never raises NeedsAutograd (imports are not
+        recorded)."""
+        return contextlib.nullcontext()
+
+    def autograd_error(self, x: Any, op: str) -> _errors.XfrontError:
+        """The error for a recorded input reaching a function that cannot record it."""
+        return _errors.err(_errors.ArgumentError, op,
+                           f"the {type(x).__name__} is recorded by {self.name}'s autograd")
+
+    def record_call(self, call: Any) -> list[Any]:
+        """Run ``call`` (a bridges._autograd.GradCall) as one op of the framework's autograd;
+        returns its flat outputs."""
+        raise NotImplementedError
 
     # --- export ------------------------------------------------------------------------------
     def consumer_stream(self, dev: Device) -> Any:

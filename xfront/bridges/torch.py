@@ -3,8 +3,11 @@
 Imports: _dtypes, _errors, bridges._dlpack; torch lazily (inside functions). The transfer
 itself is bridges._dlpack's; this module only decides what torch must do first:
 
-* ``requires_grad`` tensors raise while torch's grad mode is on (xfront does not track torch
-  gradients yet); under ``torch.no_grad()`` they are detached, since no gradient is expected.
+* A tensor that requires grad while grad mode is on raises ``NeedsAutograd``: a compiled call
+  then becomes one ``torch.autograd.Function`` whose backward runs xfront's compiled VJP
+  (``record_call``; NOTE [Gradients through framework autograd] in bridges/_autograd.py), and
+  eager namespace functions raise a clear error (their xfront results cannot carry torch
+  gradients). Under ``torch.no_grad()`` such tensors are detached: no gradient is expected.
 * Conjugate/negative views are resolved (one copy); non-contiguous tensors (``.T``,
   channels_last, ``[:, ::2]``, ``expand``) are made contiguous (one copy) -- never imported with a
   non-row-major layout (NOTE [Layouts of imported buffers] in the runtime adapter).
@@ -17,7 +20,8 @@ itself is bridges._dlpack's; this module only decides what torch must do first:
 * Tensors on torch-xla's ``xla`` device take the optional torch_xla path (sync first, then its
   DLPack capsule); never required by the default tests.
 
-Also here: ``torch.compile`` support (NOTE [xfront functions inside torch.compile]).
+Also here: ``torch.compile`` support (NOTE [xfront functions inside torch.compile]), with the
+autograd formula of the ``xfront::call`` op.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from typing import Any
 
 from xfront import _dtypes, _errors
 from xfront._device import Device
-from xfront.bridges._dlpack import DLPACK, Adapter
+from xfront.bridges._dlpack import DLPACK, Adapter, NeedsAutograd
 
 _errors.register_internal_dir(__file__)
 
@@ -105,11 +109,7 @@ class TorchAdapter(Adapter):
         d = self._dtypes.get(t.dtype) or self.dtype(t.dtype, op)  # type: ignore[union-attr]
         if t.requires_grad:
             if _t().is_grad_enabled():
-                raise _errors.err(
-                    _errors.ArgumentError, op,
-                    f"the torch tensor ({tuple(t.shape)}, {t.dtype}) requires grad; xfront does "
-                    "not track torch gradients through this call yet",
-                    "pass tensor.detach(), or call it under torch.no_grad()")
+                raise NeedsAutograd(self)
             t = t.detach()
         if t.layout is not self._strided:
             raise _errors.err(_errors.ArgumentError, op,
@@ -164,6 +164,65 @@ class TorchAdapter(Adapter):
         if self._from_dlpack is None:
             self._setup()
         return self._from_dlpack(capsule)
+
+    # --- autograd -----------------------------------------------------------------------------
+    def recorded(self, t: Any) -> bool:
+        return bool(t.requires_grad and (t.is_floating_point() or t.is_complex())
+                    and _t().is_grad_enabled())
+
+    def untracked(self) -> Any:
+        return _t().no_grad()
+
+    def autograd_error(self, t: Any, op: str) -> _errors.XfrontError:
+        return _errors.err(
+            _errors.ArgumentError, op,
+            f"the torch tensor ({tuple(t.shape)}, {t.dtype}) requires grad, but xfront.{op} is "
+            "not recorded by torch autograd (its xfront result could not carry the gradient)",
+            "call the code through an xf.compile'd function (its calls join torch's autograd "
+            "graph, with xfront's VJP as the backward), or pass tensor.detach(), or use "
+            "torch.no_grad()")
+
+    def record_call(self, call: Any) -> list[Any]:
+        return list(_autograd_function().apply(call, *call.tensors))
+
+
+# --- torch autograd -----------------------------------------------------------------------------
+
+_FUNCTION: Any = None
+
+
+def _autograd_function() -> Any:
+    """The ``torch.autograd.Function`` of an eager compiled call with recorded inputs: forward
+    runs xfront's forward program (residuals stay xfront buffers on ``ctx``), backward its VJP
+    program (NOTE [Gradients through framework autograd] in bridges/_autograd.py)."""
+    global _FUNCTION
+    if _FUNCTION is not None:
+        return _FUNCTION
+    torch = _t()
+    from torch.autograd.function import once_differentiable
+
+    class XfrontCall(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx: Any, call: Any, *tensors: Any) -> Any:
+            outs = call.forward()  # grad mode is off here: inputs import as plain tensors
+            ctx.call = call
+            ctx.set_materialize_grads(False)
+            # saved only so that torch notices in-place writes to them before the backward;
+            # the backward reads the zero-copy xfront views kept by ``call``
+            ctx.save_for_backward(*[tensors[k] for k in call.saved_tensor_index])
+            fixed = [o for o, f in zip(outs, call.plan.float_out) if not f]
+            if fixed:
+                ctx.mark_non_differentiable(*fixed)
+            return tuple(outs)
+
+        @staticmethod
+        @once_differentiable
+        def backward(ctx: Any, *grads: Any) -> Any:
+            ctx.saved_tensors  # raises if a saved input was modified in place
+            return (None, *ctx.call.backward(grads))
+
+    _FUNCTION = XfrontCall
+    return _FUNCTION
 
 
 # --- torch-xla (optional; see the README) --------------------------------------------------------
