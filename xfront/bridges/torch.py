@@ -261,21 +261,32 @@ ADAPTER = TorchAdapter()
 #     Dynamo does not trace into (``torch._dynamo.nonstrict_trace``). ``graph_call`` flattens the
 #     arguments in plain Python and calls the custom op ``xfront::call(str spec, Tensor[] args)
 #     -> Tensor[]`` (torch.library). ``spec`` names a registered call signature (the function,
-#     the argument tree, Python-scalar and static leaves). The op's fake (meta) implementation
-#     traces the xfront function abstractly (xfront's shape rules) to get the output shapes and
-#     dtypes; its real implementation runs the compiled executable. The op is functional (no
-#     mutation, outputs never alias inputs), so inductor may reorder or fuse around it.
-#     xfront compiles per static shape: under ``dynamic=True`` the sizes an xfront function sees
-#     are specialized (torch guards on them and recompiles when they change).
+#     the argument tree, Python-scalar and static leaves, and which tensors need gradients). The
+#     op's fake (meta) implementation traces the xfront function abstractly (xfront's shape
+#     rules) to get the output shapes and dtypes; its real implementation runs the compiled
+#     executable. The op is functional (no mutation, outputs never alias inputs), so inductor
+#     may reorder or fuse around it. xfront compiles per static shape: under ``dynamic=True`` the
+#     sizes an xfront function sees are specialized (torch guards on them and recompiles when
+#     they change).
+#
+#     Gradients: when grad mode is on and a float tensor argument requires grad, the spec
+#     records that ``wrt`` mask and the op runs the forward program that also returns the
+#     residuals (as extra outputs, which ``graph_call`` drops). The op's autograd formula saves
+#     the inputs the backward reads and the residuals, and its backward is a second custom op,
+#     ``xfront::call_backward(str spec, Tensor[] args) -> Tensor[]``, running xfront's VJP
+#     program (bridges/_autograd.py). AOTAutograd traces both into the forward and backward
+#     graphs, so a compiled training step differentiates through xfront without recomputing
+#     its forward.
 
-_SPECS: dict[str, tuple[Any, Any, list[Any], Any]] = {}
+_SPECS: dict[str, tuple[Any, Any, list[Any], Any, tuple[bool, ...]]] = {}
 _SPEC_IDS: dict[tuple, str] = {}
 _op: Any = None
+_bwd_op: Any = None
 
 
 def install_compile_hook() -> None:
     """Route xfront compiled functions through ``xfront::call`` under torch.compile."""
-    global _op
+    global _op, _bwd_op
     if _op is not None:
         return
     torch = _t()
@@ -284,9 +295,12 @@ def install_compile_hook() -> None:
     lib_op = torch.library.custom_op("xfront::call", mutates_args=(),
                                      schema="(str spec, Tensor[] args) -> Tensor[]")(_call_impl)
     lib_op.register_fake(_call_fake)
-    # until the gradient bridge lands: the same refusal as in eager mode, not torch's generic one
-    lib_op.register_autograd(_no_backward, setup_context=_no_context)
+    lib_op.register_autograd(_call_backward, setup_context=_call_setup)
+    bwd_op = torch.library.custom_op("xfront::call_backward", mutates_args=(),
+                                     schema="(str spec, Tensor[] args) -> Tensor[]")(_bwd_impl)
+    bwd_op.register_fake(_bwd_fake)
     _op = torch.ops.xfront.call
+    _bwd_op = torch.ops.xfront.call_backward
     _compile.set_torch_graph_hook(torch.compiler.is_compiling,
                                   torch._dynamo.nonstrict_trace(graph_call))
 
@@ -305,24 +319,36 @@ def _split_leaves(cf: Any, args: tuple, kwargs: dict) -> tuple[str, list[Any]]:
             template.append(None)
         else:
             template.append(leaf)
+    wrt = tuple(ADAPTER.recorded(t) for t in tensors)
+    if not any(wrt):
+        wrt = ()
     key = (id(cf), treedef, tuple((type(v), v) if v is not None else None for v in template),
-           statics)
+           statics, wrt)
     spec = _SPEC_IDS.get(key)
     if spec is None:
         spec = f"{cf.__name__}#{len(_SPECS)}"
         _SPEC_IDS[key] = spec
-        _SPECS[spec] = (cf, treedef, template, statics)
+        _SPECS[spec] = (cf, treedef, template, statics, wrt)
     return spec, tensors
 
 
 def _rebuild(spec: str, tensors: list[Any]) -> tuple[Any, tuple, dict]:
     from xfront._tree import tree_unflatten
 
-    cf, treedef, template, statics = _SPECS[spec]
+    cf, treedef, template, statics, _ = _SPECS[spec]
     it = iter(tensors)
     leaves = [next(it) if v is None else v for v in template]
     args, kwargs = cf._merge(tree_unflatten(treedef, leaves), statics)
     return cf, args, kwargs
+
+
+def _leaf_wrt(spec: str) -> tuple[bool, ...]:
+    """The spec's gradient mask over all argument leaves (() when no gradient is needed)."""
+    _, _, template, _, wrt = _SPECS[spec]
+    if not wrt:
+        return ()
+    it = iter(wrt)
+    return tuple(next(it) if v is None else False for v in template)
 
 
 def graph_call(key: str, args: tuple, kwargs: dict) -> Any:
@@ -333,7 +359,8 @@ def graph_call(key: str, args: tuple, kwargs: dict) -> Any:
     cf = _compile.function_by_key(key)
     spec, tensors = _split_leaves(cf, args, kwargs)
     outs = _op(spec, tensors)
-    return tree_unflatten(_out_tree(spec, tensors), list(outs))
+    out_tree, out_avals = _traced(spec, tensors)
+    return tree_unflatten(out_tree, list(outs)[:len(out_avals)])  # residuals stay behind
 
 
 _OUT_TREES: dict[tuple, Any] = {}
@@ -349,22 +376,33 @@ def _signature(spec: str, tensors: list[Any]) -> tuple:
     return (spec,) + tuple((_static_shape(t), t.dtype) for t in tensors)
 
 
+def _stand_ins(tensors: list[Any]) -> list[Any]:
+    from xfront._aval import AbstractArray
+
+    return [AbstractArray(_static_shape(t), ADAPTER.dtype(t.dtype, "compile")) for t in tensors]
+
+
 def _traced(spec: str, tensors: list[Any]) -> Any:
     key = _signature(spec, tensors)
     hit = _OUT_TREES.get(key)
     if hit is None:
-        from xfront._aval import AbstractArray
-
-        stand_ins = [AbstractArray(_static_shape(t), ADAPTER.dtype(t.dtype, "compile"))
-                     for t in tensors]
-        cf, args, kwargs = _rebuild(spec, stand_ins)
+        cf, args, kwargs = _rebuild(spec, _stand_ins(tensors))
         traced = cf.trace(*args, **kwargs)
         hit = _OUT_TREES[key] = (traced.out_tree, [a.strong() for a in traced.graph.out_avals])
     return hit
 
 
-def _out_tree(spec: str, tensors: list[Any]) -> Any:
-    return _traced(spec, tensors)[0]
+def _plan(spec: str, tensors: list[Any]) -> Any:
+    """The GradPlan of a gradient spec for these tensors' shapes (real or fake tensors)."""
+    from xfront._device import get_device
+    from xfront.bridges import _autograd
+    from xfront.bridges._dlpack import device_for
+
+    cf, args, kwargs = _rebuild(spec, _stand_ins(tensors))
+    dyn, statics, treedef, avals, dev = cf._abstract(args, kwargs)
+    if dev is None:
+        dev = device_for(*ADAPTER.device_of(tensors[0])) if tensors else get_device(None)
+    return _autograd.plan_for(cf, dyn, statics, treedef, avals, dev, _leaf_wrt(spec))
 
 
 _TORCH_OF: dict[_dtypes.DType, Any] = {}
@@ -376,30 +414,132 @@ def torch_dtype(d: _dtypes.DType) -> Any:
     return _TORCH_OF[d]
 
 
+def _fresh(outs: list[Any], ins: list[Any]) -> list[Any]:
+    # outputs must be fresh tensors: one that shares memory with an input or an earlier output
+    # is cloned
+    ptrs = {t.data_ptr() for t in ins if t.numel()}
+    out = []
+    for o in outs:
+        if o.numel():
+            if o.data_ptr() in ptrs:
+                o = o.clone()
+            ptrs.add(o.data_ptr())
+        out.append(o)
+    return out
+
+
 def _call_impl(spec: str, args: list[Any]) -> list[Any]:
     from xfront._tree import tree_flatten
+    from xfront.bridges import _autograd
+    from xfront.bridges._dlpack import export_buffer
 
     cf, a, kw = _rebuild(spec, args)
-    with _t().no_grad():  # gradients are refused by the op's autograd rule, not here
-        outs = tree_flatten(cf._call(a, kw, "torch"))[0]
-    # outputs must be fresh tensors: an output that is an input is cloned
-    ptrs = {t.data_ptr() for t in args}
-    return [o.clone() if o.data_ptr() in ptrs and o.numel() else o for o in outs]
-
-
-def _no_context(ctx: Any, inputs: Any, output: Any) -> None:
-    return None
-
-
-def _no_backward(ctx: Any, grads: Any) -> Any:
-    raise _errors.err(_errors.ArgumentError, "compile",
-                      "a torch tensor that requires grad reached an xfront function under "
-                      "torch.compile; xfront does not track torch gradients through this call yet",
-                      "pass tensor.detach(), or call it under torch.no_grad()")
+    wrt = _leaf_wrt(spec)
+    with _t().no_grad():  # the op's autograd formula handles gradients, not the import
+        if not wrt:
+            return _fresh(tree_flatten(cf._call(a, kw, "torch"))[0], args)
+        _, _, template, _, _ = _SPECS[spec]
+        it = iter(args)
+        leaves = [next(it) if v is None else v for v in template]
+        call = _autograd.GradCall(cf, a, kw, ADAPTER, leaves, list(wrt))
+        outs = call.forward()
+        res = [export_buffer(r._buf, call.device, ADAPTER, owned=True) for r in call.residuals]
+    return _fresh(outs + res, args)
 
 
 def _call_fake(spec: str, args: list[Any]) -> list[Any]:
     torch = _t()
     _, avals = _traced(spec, args)
+    if _leaf_wrt(spec):
+        avals = avals + _plan(spec, args).residual_avals
     dev = args[0].device if args else torch.device("cpu")
+    return [torch.empty(a.shape, dtype=torch_dtype(a.dtype), device=dev) for a in avals]
+
+
+# the backward op's registered signatures: spec -> (plan, forward spec, tensor leaf positions)
+_BWD_SPECS: dict[str, tuple[Any, str, list[int]]] = {}
+_BWD_IDS: dict[tuple, str] = {}
+
+
+def _call_setup(ctx: Any, inputs: tuple, output: Any) -> None:
+    spec, tensors = inputs
+    ctx.bwd_spec = None
+    if not _leaf_wrt(spec):
+        return
+    plan = _plan(spec, tensors)
+    key = (_signature(spec, tensors), id(plan))
+    bwd_spec = _BWD_IDS.get(key)
+    if bwd_spec is None:
+        template = _SPECS[spec][2]
+        pos = [i for i, v in enumerate(template) if v is None]
+        bwd_spec = f"{spec}/backward#{len(_BWD_SPECS)}"
+        _BWD_IDS[key] = bwd_spec
+        _BWD_SPECS[bwd_spec] = (plan, spec, pos)
+    _, _, pos = _BWD_SPECS[bwd_spec]
+    need = plan.bwd_primals
+    saved = [t for t, i in zip(tensors, pos) if i in need]
+    residuals = list(output[plan.n_out:])
+    ctx.save_for_backward(*saved, *residuals)
+    ctx.bwd_spec = bwd_spec
+    ctx.n_tensors = len(tensors)
+    ctx.device = tensors[0].device
+    ctx.wrt = [k for k, i in enumerate(pos) if plan.wrt[i]]
+    fixed = residuals + [o for o, f in zip(output[:plan.n_out], plan.float_out) if not f]
+    if fixed:
+        ctx.mark_non_differentiable(*fixed)
+
+
+def _call_backward(ctx: Any, grads: Any) -> Any:
+    torch = _t()
+    plan = _BWD_SPECS[ctx.bwd_spec][0]
+    cts = []
+    for g, a in zip(list(grads)[:plan.n_out], plan.out_avals):
+        cts.append(g if g is not None else
+                   torch.zeros(a.shape, dtype=torch_dtype(a.dtype), device=ctx.device))
+    got = _bwd_op(ctx.bwd_spec, list(ctx.saved_tensors) + cts)
+    out: list[Any] = [None] * ctx.n_tensors
+    for k, g in zip(ctx.wrt, got):
+        out[k] = g
+    return None, out
+
+
+def _bwd_impl(spec: str, args: list[Any]) -> list[Any]:
+    from xfront._eager import array_from_numpy
+    from xfront.bridges import _autograd
+    from xfront.bridges._dlpack import export_buffer, import_array
+
+    import numpy as np
+
+    plan, fwd_spec, pos = _BWD_SPECS[spec]
+    _, _, template, _, _ = _SPECS[fwd_spec]
+    need = sorted(plan.bwd_primals)
+    dev = plan.device
+    n_saved = sum(1 for i in pos if i in plan.bwd_primals)
+    n_res = len(plan.residual_avals)
+    it = iter(args)
+    with _t().no_grad():
+        primals: list[Any] = [None] * len(template)
+        for i in need:
+            if template[i] is None:
+                primals[i] = import_array(next(it), ADAPTER, "backward", dev)
+            else:  # a Python or NumPy value baked into the spec
+                aval = plan.vjp.graph.invars[i].aval
+                primals[i] = array_from_numpy(np.asarray(template[i], dtype=aval.dtype.np), dev)
+        assert len(args) == n_saved + n_res + plan.n_out, "internal: backward arity"
+        res = [import_array(next(it), ADAPTER, "backward", dev) for _ in range(n_res)]
+        cts = []
+        for f in plan.float_out:  # integer outputs have no cotangent
+            g = next(it)
+            cts.append(import_array(g, ADAPTER, "backward", dev) if f else None)
+        got = plan.backward(primals, res, cts)
+        outs = [export_buffer(got[i]._buf, dev, ADAPTER, owned=True)
+                for i in pos if plan.wrt[i]]
+    return _fresh(outs, args)
+
+
+def _bwd_fake(spec: str, args: list[Any]) -> list[Any]:
+    torch = _t()
+    plan, _, pos = _BWD_SPECS[spec]
+    dev = args[0].device if args else torch.device("cpu")
+    avals = [plan.vjp.graph.invars[i].aval for i in pos if plan.wrt[i]]
     return [torch.empty(a.shape, dtype=torch_dtype(a.dtype), device=dev) for a in avals]
