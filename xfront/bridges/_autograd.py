@@ -244,11 +244,17 @@ def call(cf: Any, args: tuple, kwargs: dict, returns: str | None, adapter: Adapt
     """A compiled call with inputs that ``adapter``'s framework records (see the NOTE)."""
     from xfront.bridges import adapter_for_type
 
-    dyn, _ = cf._split(args, kwargs)
-    leaves, _ = tree_flatten(dyn)
+    dyn, statics = cf._split(args, kwargs)
+    leaves, treedef = tree_flatten(dyn)
     recorded = []
-    for x in leaves:
+    swapped = False
+    for i, x in enumerate(leaves):
         ad = None if isinstance(x, Array) else adapter_for_type(type(x))
+        if ad is adapter:
+            v = ad.autograd_value(x)
+            if v is not x:
+                leaves[i] = x = v
+                swapped = True
         rec = ad is not None and ad.recorded(x)
         if rec and ad is not adapter:
             raise _errors.err(_errors.ArgumentError, "compile",
@@ -261,6 +267,8 @@ def call(cf: Any, args: tuple, kwargs: dict, returns: str | None, adapter: Adapt
                           f"`{cf.__name__}` was compiled with returns={returns!r}, but it got "
                           f"inputs recorded by {adapter.name}'s autograd, whose gradients need "
                           f"{adapter.name} outputs", f"drop returns=, or detach the inputs")
+    if swapped:
+        args, kwargs = cf._merge(tree_unflatten(treedef, leaves), statics)
     gc = GradCall(cf, args, kwargs, adapter, leaves, recorded)
     outs = adapter.record_call(gc)
     return gc.unflatten(outs)

@@ -187,6 +187,11 @@ class Adapter:
         return None
 
     # --- autograd (NOTE [Gradients through framework autograd] in bridges/_autograd.py) -----
+    def autograd_value(self, x: Any) -> Any:
+        """What the autograd route passes through the framework's op for input ``x`` (a
+        variable's current value, ...)."""
+        return x
+
     def recorded(self, x: Any) -> bool:
         """Whether the framework's autograd records ``x``, so that a gradient must flow to it
         (floating and complex arrays only). Asked on the autograd route only."""
