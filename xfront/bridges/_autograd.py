@@ -87,31 +87,15 @@ class GradPlan:
         return [a.strong() for a in self.vjp.graphs.forward.out_avals[self.n_out:]]
 
     def forward(self, arrays: Sequence[Array]) -> tuple[list[Array], list[Array]]:
-        """(outputs, residuals). An output that shares memory with an input, a residual or
-        another output is copied, so that handing it to a mutable framework is safe."""
-        outs, res = self.vjp.forward(*arrays)
-        return _fresh(outs, list(arrays) + res), res
+        """(outputs, residuals). Every output is a fresh buffer (XLA copies outputs that are
+        inputs, constants or other outputs), so handing it to a mutable framework is safe."""
+        return self.vjp.forward(*arrays)
 
     def backward(self, primals: Sequence[Array | None], residuals: Sequence[Array],
                  cts: Sequence[Array | None]) -> list[Array | None]:
         """Cotangents of the ``wrt`` inputs (None elsewhere); ``cts`` has one entry per output
         (None: zero)."""
         return self.vjp.backward(primals, residuals, cts)
-
-
-def _fresh(outs: list[Array], others: list[Array]) -> list[Array]:
-    rt = _rt()
-    seen = {rt.buffer_pointer(a._buf) for a in others if a.size}
-    out = []
-    for o in outs:
-        if o.size:
-            p = rt.buffer_pointer(o._buf)
-            if p in seen:
-                o = Array._new(rt.copy_buffer(o._buf), o.aval, o._device)
-                p = rt.buffer_pointer(o._buf)
-            seen.add(p)
-        out.append(o)
-    return out
 
 
 def plan_for(cf: Any, dyn: Any, statics: Any, treedef: TreeDef, avals: list[AbstractArray],
