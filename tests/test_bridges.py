@@ -165,16 +165,21 @@ def test_eager_ops_accept_foreign_arrays():
 
 # --- hard cases -----------------------------------------------------------------------------------
 
-def test_requires_grad_is_a_clear_error_until_gradients_land():
+def test_requires_grad_in_eager_functions_is_a_clear_error():
     torch = need("torch")
     t = torch.ones(3, requires_grad=True)
-    with pytest.raises(xf.ArgumentError, match=r"requires grad; xfront does not track torch "
-                                               r"gradients"):
+    with pytest.raises(xf.ArgumentError, match=r"requires grad, but xfront.asarray is not "
+                                               r"recorded by torch autograd"):
         xf.asarray(t)
-    with pytest.raises(xf.ArgumentError, match="requires grad"):
-        xf.compile(lambda a: a * 2)(t)
+    with pytest.raises(xf.ArgumentError, match=r"xfront.sin: .* requires grad"):
+        xf.sin(t)
+    with pytest.raises(xf.ArgumentError, match=r"xfront.vjp: .* requires grad"):
+        xf.vjp(lambda a: a * 2, t)
+    out = xf.compile(lambda a: a * 2)(t)  # compiled functions join torch's autograd graph
+    assert out.requires_grad and out.tolist() == [2.0, 2.0, 2.0]
     with torch.no_grad():  # no gradient expected: the tensor is detached
-        assert xf.compile(lambda a: a * 2)(t).tolist() == [2.0, 2.0, 2.0]
+        out = xf.compile(lambda a: a * 2)(t)
+        assert out.tolist() == [2.0, 2.0, 2.0] and not out.requires_grad
 
 
 @pytest.mark.parametrize("name", ["float8_e4m3fn", "float8_e5m2", "complex32", "quint8"])

@@ -183,21 +183,3 @@ def test_tf_function_with_variables_and_pytrees():
     np.testing.assert_allclose(step(tf.ones(3)).numpy(), [2.0, 3.0, 4.0])
     v.assign([5.0, 5.0, 5.0])  # the graph reads the variable's current value
     np.testing.assert_allclose(step(tf.ones(3)).numpy(), [10.0, 10.0, 10.0])
-
-
-def test_torch_compile_with_grad_is_the_same_clear_error_as_eager():
-    torch = need("torch")
-
-    @xf.compile
-    def kernel(a, w):
-        return xf.tanh(xf.matmul(a, w))
-
-    w = torch.nn.Parameter(torch.randn(4, 4))
-    x = torch.randn(2, 4)
-    with pytest.raises(xf.ArgumentError, match="requires grad"):
-        kernel(x, w)
-    f = torch.compile(lambda a: kernel(a, w).sum(), backend="aot_eager", fullgraph=True)
-    with pytest.raises(Exception, match="does not track torch gradients"):
-        f(x)
-    with torch.no_grad():
-        torch.testing.assert_close(f(x), torch.tanh(x @ w).sum())

@@ -82,6 +82,15 @@ from xfront._api._sorting import argsort, searchsorted, sort  # noqa: E402
 from xfront.bridges import (BridgeError, to_jax, to_numpy, to_tf,  # noqa: E402
                             to_torch)
 
+
+def __getattr__(name: str):
+    # xf.torch (Function, Module: torch autograd wrappers) imports torch, so only on first use
+    if name == "torch":
+        import importlib
+
+        return importlib.import_module("xfront.torch")
+    raise AttributeError(f"module 'xfront' has no attribute {name!r}")
+
 # --- control flow and random: cond, switch, while_loop, fori_loop, scan, random -----------
 from xfront._control import cond, fori_loop, scan, switch, while_loop
 from xfront import random as random

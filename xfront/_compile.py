@@ -21,9 +21,12 @@ NOTE [The call path]
     call (no copy when 64-byte aligned); whenever an argument borrowed caller memory that can be
     written in place (NumPy, torch) and the results stay asynchronous (xfront or jax outputs),
     the call waits for its results before returning (NOTE [Borrowed memory] in
-    xfront/bridges/_dlpack.py). Two routes leave it early: under ``torch.compile`` the call
-    becomes the ``xfront::call`` custom op (xfront/bridges/torch.py), and with symbolic TF tensors
-    (inside ``tf.function``) it becomes an XlaCallModule op (xfront/bridges/tensorflow.py).
+    xfront/bridges/_dlpack.py). Three routes leave it early: under ``torch.compile`` the call
+    becomes the ``xfront::call`` custom op (xfront/bridges/torch.py); with symbolic TF tensors
+    (inside ``tf.function``) it becomes an XlaCallModule op (xfront/bridges/tensorflow.py); and
+    with inputs that torch autograd or a TF GradientTape records, it becomes one op of that
+    framework's autograd, backed by xfront's VJP (NOTE [Gradients through framework autograd]
+    in xfront/bridges/_autograd.py). A call without recorded inputs never pays for gradients.
 """
 
 from __future__ import annotations
@@ -46,7 +49,8 @@ from xfront._device import Device, get_device
 from xfront._eager import Program, compile_lowered
 from xfront._tree import TreeDef, tree_flatten, tree_flatten_with_path, tree_unflatten
 from xfront.bridges import adapter_for_type, adapter_named
-from xfront.bridges._dlpack import BorrowedArray, NeedsGraphCall, export_buffer, import_array
+from xfront.bridges._dlpack import (BorrowedArray, NeedsAutograd, NeedsGraphCall, export_buffer,
+                                    import_array)
 from xfront.lowering import Lowered, lower_graph
 
 
@@ -168,7 +172,10 @@ def _leaf_aval(x: Any, path_fn: Callable[[], str]) -> tuple[Any, str]:
         except TypeError as e:
             raise _errors.err(_errors.DTypeError, "compile",
                               f"argument {path_fn()} has an unsupported dtype: {e}") from None
-    return _foreign_leaf(x, ((x,), {}), 0, False)
+    try:
+        return _foreign_leaf(x, ((x,), {}), 0, False)
+    except NeedsAutograd as e:  # xf.vjp & co. do not record on a framework's autograd
+        raise e.adapter.autograd_error(x, "vjp") from None
 
 
 # --- hooks installed by the torch bridge (NOTE [xfront functions inside torch.compile]) --------
@@ -297,6 +304,7 @@ class CompiledFunction:
                                   f"returns={returns!r} is not one of {', '.join(_RETURNS)}")
         self._returns = returns
         self._cache: dict[Any, _Entry] = {}
+        self._grad_plans: dict[Any, Any] = {}  # autograd route (bridges/_autograd.py)
         # fast paths (NOTE [The call path]): positional xfront arrays on one device, keyed by
         # their avals; positional NumPy arrays, keyed by (shape, dtype)
         self._fast: dict[tuple, _Entry] = {}
@@ -448,8 +456,12 @@ class CompiledFunction:
         return out
 
     def _abstract(self, args: tuple, kwargs: dict):
-        dyn, statics, leaves, treedef, items, frameworks, dev, _ = self._flatten_inputs(
-            args, kwargs, abstract_ok=True)
+        try:
+            dyn, statics, leaves, treedef, items, frameworks, dev, _ = self._flatten_inputs(
+                args, kwargs, abstract_ok=True)
+        except NeedsAutograd as e:  # tracing needs no gradients: read the values untracked
+            with e.adapter.untracked():
+                return self._abstract(args, kwargs)
         avals = [v.aval if isinstance(v, Array) else v for v in items]
         return dyn, statics, treedef, avals, dev
 
@@ -470,6 +482,7 @@ class CompiledFunction:
 
     def clear_cache(self) -> None:
         self._cache.clear()
+        self._grad_plans.clear()
         self._fast.clear()
         self._fast_np.clear()
         self._last_sig = None
@@ -542,6 +555,10 @@ class CompiledFunction:
             from xfront.bridges import tensorflow as _tf_bridge
 
             return _tf_bridge.graph_call(self, args, kwargs)
+        except NeedsAutograd as e:  # inputs recorded by torch autograd or a TF tape
+            from xfront.bridges import _autograd
+
+            return _autograd.call(self, args, kwargs, returns, e.adapter)
         if dev is None:
             dev = get_device(None)
         avals = [v.aval if isinstance(v, Array) else v for v in items]

@@ -21,8 +21,8 @@ import numpy as np
 
 from xfront import _errors
 from xfront._array import Array
-from xfront.bridges._dlpack import (Adapter, BorrowedArray, BridgeError, NeedsGraphCall,
-                                    export_array, export_buffer, import_array)
+from xfront.bridges._dlpack import (Adapter, BorrowedArray, BridgeError, NeedsAutograd,
+                                    NeedsGraphCall, export_array, export_buffer, import_array)
 
 __all__ = ["Adapter", "BorrowedArray", "BridgeError", "adapter_for_type", "adapter_named",
            "export", "framework_of", "from_dlpack", "import_foreign", "to_jax", "to_numpy",
@@ -100,6 +100,12 @@ def import_foreign(x: Any, *, op: str = "asarray", device: Any = None,
     ad = adapter_for_type(type(x))
     if ad is None:
         return None
+    return _import(x, ad, op, device, copy)
+
+
+def _import(x: Any, ad: Adapter, op: str, device: Any, copy: bool | None) -> Array:
+    """``import_array`` for entry points that run eagerly: symbolic and autograd-recorded
+    inputs are errors here (only compiled functions stage into graphs and record gradients)."""
     try:
         return import_array(x, ad, op, device, copy)
     except NeedsGraphCall:
@@ -108,6 +114,8 @@ def import_foreign(x: Any, *, op: str = "asarray", device: Any = None,
                           "eager xfront functions need concrete tensors",
                           "call an xf.compile'd function inside tf.function instead: it is "
                           "staged into the TF graph as an XlaCallModule op") from None
+    except NeedsAutograd:
+        raise ad.autograd_error(x, op) from None
 
 
 def from_dlpack(x: Any, /, *, device: Any = None, copy: bool | None = None) -> Array:
@@ -171,7 +179,7 @@ def _to(framework: str, op: str, x: Any, copy: bool | None) -> Any:
             return export_array(asarray(x), ad, op, None)
         raise _errors.err(_errors.ArgumentError, op,
                           f"expected an array (or a pytree of arrays), got {type(x).__name__}")
-    arr = import_array(x, src, op, None, None)
+    arr = _import(x, src, op, None, None)
     if copy:
         return export_array(arr, ad, op, True)
     # the import is a temporary that only we hold: hand its buffer over as it is

@@ -34,6 +34,17 @@ NOTE [Hidden copies of borrowed memory]
     in the middle of it (seen: half old, half new values). Every import of borrowed memory
     therefore waits until its buffer is ready (~0.25 us when nothing was copied).
 
+NOTE [Borrowed memory at interpreter exit]
+    An execution that reads imported memory runs on XLA's worker threads, and it drops its
+    references to its inputs only after its outputs are ready: possibly after the call returned.
+    When that is the last reference to torch memory, torch's DLPack deleter takes the GIL on the
+    worker thread. While Python runs that only waits for the GIL; but once the interpreter is
+    finalizing, a thread that asks for the GIL is made to exit, and unwinding XLA's worker
+    aborts the process ("terminate called without an active exception"), seen in about a third
+    of the runs of a script whose last line is a compiled call on torch tensors. So the first
+    import of borrowed DLPack memory registers an exit hook that releases the GIL for 50 ms
+    before finalization starts, letting the workers finish.
+
 NOTE [Exporting an immutable buffer to a mutable framework]
     xfront arrays are immutable, but a torch tensor made from a DLPack capsule is writable and
     aliases the memory (so is a NumPy array made through ``__array_interface__``). xfront never
@@ -57,7 +68,10 @@ NOTE [Exporting an immutable buffer to a mutable framework]
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import sys
+import time
 from typing import Any
 
 from xfront import _dtypes, _errors
@@ -79,6 +93,17 @@ class BridgeError(_errors.XfrontError, BufferError):
 class NeedsGraphCall(Exception):
     """Raised by an adapter for symbolic values (a TF graph tensor): the call must be staged
     into the framework's graph instead of exchanging buffers."""
+
+
+class NeedsAutograd(Exception):
+    """Raised by an adapter's ``prepare`` for an input that its framework's autograd records (a
+    torch tensor that requires grad under grad mode, a TF tensor an active GradientTape
+    watches). A compiled call then takes the autograd route (NOTE [Gradients through framework
+    autograd] in bridges/_autograd.py); other entry points raise ``adapter.autograd_error``."""
+
+    def __init__(self, adapter: Adapter):
+        super().__init__(adapter.name)
+        self.adapter = adapter
 
 
 class BorrowedArray(Array):
@@ -173,6 +198,32 @@ class Adapter:
 
     def data_pointer(self, x: Any) -> int | None:
         return None
+
+    # --- autograd (NOTE [Gradients through framework autograd] in bridges/_autograd.py) -----
+    def autograd_value(self, x: Any) -> Any:
+        """What the autograd route passes through the framework's op for input ``x`` (a
+        variable's current value, ...)."""
+        return x
+
+    def recorded(self, x: Any) -> bool:
+        """Whether the framework's autograd records ``x``, so that a gradient must flow to it
+        (floating and complex arrays only). Asked on the autograd route only."""
+        return False
+
+    def untracked(self) -> Any:
+        """A context in which ``prepare`` never raises NeedsAutograd (imports are not
+        recorded)."""
+        return contextlib.nullcontext()
+
+    def autograd_error(self, x: Any, op: str) -> _errors.XfrontError:
+        """The error for a recorded input reaching a function that cannot record it."""
+        return _errors.err(_errors.ArgumentError, op,
+                           f"the {type(x).__name__} is recorded by {self.name}'s autograd")
+
+    def record_call(self, call: Any) -> list[Any]:
+        """Run ``call`` (a bridges._autograd.GradCall) as one op of the framework's autograd;
+        returns its flat outputs."""
+        raise NotImplementedError
 
     # --- export ------------------------------------------------------------------------------
     def consumer_stream(self, dev: Device) -> Any:
@@ -305,6 +356,7 @@ def import_array(x: Any, ad: Adapter, op: str, device: Device | None = None,
         buf = rt.import_dlpack(ad.capsule(src, stream), dev.rt, stream, row_major=True)
     if ad.borrows:
         buf.block_until_ready()  # NOTE [Hidden copies of borrowed memory]
+        _note_borrowed_import()
     if copy is False and (copied or _pointer_moved(ad, src, buf)):
         raise _copy_error(op, x, "its memory is not row-major compact or not aligned")
     if copy and not copied:
@@ -315,6 +367,18 @@ def import_array(x: Any, ad: Adapter, op: str, device: Device | None = None,
     cls = BorrowedArray if ad.borrows and not copied else Array
     out = cls._new(buf, aval_of(tuple(buf.shape), dtype), dev)
     return out if device is None or device == dev else _move(out, device, copy, op, x)
+
+
+_exit_hook = False
+_EXIT_GRACE_S = 0.05
+
+
+def _note_borrowed_import() -> None:
+    """See NOTE [Borrowed memory at interpreter exit]."""
+    global _exit_hook
+    if not _exit_hook:
+        atexit.register(time.sleep, _EXIT_GRACE_S)  # the GIL is free: workers finish now
+        _exit_hook = True
 
 
 def _buffer_dtype(op: str, x: Any, buf: Any) -> _dtypes.DType:

@@ -16,6 +16,12 @@ what TF must do first:
   the call into the TF graph (``graph_call``), as an ``XlaCallModule`` op that carries the
   lowered StableHLO module (RUNTIME notes, section 6). That op also runs under
   ``jit_compile=True`` and survives ``tf.saved_model.save``.
+* A floating tensor that an active ``GradientTape`` watches raises ``NeedsAutograd``: a compiled
+  call then runs under ``tf.custom_gradient`` with xfront's forward-with-residuals and VJP
+  programs (``record_call``; NOTE [Gradients through framework autograd] in
+  bridges/_autograd.py). XlaCallModule has no gradient of its own, so inside ``tf.function``
+  the backward is a second staged module under ``tf.custom_gradient``
+  (NOTE [Gradients inside tf.function]).
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ import numpy as np
 
 from xfront import _dtypes, _errors
 from xfront._device import Device
-from xfront.bridges._dlpack import DLPACK, Adapter, NeedsGraphCall
+from xfront.bridges._dlpack import DLPACK, Adapter, NeedsAutograd, NeedsGraphCall
 
 _errors.register_internal_dir(__file__)
 
@@ -64,6 +70,7 @@ class TensorFlowAdapter(Adapter):
         self._dtypes: dict[Any, _dtypes.DType] | None = None
         self._eager: Any = None
         self._devices: dict[str, tuple[str, int]] = {}
+        self._could_record: Any = None
 
     def _setup(self) -> None:
         tf = _t()
@@ -75,6 +82,15 @@ class TensorFlowAdapter(Adapter):
         self._eager = ops.EagerTensor
         self._to_dlpack = tf.experimental.dlpack.to_dlpack
         self._from_dlpack = tf.experimental.dlpack.from_dlpack
+        # whether a GradientTape records a tensor: TF has no public query for it
+        try:
+            from tensorflow.python.eager import record
+        except ImportError:  # pragma: no cover (moved): tapes never see xfront calls
+            self._could_record = lambda: False
+        else:
+            self._could_record = record.could_possibly_record
+            self._should_record = record.should_record_backprop
+            self._stop_recording = record.stop_recording
 
     def dtype(self, td: Any, op: str) -> _dtypes.DType:
         if self._dtypes is None:
@@ -94,6 +110,8 @@ class TensorFlowAdapter(Adapter):
             t = self._concrete(t, op)
         # NOTE: the dtype check must come before any DLPack call (string tensors abort TF)
         d = self._dtypes.get(t.dtype) or self.dtype(t.dtype, op)  # type: ignore[union-attr]
+        if self._could_record() and d.kind in "fc" and self._should_record([t]):
+            raise NeedsAutograd(self)
         return t, d, True, False
 
     def _concrete(self, t: Any, op: str) -> Any:
@@ -139,6 +157,54 @@ class TensorFlowAdapter(Adapter):
             self._setup()
         return self._from_dlpack(capsule)
 
+    # --- autograd -----------------------------------------------------------------------------
+    def autograd_value(self, t: Any) -> Any:
+        # a variable (TF or Keras) enters as its value, read here so that the tape records the
+        # read (and its gradient reaches the variable); nothing inside the recorded op touches
+        # variables
+        if self._dtypes is None:
+            self._setup()
+        if type(t) is self._eager:
+            return t
+        return t.read_value() if hasattr(t, "read_value") else _t().convert_to_tensor(t)
+
+    def recorded(self, t: Any) -> bool:
+        if self._dtypes is None:
+            self._setup()
+        return bool((t.dtype.is_floating or t.dtype.is_complex) and self._could_record()
+                    and self._should_record([t]))
+
+    def untracked(self) -> Any:
+        if self._dtypes is None:
+            self._setup()
+        return self._stop_recording()
+
+    def autograd_error(self, t: Any, op: str) -> _errors.XfrontError:
+        return _errors.err(
+            _errors.ArgumentError, op,
+            f"the TensorFlow tensor ({tuple(t.shape)}, {t.dtype.name}) is watched by a "
+            f"GradientTape, but xfront.{op} is not recorded on tapes (its xfront result could "
+            "not carry the gradient)",
+            "call the code through an xf.compile'd function (its calls are recorded, with "
+            "xfront's VJP as the gradient), or pass tf.stop_gradient(x)")
+
+    def record_call(self, call: Any) -> list[Any]:
+        tf = _t()
+        untracked = self.untracked
+
+        @tf.custom_gradient
+        def xfront_call(*tensors: Any) -> Any:
+            with untracked():
+                outs = call.forward()
+
+            def grad(*dys: Any) -> list[Any]:
+                with untracked():
+                    return call.backward(dys)
+
+            return outs, grad
+
+        return list(xfront_call(*call.tensors))
+
 
 ADAPTER = TensorFlowAdapter()
 
@@ -168,6 +234,19 @@ def tf_dtype(d: _dtypes.DType) -> Any:
 
 
 # --- xfront functions inside tf.function -------------------------------------------------------
+#
+# NOTE [Gradients inside tf.function]
+#     The XlaCallModule op has no gradient (RUNTIME notes, section 6), and inside a graph TF
+#     decides only after tracing whether a gradient is taken. So a staged call whose inputs
+#     include a floating TF tensor is staged under ``tf.custom_gradient`` as two modules: the
+#     forward that also returns the residuals, and the backward (xfront's VJP program: saved
+#     inputs, residuals and output cotangents in, input cotangents out), which TF stages only
+#     when a gradient is requested (GradientTape inside or around the function, Keras'
+#     train_step). Both are lowered from the plan that eager calls use (bridges/_autograd.py).
+#     Without a gradient the residuals are unused outputs: under ``jit_compile=True`` XLA drops
+#     them, otherwise they are written out once (no extra computation: they are values the
+#     forward computes anyway). Calls whose TF inputs are all integer or bool stage the plain
+#     module.
 
 _GRAPH_CACHE: dict[Any, tuple[Any, list[Any], Any]] = {}
 
@@ -177,37 +256,57 @@ def _platform() -> tuple[str, str]:
     return ("gpu", "CUDA") if tf.config.list_logical_devices("GPU") else ("cpu", "CPU")
 
 
+def _staged(artifact: bytes, consts: list[np.ndarray], inputs: list[Any], out_avals: list[Any],
+            tf_platform: str) -> list[Any]:
+    tf = _t()
+    from tensorflow.compiler.tf2xla.python import xla as tfxla
+
+    return list(tfxla.call_module(
+        [tf.constant(c) for c in consts] + list(inputs), version=9, module=artifact,
+        Tout=[tf_dtype(a.dtype) for a in out_avals], Sout=[list(a.shape) for a in out_avals],
+        platforms=[tf_platform]))
+
+
+def _module(graph: Any, platform: str) -> tuple[bytes, list[np.ndarray]]:
+    from xfront.lowering import lower_graph, runtime
+
+    artifact = runtime.portable_artifact(lower_graph(graph, platform=platform).text)
+    return artifact, [np.asarray(c) for c in graph.consts]
+
+
 def graph_call(cf: Any, args: tuple, kwargs: dict) -> Any:
-    """Stage a compiled xfront function into the current TF graph (an XlaCallModule op).
+    """Stage a compiled xfront function into the current TF graph (an XlaCallModule op; with
+    floating TF inputs, a forward/backward pair under ``tf.custom_gradient``).
 
     Each array leaf must have a static shape; TF tensors, NumPy/xfront arrays and Python scalars
     may be mixed. Results are TF tensors of the graph.
     """
     tf = _t()
-    from tensorflow.compiler.tf2xla.python import xla as tfxla
 
     from xfront import _compile
     from xfront._array import Array
     from xfront._aval import AbstractArray
     from xfront._device import default_device
     from xfront._tree import tree_flatten, tree_unflatten
-    from xfront.lowering import lower_graph, runtime
 
     dyn, statics = cf._split(args, kwargs)
     leaves, treedef = tree_flatten(dyn)
     avals: list[AbstractArray] = []
     inputs: list[Any] = []
+    wrt: list[bool] = []
     for i, leaf in enumerate(leaves):
         weak = _compile.weak_scalar_aval(leaf)
         if weak is not None:
             avals.append(weak)
             inputs.append(tf.constant(leaf, dtype=tf_dtype(weak.dtype)))
+            wrt.append(False)
             continue
         if isinstance(leaf, (Array, np.ndarray, np.generic)):
             leaf = np.asarray(leaf)
             d = _dtypes.dtype(leaf.dtype)
             avals.append(AbstractArray(leaf.shape, d))
             inputs.append(tf.constant(leaf, dtype=tf_dtype(d)))
+            wrt.append(False)
             continue
         t = leaf.read_value() if hasattr(leaf, "read_value") else tf.convert_to_tensor(leaf)
         shape = t.shape
@@ -215,11 +314,16 @@ def graph_call(cf: Any, args: tuple, kwargs: dict) -> Any:
             raise _errors.err(_errors.ShapeError, "compile",
                               f"argument #{i} of `{cf.__name__}` has the dynamic TF shape "
                               f"{shape}; xfront compiles for static shapes",
-                              "give tf.function an input_signature with full shapes")
-        avals.append(AbstractArray(tuple(shape.as_list()), ADAPTER.dtype(t.dtype, "compile")))
+                              "give tf.function an input_signature with full shapes; a Keras "
+                              "layer that calls xfront should define compute_output_shape, so "
+                              "that Keras never calls it with a None batch size")
+        aval = AbstractArray(tuple(shape.as_list()), ADAPTER.dtype(t.dtype, "compile"))
+        avals.append(aval)
         inputs.append(t)
+        wrt.append(aval.dtype.kind in "fc")
     platform, tf_platform = _platform()
-    key = (id(cf), treedef, tuple(avals), statics, platform)
+    grad = tuple(wrt) if any(wrt) else ()
+    key = (id(cf), treedef, tuple(avals), statics, platform, grad)
     hit = _GRAPH_CACHE.get(key)
     if hit is None:
         # TF's XLA runs the module: lower for TF's platform, whatever xfront's runtime has
@@ -227,13 +331,50 @@ def graph_call(cf: Any, args: tuple, kwargs: dict) -> Any:
         if traced.donate:
             raise _errors.err(_errors.ArgumentError, "compile",
                               "donate_argnums has no meaning inside tf.function")
-        artifact = runtime.portable_artifact(lower_graph(traced.graph, platform=platform).text)
-        consts = [np.asarray(c) for c in traced.graph.consts]
-        hit = _GRAPH_CACHE[key] = (traced, consts, artifact)
-    traced, consts, artifact = hit
+        if grad:
+            from xfront.bridges._autograd import GradPlan
+
+            plan = GradPlan(traced, grad)
+            g = plan.vjp.graphs
+            hit = (traced, plan, _module(g.forward, platform), _module(g.backward, platform))
+        else:
+            hit = (traced, None, _module(traced.graph, platform), None)
+        _GRAPH_CACHE[key] = hit
+    traced, plan, (artifact, consts), bwd = hit
     out_avals = [a.strong() for a in traced.graph.out_avals]
-    outs = tfxla.call_module(
-        [tf.constant(c) for c in consts] + inputs, version=9, module=artifact,
-        Tout=[tf_dtype(a.dtype) for a in out_avals], Sout=[list(a.shape) for a in out_avals],
-        platforms=[tf_platform])
-    return tree_unflatten(traced.out_tree, list(outs))
+    if plan is None:
+        outs = _staged(artifact, consts, inputs, out_avals, tf_platform)
+    else:
+        outs = _staged_with_gradient(plan, artifact, consts, bwd, inputs, tf_platform)
+    return tree_unflatten(traced.out_tree, outs)
+
+
+def _staged_with_gradient(plan: Any, artifact: bytes, consts: list[np.ndarray], bwd: Any,
+                          inputs: list[Any], tf_platform: str) -> list[Any]:
+    tf = _t()
+    g = plan.vjp.graphs
+    n = plan.n_out
+    fwd_avals = [a.strong() for a in g.forward.out_avals]
+    bwd_artifact, bwd_consts = bwd
+    bwd_avals = [a.strong() for a in g.backward.out_avals]
+
+    @tf.custom_gradient
+    def xfront_call(*xs: Any) -> Any:
+        res_all = _staged(artifact, consts, xs, fwd_avals, tf_platform)
+        outs, residuals = res_all[:n], res_all[n:]
+
+        def grad(*dys: Any) -> list[Any]:
+            cts = [dys[j] if dys[j] is not None else
+                   tf.zeros(plan.out_avals[j].shape, tf_dtype(plan.out_avals[j].dtype))
+                   for j in g.ct_outs]
+            got = _staged(bwd_artifact, bwd_consts,
+                          [xs[i] for i in g.bwd_primals] + residuals + cts, bwd_avals,
+                          tf_platform)
+            out: list[Any] = [None] * len(xs)
+            for i, ct in zip(g.wrt, got):
+                out[i] = ct
+            return out
+
+        return outs, grad
+
+    return list(xfront_call(*inputs))

@@ -3,8 +3,11 @@
 Imports: _dtypes, _errors, bridges._dlpack; torch lazily (inside functions). The transfer
 itself is bridges._dlpack's; this module only decides what torch must do first:
 
-* ``requires_grad`` tensors raise while torch's grad mode is on (xfront does not track torch
-  gradients yet); under ``torch.no_grad()`` they are detached, since no gradient is expected.
+* A tensor that requires grad while grad mode is on raises ``NeedsAutograd``: a compiled call
+  then becomes one ``torch.autograd.Function`` whose backward runs xfront's compiled VJP
+  (``record_call``; NOTE [Gradients through framework autograd] in bridges/_autograd.py), and
+  eager namespace functions raise a clear error (their xfront results cannot carry torch
+  gradients). Under ``torch.no_grad()`` such tensors are detached: no gradient is expected.
 * Conjugate/negative views are resolved (one copy); non-contiguous tensors (``.T``,
   channels_last, ``[:, ::2]``, ``expand``) are made contiguous (one copy) -- never imported with a
   non-row-major layout (NOTE [Layouts of imported buffers] in the runtime adapter).
@@ -17,7 +20,8 @@ itself is bridges._dlpack's; this module only decides what torch must do first:
 * Tensors on torch-xla's ``xla`` device take the optional torch_xla path (sync first, then its
   DLPack capsule); never required by the default tests.
 
-Also here: ``torch.compile`` support (NOTE [xfront functions inside torch.compile]).
+Also here: ``torch.compile`` support (NOTE [xfront functions inside torch.compile]), with the
+autograd formula of the ``xfront::call`` op.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from typing import Any
 
 from xfront import _dtypes, _errors
 from xfront._device import Device
-from xfront.bridges._dlpack import DLPACK, Adapter
+from xfront.bridges._dlpack import DLPACK, Adapter, NeedsAutograd
 
 _errors.register_internal_dir(__file__)
 
@@ -105,11 +109,7 @@ class TorchAdapter(Adapter):
         d = self._dtypes.get(t.dtype) or self.dtype(t.dtype, op)  # type: ignore[union-attr]
         if t.requires_grad:
             if _t().is_grad_enabled():
-                raise _errors.err(
-                    _errors.ArgumentError, op,
-                    f"the torch tensor ({tuple(t.shape)}, {t.dtype}) requires grad; xfront does "
-                    "not track torch gradients through this call yet",
-                    "pass tensor.detach(), or call it under torch.no_grad()")
+                raise NeedsAutograd(self)
             t = t.detach()
         if t.layout is not self._strided:
             raise _errors.err(_errors.ArgumentError, op,
@@ -165,6 +165,65 @@ class TorchAdapter(Adapter):
             self._setup()
         return self._from_dlpack(capsule)
 
+    # --- autograd -----------------------------------------------------------------------------
+    def recorded(self, t: Any) -> bool:
+        return bool(t.requires_grad and (t.is_floating_point() or t.is_complex())
+                    and _t().is_grad_enabled())
+
+    def untracked(self) -> Any:
+        return _t().no_grad()
+
+    def autograd_error(self, t: Any, op: str) -> _errors.XfrontError:
+        return _errors.err(
+            _errors.ArgumentError, op,
+            f"the torch tensor ({tuple(t.shape)}, {t.dtype}) requires grad, but xfront.{op} is "
+            "not recorded by torch autograd (its xfront result could not carry the gradient)",
+            "call the code through an xf.compile'd function (its calls join torch's autograd "
+            "graph, with xfront's VJP as the backward), or pass tensor.detach(), or use "
+            "torch.no_grad()")
+
+    def record_call(self, call: Any) -> list[Any]:
+        return list(_autograd_function().apply(call, *call.tensors))
+
+
+# --- torch autograd -----------------------------------------------------------------------------
+
+_FUNCTION: Any = None
+
+
+def _autograd_function() -> Any:
+    """The ``torch.autograd.Function`` of an eager compiled call with recorded inputs: forward
+    runs xfront's forward program (residuals stay xfront buffers on ``ctx``), backward its VJP
+    program (NOTE [Gradients through framework autograd] in bridges/_autograd.py)."""
+    global _FUNCTION
+    if _FUNCTION is not None:
+        return _FUNCTION
+    torch = _t()
+    from torch.autograd.function import once_differentiable
+
+    class XfrontCall(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx: Any, call: Any, *tensors: Any) -> Any:
+            outs = call.forward()  # grad mode is off here: inputs import as plain tensors
+            ctx.call = call
+            ctx.set_materialize_grads(False)
+            # saved only so that torch notices in-place writes to them before the backward;
+            # the backward reads the zero-copy xfront views kept by ``call``
+            ctx.save_for_backward(*[tensors[k] for k in call.saved_tensor_index])
+            fixed = [o for o, f in zip(outs, call.plan.float_out) if not f]
+            if fixed:
+                ctx.mark_non_differentiable(*fixed)
+            return tuple(outs)
+
+        @staticmethod
+        @once_differentiable
+        def backward(ctx: Any, *grads: Any) -> Any:
+            ctx.saved_tensors  # raises if a saved input was modified in place
+            return (None, *ctx.call.backward(grads))
+
+    _FUNCTION = XfrontCall
+    return _FUNCTION
+
 
 # --- torch-xla (optional; see the README) --------------------------------------------------------
 
@@ -202,21 +261,32 @@ ADAPTER = TorchAdapter()
 #     Dynamo does not trace into (``torch._dynamo.nonstrict_trace``). ``graph_call`` flattens the
 #     arguments in plain Python and calls the custom op ``xfront::call(str spec, Tensor[] args)
 #     -> Tensor[]`` (torch.library). ``spec`` names a registered call signature (the function,
-#     the argument tree, Python-scalar and static leaves). The op's fake (meta) implementation
-#     traces the xfront function abstractly (xfront's shape rules) to get the output shapes and
-#     dtypes; its real implementation runs the compiled executable. The op is functional (no
-#     mutation, outputs never alias inputs), so inductor may reorder or fuse around it.
-#     xfront compiles per static shape: under ``dynamic=True`` the sizes an xfront function sees
-#     are specialized (torch guards on them and recompiles when they change).
+#     the argument tree, Python-scalar and static leaves, and which tensors need gradients). The
+#     op's fake (meta) implementation traces the xfront function abstractly (xfront's shape
+#     rules) to get the output shapes and dtypes; its real implementation runs the compiled
+#     executable. The op is functional (no mutation, outputs never alias inputs), so inductor
+#     may reorder or fuse around it. xfront compiles per static shape: under ``dynamic=True`` the
+#     sizes an xfront function sees are specialized (torch guards on them and recompiles when
+#     they change).
+#
+#     Gradients: when grad mode is on and a float tensor argument requires grad, the spec
+#     records that ``wrt`` mask and the op runs the forward program that also returns the
+#     residuals (as extra outputs, which ``graph_call`` drops). The op's autograd formula saves
+#     the inputs the backward reads and the residuals, and its backward is a second custom op,
+#     ``xfront::call_backward(str spec, Tensor[] args) -> Tensor[]``, running xfront's VJP
+#     program (bridges/_autograd.py). AOTAutograd traces both into the forward and backward
+#     graphs, so a compiled training step differentiates through xfront without recomputing
+#     its forward.
 
-_SPECS: dict[str, tuple[Any, Any, list[Any], Any]] = {}
+_SPECS: dict[str, tuple[Any, Any, list[Any], Any, tuple[bool, ...]]] = {}
 _SPEC_IDS: dict[tuple, str] = {}
 _op: Any = None
+_bwd_op: Any = None
 
 
 def install_compile_hook() -> None:
     """Route xfront compiled functions through ``xfront::call`` under torch.compile."""
-    global _op
+    global _op, _bwd_op
     if _op is not None:
         return
     torch = _t()
@@ -225,9 +295,12 @@ def install_compile_hook() -> None:
     lib_op = torch.library.custom_op("xfront::call", mutates_args=(),
                                      schema="(str spec, Tensor[] args) -> Tensor[]")(_call_impl)
     lib_op.register_fake(_call_fake)
-    # until the gradient bridge lands: the same refusal as in eager mode, not torch's generic one
-    lib_op.register_autograd(_no_backward, setup_context=_no_context)
+    lib_op.register_autograd(_call_backward, setup_context=_call_setup)
+    bwd_op = torch.library.custom_op("xfront::call_backward", mutates_args=(),
+                                     schema="(str spec, Tensor[] args) -> Tensor[]")(_bwd_impl)
+    bwd_op.register_fake(_bwd_fake)
     _op = torch.ops.xfront.call
+    _bwd_op = torch.ops.xfront.call_backward
     _compile.set_torch_graph_hook(torch.compiler.is_compiling,
                                   torch._dynamo.nonstrict_trace(graph_call))
 
@@ -246,24 +319,36 @@ def _split_leaves(cf: Any, args: tuple, kwargs: dict) -> tuple[str, list[Any]]:
             template.append(None)
         else:
             template.append(leaf)
+    wrt = tuple(ADAPTER.recorded(t) for t in tensors)
+    if not any(wrt):
+        wrt = ()
     key = (id(cf), treedef, tuple((type(v), v) if v is not None else None for v in template),
-           statics)
+           statics, wrt)
     spec = _SPEC_IDS.get(key)
     if spec is None:
         spec = f"{cf.__name__}#{len(_SPECS)}"
         _SPEC_IDS[key] = spec
-        _SPECS[spec] = (cf, treedef, template, statics)
+        _SPECS[spec] = (cf, treedef, template, statics, wrt)
     return spec, tensors
 
 
 def _rebuild(spec: str, tensors: list[Any]) -> tuple[Any, tuple, dict]:
     from xfront._tree import tree_unflatten
 
-    cf, treedef, template, statics = _SPECS[spec]
+    cf, treedef, template, statics, _ = _SPECS[spec]
     it = iter(tensors)
     leaves = [next(it) if v is None else v for v in template]
     args, kwargs = cf._merge(tree_unflatten(treedef, leaves), statics)
     return cf, args, kwargs
+
+
+def _leaf_wrt(spec: str) -> tuple[bool, ...]:
+    """The spec's gradient mask over all argument leaves (() when no gradient is needed)."""
+    _, _, template, _, wrt = _SPECS[spec]
+    if not wrt:
+        return ()
+    it = iter(wrt)
+    return tuple(next(it) if v is None else False for v in template)
 
 
 def graph_call(key: str, args: tuple, kwargs: dict) -> Any:
@@ -274,7 +359,8 @@ def graph_call(key: str, args: tuple, kwargs: dict) -> Any:
     cf = _compile.function_by_key(key)
     spec, tensors = _split_leaves(cf, args, kwargs)
     outs = _op(spec, tensors)
-    return tree_unflatten(_out_tree(spec, tensors), list(outs))
+    out_tree, out_avals = _traced(spec, tensors)
+    return tree_unflatten(out_tree, list(outs)[:len(out_avals)])  # residuals stay behind
 
 
 _OUT_TREES: dict[tuple, Any] = {}
@@ -290,22 +376,33 @@ def _signature(spec: str, tensors: list[Any]) -> tuple:
     return (spec,) + tuple((_static_shape(t), t.dtype) for t in tensors)
 
 
+def _stand_ins(tensors: list[Any]) -> list[Any]:
+    from xfront._aval import AbstractArray
+
+    return [AbstractArray(_static_shape(t), ADAPTER.dtype(t.dtype, "compile")) for t in tensors]
+
+
 def _traced(spec: str, tensors: list[Any]) -> Any:
     key = _signature(spec, tensors)
     hit = _OUT_TREES.get(key)
     if hit is None:
-        from xfront._aval import AbstractArray
-
-        stand_ins = [AbstractArray(_static_shape(t), ADAPTER.dtype(t.dtype, "compile"))
-                     for t in tensors]
-        cf, args, kwargs = _rebuild(spec, stand_ins)
+        cf, args, kwargs = _rebuild(spec, _stand_ins(tensors))
         traced = cf.trace(*args, **kwargs)
         hit = _OUT_TREES[key] = (traced.out_tree, [a.strong() for a in traced.graph.out_avals])
     return hit
 
 
-def _out_tree(spec: str, tensors: list[Any]) -> Any:
-    return _traced(spec, tensors)[0]
+def _plan(spec: str, tensors: list[Any]) -> Any:
+    """The GradPlan of a gradient spec for these tensors' shapes (real or fake tensors)."""
+    from xfront._device import get_device
+    from xfront.bridges import _autograd
+    from xfront.bridges._dlpack import device_for
+
+    cf, args, kwargs = _rebuild(spec, _stand_ins(tensors))
+    dyn, statics, treedef, avals, dev = cf._abstract(args, kwargs)
+    if dev is None:
+        dev = device_for(*ADAPTER.device_of(tensors[0])) if tensors else get_device(None)
+    return _autograd.plan_for(cf, dyn, statics, treedef, avals, dev, _leaf_wrt(spec))
 
 
 _TORCH_OF: dict[_dtypes.DType, Any] = {}
@@ -317,30 +414,132 @@ def torch_dtype(d: _dtypes.DType) -> Any:
     return _TORCH_OF[d]
 
 
+def _fresh(outs: list[Any], ins: list[Any]) -> list[Any]:
+    # outputs must be fresh tensors: one that shares memory with an input or an earlier output
+    # is cloned
+    ptrs = {t.data_ptr() for t in ins if t.numel()}
+    out = []
+    for o in outs:
+        if o.numel():
+            if o.data_ptr() in ptrs:
+                o = o.clone()
+            ptrs.add(o.data_ptr())
+        out.append(o)
+    return out
+
+
 def _call_impl(spec: str, args: list[Any]) -> list[Any]:
     from xfront._tree import tree_flatten
+    from xfront.bridges import _autograd
+    from xfront.bridges._dlpack import export_buffer
 
     cf, a, kw = _rebuild(spec, args)
-    with _t().no_grad():  # gradients are refused by the op's autograd rule, not here
-        outs = tree_flatten(cf._call(a, kw, "torch"))[0]
-    # outputs must be fresh tensors: an output that is an input is cloned
-    ptrs = {t.data_ptr() for t in args}
-    return [o.clone() if o.data_ptr() in ptrs and o.numel() else o for o in outs]
-
-
-def _no_context(ctx: Any, inputs: Any, output: Any) -> None:
-    return None
-
-
-def _no_backward(ctx: Any, grads: Any) -> Any:
-    raise _errors.err(_errors.ArgumentError, "compile",
-                      "a torch tensor that requires grad reached an xfront function under "
-                      "torch.compile; xfront does not track torch gradients through this call yet",
-                      "pass tensor.detach(), or call it under torch.no_grad()")
+    wrt = _leaf_wrt(spec)
+    with _t().no_grad():  # the op's autograd formula handles gradients, not the import
+        if not wrt:
+            return _fresh(tree_flatten(cf._call(a, kw, "torch"))[0], args)
+        _, _, template, _, _ = _SPECS[spec]
+        it = iter(args)
+        leaves = [next(it) if v is None else v for v in template]
+        call = _autograd.GradCall(cf, a, kw, ADAPTER, leaves, list(wrt))
+        outs = call.forward()
+        res = [export_buffer(r._buf, call.device, ADAPTER, owned=True) for r in call.residuals]
+    return _fresh(outs + res, args)
 
 
 def _call_fake(spec: str, args: list[Any]) -> list[Any]:
     torch = _t()
     _, avals = _traced(spec, args)
+    if _leaf_wrt(spec):
+        avals = avals + _plan(spec, args).residual_avals
     dev = args[0].device if args else torch.device("cpu")
+    return [torch.empty(a.shape, dtype=torch_dtype(a.dtype), device=dev) for a in avals]
+
+
+# the backward op's registered signatures: spec -> (plan, forward spec, tensor leaf positions)
+_BWD_SPECS: dict[str, tuple[Any, str, list[int]]] = {}
+_BWD_IDS: dict[tuple, str] = {}
+
+
+def _call_setup(ctx: Any, inputs: tuple, output: Any) -> None:
+    spec, tensors = inputs
+    ctx.bwd_spec = None
+    if not _leaf_wrt(spec):
+        return
+    plan = _plan(spec, tensors)
+    key = (_signature(spec, tensors), id(plan))
+    bwd_spec = _BWD_IDS.get(key)
+    if bwd_spec is None:
+        template = _SPECS[spec][2]
+        pos = [i for i, v in enumerate(template) if v is None]
+        bwd_spec = f"{spec}/backward#{len(_BWD_SPECS)}"
+        _BWD_IDS[key] = bwd_spec
+        _BWD_SPECS[bwd_spec] = (plan, spec, pos)
+    _, _, pos = _BWD_SPECS[bwd_spec]
+    need = plan.bwd_primals
+    saved = [t for t, i in zip(tensors, pos) if i in need]
+    residuals = list(output[plan.n_out:])
+    ctx.save_for_backward(*saved, *residuals)
+    ctx.bwd_spec = bwd_spec
+    ctx.n_tensors = len(tensors)
+    ctx.device = tensors[0].device
+    ctx.wrt = [k for k, i in enumerate(pos) if plan.wrt[i]]
+    fixed = residuals + [o for o, f in zip(output[:plan.n_out], plan.float_out) if not f]
+    if fixed:
+        ctx.mark_non_differentiable(*fixed)
+
+
+def _call_backward(ctx: Any, grads: Any) -> Any:
+    torch = _t()
+    plan = _BWD_SPECS[ctx.bwd_spec][0]
+    cts = []
+    for g, a in zip(list(grads)[:plan.n_out], plan.out_avals):
+        cts.append(g if g is not None else
+                   torch.zeros(a.shape, dtype=torch_dtype(a.dtype), device=ctx.device))
+    got = _bwd_op(ctx.bwd_spec, list(ctx.saved_tensors) + cts)
+    out: list[Any] = [None] * ctx.n_tensors
+    for k, g in zip(ctx.wrt, got):
+        out[k] = g
+    return None, out
+
+
+def _bwd_impl(spec: str, args: list[Any]) -> list[Any]:
+    from xfront._eager import array_from_numpy
+    from xfront.bridges import _autograd
+    from xfront.bridges._dlpack import export_buffer, import_array
+
+    import numpy as np
+
+    plan, fwd_spec, pos = _BWD_SPECS[spec]
+    _, _, template, _, _ = _SPECS[fwd_spec]
+    need = sorted(plan.bwd_primals)
+    dev = plan.device
+    n_saved = sum(1 for i in pos if i in plan.bwd_primals)
+    n_res = len(plan.residual_avals)
+    it = iter(args)
+    with _t().no_grad():
+        primals: list[Any] = [None] * len(template)
+        for i in need:
+            if template[i] is None:
+                primals[i] = import_array(next(it), ADAPTER, "backward", dev)
+            else:  # a Python or NumPy value baked into the spec
+                aval = plan.vjp.graph.invars[i].aval
+                primals[i] = array_from_numpy(np.asarray(template[i], dtype=aval.dtype.np), dev)
+        assert len(args) == n_saved + n_res + plan.n_out, "internal: backward arity"
+        res = [import_array(next(it), ADAPTER, "backward", dev) for _ in range(n_res)]
+        cts = []
+        for f in plan.float_out:  # integer outputs have no cotangent
+            g = next(it)
+            cts.append(import_array(g, ADAPTER, "backward", dev) if f else None)
+        got = plan.backward(primals, res, cts)
+        outs = [export_buffer(got[i]._buf, dev, ADAPTER, owned=True)
+                for i in pos if plan.wrt[i]]
+    return _fresh(outs, args)
+
+
+def _bwd_fake(spec: str, args: list[Any]) -> list[Any]:
+    torch = _t()
+    plan, _, pos = _BWD_SPECS[spec]
+    dev = args[0].device if args else torch.device("cpu")
+    avals = [plan.vjp.graph.invars[i].aval for i in pos if plan.wrt[i]]
     return [torch.empty(a.shape, dtype=torch_dtype(a.dtype), device=dev) for a in avals]
