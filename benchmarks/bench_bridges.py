@@ -105,7 +105,7 @@ def contenders(size: int) -> dict[str, Callable[[], Any]]:
     kernel(xa, xb)
     (entry,) = kernel._cache.values()
     bufs = list(entry.const_bufs) + [xa._buf, xb._buf]
-    out["raw executable"] = lambda: runtime.block_all(entry.exe.execute(bufs))
+    out["raw executable"] = lambda: runtime.block_all(entry.exe.run(bufs))
     out["xfront arrays"] = lambda: kernel(xa, xb).block_until_ready()
     out["numpy"] = lambda: kernel(a, b)
     out["numpy (not 64-byte aligned: copied)"] = lambda: kernel(ua, ub)

@@ -156,3 +156,27 @@ def test_misaligned_numpy_inputs_are_staged_and_each_call_sees_its_data():
                for lst in runtime._STAGING.values() for b in lst), "staging buffer reused"
     x = xf.compile(lambda v: v + 1)(a)
     np.testing.assert_allclose(x, _big(1) + 1, rtol=1e-6)
+
+
+@pytest.mark.parametrize("env, want", [({}, False), ({"XFRONT_CPU_ASYNC_DISPATCH": "1"}, True),
+                                       ({"JAX_CPU_ENABLE_ASYNC_DISPATCH": "1"}, True)])
+def test_cpu_dispatch_mode_is_chosen_when_xfront_creates_the_client(env, want):
+    # NOTE [Synchronous CPU dispatch] in lowering/runtime.py: synchronous unless asked otherwise
+    import os
+    import subprocess
+    import sys
+
+    code = ("import xfront as xf, numpy as np\n"
+            "from xfront.lowering import runtime\n"
+            "y = xf.compile(lambda a: (a @ a).sum())(np.ones((64, 64), np.float32))\n"
+            "assert float(y) == 64.0 ** 3, y\n"
+            "print(runtime.cpu_dispatch_is_async())\n")
+    e = {k: v for k, v in os.environ.items()
+         if k not in ("XFRONT_CPU_ASYNC_DISPATCH", "JAX_CPU_ENABLE_ASYNC_DISPATCH")}
+    e.update(env)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    e["PYTHONPATH"] = root + os.pathsep + e.get("PYTHONPATH", "")
+    out = subprocess.run([sys.executable, "-c", code], env=e, capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == str(want)
