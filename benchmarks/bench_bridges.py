@@ -133,8 +133,23 @@ def contenders(size: int) -> dict[str, Callable[[], Any]]:
     return out
 
 
+def _host(x: Any) -> np.ndarray:
+    if hasattr(x, "detach"):  # torch
+        return x.detach().cpu().numpy()
+    if hasattr(x, "numpy") and not isinstance(x, np.ndarray):  # TF eager tensors
+        return np.asarray(x.numpy())
+    return np.asarray(x)
+
+
 def run(size: int, rounds: int, budget_s: float) -> dict[str, dict[str, float]]:
     calls = contenders(size)
+    a = np.linspace(0.0, 1.0, size, dtype=np.float32)
+    want = a * np.linspace(1.0, 2.0, size, dtype=np.float32) + np.float32(1.0)
+    for name, fn in calls.items():  # every route must give the same numbers before it is timed
+        if name == "raw executable":  # runtime buffers, the same program as "xfront arrays"
+            continue
+        if not np.allclose(_host(fn()), want, rtol=1e-6, atol=1e-6):
+            raise AssertionError(f"bench_bridges: {name!r} disagrees with NumPy")
     timers = {name: _time(fn, budget_s)[1] for name, fn in calls.items()}
     samples: dict[str, list[float]] = {name: [] for name in calls}
     for _ in range(rounds):
@@ -159,7 +174,7 @@ def report(size: int, res: dict[str, dict[str, float]]) -> list[str]:
     return lines
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None) -> dict[int, dict[str, dict[str, float]]]:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--sizes", default="8,1048576")
     p.add_argument("--rounds", type=int, default=15)
@@ -182,6 +197,7 @@ def main(argv: list[str] | None = None) -> None:
         with open(args.json, "w") as f:
             json.dump({"host": _cpu_name(), "versions": versions, "results": results}, f,
                       indent=2)
+    return results
 
 
 if __name__ == "__main__":

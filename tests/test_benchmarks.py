@@ -71,3 +71,27 @@ def test_first_call_probe_runs_in_a_fresh_process():
     line = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")][-1]
     seconds = json.loads(line)["xfront"]["tiny"]
     assert isinstance(seconds, float) and 0 < seconds < 60
+
+
+def test_bridge_benchmark_runs_and_every_route_agrees():
+    pytest.importorskip("torch")
+    pytest.importorskip("tensorflow")
+    from benchmarks import bench_bridges
+
+    res = bench_bridges.main(["--sizes", "8", "--rounds", "1", "--budget", "0.001"])
+    rows = res[8] if 8 in res else next(iter(res.values()))
+    assert {"raw executable", "xfront arrays", "numpy", "torch", "tensorflow"} <= set(rows)
+
+
+def test_gradient_benchmark_checks_every_contender_against_the_reference():
+    pytest.importorskip("torch")
+    from benchmarks import bench_grad
+
+    res = bench_grad.main(["--sizes", "4:3:5:2", "--rounds", "1", "--target-ms", "1"])
+    (one,) = res.values()
+    got = one["contenders"]
+    assert set(got) >= {"torch eager", "xfront from torch", "xfront inside torch.compile",
+                        "xf.value_and_grad (xfront arrays)"}
+    for name, r in got.items():
+        assert r["status"] == "ok", (name, r)
+        assert r["max_rel_err"] < 2e-4 and r["median_us"] > 0

@@ -11,7 +11,7 @@ import pytest
 import xfront as xf
 from xfront.lowering import runtime
 
-N = 1 << 19  # 2 MiB of float32: above the pool's size threshold
+N = runtime.POOL_MIN_BYTES // 4 + 1024  # float32 elements: just above the pool's threshold
 
 
 def _big(seed=0, dtype=np.float32):

@@ -17,7 +17,9 @@ from xfront import _errors
 from xfront._aval import AbstractArray
 
 _ns: Any = None  # the xfront namespace module, set by xfront._api
-_POOL_MIN = int(_os.environ.get("XFRONT_POOL_MIN_BYTES", str(1 << 20)))
+# the buffer pool's size threshold (NOTE [Output buffer pool] in lowering/runtime.py, which
+# reads the same variable with the same default)
+_POOL_MIN = int(_os.environ.get("XFRONT_POOL_MIN_BYTES", str(32 << 20)))
 
 
 def poolable(aval: AbstractArray) -> bool:
