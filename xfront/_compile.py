@@ -334,21 +334,27 @@ class CompiledFunction:
     # --- argument handling ---------------------------------------------------------------
     def _split(self, args: tuple, kwargs: dict) -> tuple[Any, Any]:
         if self._static_nums or self._static_names:
-            dyn_args = tuple(a for i, a in enumerate(args) if i not in self._static_nums)
-            st_args = tuple((i, a) for i, a in enumerate(args) if i in self._static_nums)
-            dyn_kw = {k: v for k, v in kwargs.items() if k not in self._static_names}
-            st_kw = tuple(sorted((k, v) for k, v in kwargs.items() if k in self._static_names))
-            statics = (st_args, st_kw)
-            try:
-                hash(statics)
-            except TypeError:
-                bad = [f"#{i}" for i, a in st_args if not _hashable(a)]
-                bad += [k for k, v in st_kw if not _hashable(v)]
-                raise _errors.err(_errors.ArgumentError, "compile",
-                                  f"static argument(s) {', '.join(bad)} of `{self.__name__}` "
-                                  "must be hashable", "use tuples instead of lists") from None
-        else:
-            dyn_args, dyn_kw, statics = args, kwargs, None
+            return self._split_statics(args, kwargs, self._static_nums, self._static_names,
+                                       "compile")
+        return (args, kwargs), None
+
+    def _split_statics(self, args: tuple, kwargs: dict, nums: Any, names: Any,
+                       op: str) -> tuple[Any, Any]:
+        """((dynamic args, dynamic kwargs), statics) for positions ``nums`` and names ``names``;
+        statics must be hashable (they are part of the cache key)."""
+        dyn_args = tuple(a for i, a in enumerate(args) if i not in nums)
+        st_args = tuple((i, a) for i, a in enumerate(args) if i in nums)
+        dyn_kw = {k: v for k, v in kwargs.items() if k not in names}
+        st_kw = tuple(sorted((k, v) for k, v in kwargs.items() if k in names))
+        statics = (st_args, st_kw)
+        try:
+            hash(statics)
+        except TypeError:
+            bad = [f"#{i}" for i, a in st_args if not _hashable(a)]
+            bad += [k for k, v in st_kw if not _hashable(v)]
+            raise _errors.err(_errors.ArgumentError, op,
+                              f"static argument(s) {', '.join(bad)} of `{self.__name__}` "
+                              "must be hashable", "use tuples instead of lists") from None
         return (dyn_args, dyn_kw), statics
 
     def _merge(self, dyn: Any, statics: Any) -> tuple[tuple, dict]:

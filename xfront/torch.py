@@ -22,7 +22,6 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from xfront import _errors
 from xfront._array import Array
 from xfront._compile import CompiledFunction
 from xfront._tree import tree_flatten, tree_flatten_with_path, tree_unflatten
@@ -77,28 +76,7 @@ class Function(CompiledFunction):
             return (args, kwargs), None
         nums = self._static_nums.union(auto_nums)
         names = self._static_names.union(auto_names)
-        dyn_args = tuple(a for i, a in enumerate(args) if i not in nums)
-        st_args = tuple((i, a) for i, a in enumerate(args) if i in nums)
-        dyn_kw = {k: v for k, v in kwargs.items() if k not in names}
-        st_kw = tuple(sorted((k, v) for k, v in kwargs.items() if k in names))
-        statics = (st_args, st_kw)
-        try:
-            hash(statics)
-        except TypeError:
-            bad = [f"#{i}" for i, a in st_args if not _hashable(a)]
-            bad += [k for k, v in st_kw if not _hashable(v)]
-            raise _errors.err(_errors.ArgumentError, "torch.Function",
-                              f"static argument(s) {', '.join(bad)} of `{self.__name__}` "
-                              "must be hashable", "use tuples instead of lists") from None
-        return (dyn_args, dyn_kw), statics
-
-
-def _hashable(x: Any) -> bool:
-    try:
-        hash(x)
-        return True
-    except TypeError:
-        return False
+        return self._split_statics(args, kwargs, nums, names, "torch.Function")
 
 
 def function(fn: Callable | None = None, **options: Any) -> Any:
