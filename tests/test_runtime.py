@@ -158,6 +158,21 @@ def test_misaligned_numpy_inputs_are_staged_and_each_call_sees_its_data():
     np.testing.assert_allclose(x, _big(1) + 1, rtol=1e-6)
 
 
+def test_several_misaligned_inputs_of_one_shape_each_get_a_staging_buffer():
+    runtime._STAGING.clear()
+    runtime._staging_bytes = 0
+    f = xf.compile(lambda x, y, z: x * 100 + y * 10 + z)
+    arrs = [_misaligned(_big(i)) for i in range(3)]
+    for step in range(3):
+        for i, a in enumerate(arrs):
+            a[...] = _big(10 * step + i)  # every call sees the caller's current data
+        got = f(*arrs)
+        want = _big(10 * step) * 100 + _big(10 * step + 1) * 10 + _big(10 * step + 2)
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-4)
+    key = next(iter(runtime._STAGING))
+    assert len(runtime._STAGING[key]) == 3  # all three came back for the next call
+
+
 @pytest.mark.parametrize("env, want", [({}, False), ({"XFRONT_CPU_ASYNC_DISPATCH": "1"}, True),
                                        ({"JAX_CPU_ENABLE_ASYNC_DISPATCH": "1"}, True)])
 def test_cpu_dispatch_mode_is_chosen_when_xfront_creates_the_client(env, want):
