@@ -173,15 +173,19 @@ def test_several_misaligned_inputs_of_one_shape_each_get_a_staging_buffer():
     assert len(runtime._STAGING[key]) == 3  # all three came back for the next call
 
 
-@pytest.mark.parametrize("env, want", [({}, False), ({"XFRONT_CPU_ASYNC_DISPATCH": "1"}, True),
-                                       ({"JAX_CPU_ENABLE_ASYNC_DISPATCH": "1"}, True)])
-def test_cpu_dispatch_mode_is_chosen_when_xfront_creates_the_client(env, want):
+@pytest.mark.parametrize("env, want, jax_first", [
+    ({}, False, False), ({"XFRONT_CPU_ASYNC_DISPATCH": "1"}, True, False),
+    ({"JAX_CPU_ENABLE_ASYNC_DISPATCH": "1"}, True, False),
+    ({}, True, True),  # jax created its backends first: xfront leaves its mode alone
+])
+def test_cpu_dispatch_mode_is_chosen_when_xfront_creates_the_client(env, want, jax_first):
     # NOTE [Synchronous CPU dispatch] in lowering/runtime.py: synchronous unless asked otherwise
     import os
     import subprocess
     import sys
 
-    code = ("import xfront as xf, numpy as np\n"
+    code = (("import jax; jax.devices()\n" if jax_first else "")
+            + "import xfront as xf, numpy as np\n"
             "from xfront.lowering import runtime\n"
             "y = xf.compile(lambda a: (a @ a).sum())(np.ones((64, 64), np.float32))\n"
             "assert float(y) == 64.0 ** 3, y\n"
