@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import sys
 import time
@@ -30,6 +29,7 @@ import numpy as np
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import xfront as xf  # noqa: E402
+from benchmarks.machine import cpu_name  # noqa: E402
 
 
 def _optional(name: str) -> Any:
@@ -37,17 +37,6 @@ def _optional(name: str) -> Any:
         return __import__(name)
     except ImportError:
         return None
-
-
-def _cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def _time(fn: Callable[[], Any], budget_s: float) -> tuple[int, Callable[[], float]]:
@@ -183,7 +172,7 @@ def main(argv: list[str] | None = None) -> dict[int, dict[str, dict[str, float]]
     args = p.parse_args(argv)
     versions = {m: getattr(_optional(m), "__version__", "absent")
                 for m in ("numpy", "jax", "torch", "tensorflow")}
-    print(f"host: {_cpu_name()}, {os.cpu_count()} cores; python {sys.version.split()[0]}; "
+    print(f"host: {cpu_name()}, {os.cpu_count()} cores; python {sys.version.split()[0]}; "
           + ", ".join(f"{k} {v}" for k, v in versions.items()))
     print(f"device: {xf.default_device()} ({xf.default_device().kind}); load average "
           f"{os.getloadavg()[0]:.1f}")
@@ -195,7 +184,7 @@ def main(argv: list[str] | None = None) -> dict[int, dict[str, dict[str, float]]
     print("\nper array = (min framework call - min xfront call) / 3 arrays (2 in, 1 out)")
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"host": _cpu_name(), "versions": versions, "results": results}, f,
+            json.dump({"host": cpu_name(), "versions": versions, "results": results}, f,
                       indent=2)
     return results
 

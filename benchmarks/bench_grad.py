@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import sys
 from typing import Any, Callable
@@ -38,19 +37,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import xfront as xf  # noqa: E402
 from benchmarks.timing import calibrate, interleaved  # noqa: E402
+from benchmarks.machine import cpu_name  # noqa: E402
 
 SIZES = {"tiny": (32, 16, 32, 1), "small": (256, 128, 512, 10)}
-
-
-def _cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 @xf.compile
@@ -190,7 +179,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     import torch
 
     versions = {"torch": torch.__version__, "numpy": np.__version__, "xfront": xf.__version__}
-    print(f"host: {_cpu_name()}, {os.cpu_count()} cores, torch threads "
+    print(f"host: {cpu_name()}, {os.cpu_count()} cores, torch threads "
           f"{torch.get_num_threads()}; python {sys.version.split()[0]}; "
           + ", ".join(f"{k} {v}" for k, v in versions.items()))
     print(f"device: {xf.default_device()}; load average {os.getloadavg()[0]:.1f}")
@@ -203,7 +192,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     print("\none step = zero the gradients, forward, backward (the optimizer update excluded)")
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"host": _cpu_name(), "versions": versions, "results": results}, f,
+            json.dump({"host": cpu_name(), "versions": versions, "results": results}, f,
                       indent=2)
     return results
 

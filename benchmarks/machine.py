@@ -89,17 +89,21 @@ def _time(fn: Callable[[], Any]) -> float:
     return time.perf_counter() - t0
 
 
-def describe() -> dict[str, Any]:
-    """CPU model, core count and library versions, for the report header."""
-    model = platform.processor() or platform.machine()
+def cpu_name() -> str:
+    """The CPU model (from /proc/cpuinfo where there is one)."""
     try:
         with open("/proc/cpuinfo") as f:
             for line in f:
                 if line.startswith("model name"):
-                    model = line.split(":", 1)[1].strip()
-                    break
+                    return line.split(":", 1)[1].strip()
     except OSError:
         pass
+    return platform.processor() or platform.machine() or "unknown CPU"
+
+
+def describe() -> dict[str, Any]:
+    """CPU model, core count and library versions, for the report header."""
+    model = cpu_name()
     versions = {"python": platform.python_version(), "numpy": np.__version__}
     for mod in ("xfront", "jax", "jaxlib", "torch", "tensorflow"):
         try:

@@ -14,7 +14,7 @@ from typing import Any, Sequence
 
 from xfront import _errors
 from xfront._aval import AbstractArray
-from xfront._core import Graph, Literal, Var
+from xfront._core import Graph, Literal
 from xfront.lowering._emit import Block, Module, Region, Value, aval_type
 
 _errors.register_internal_dir(__file__)
@@ -53,6 +53,14 @@ class LoweringRuleContext:
 
     def region(self, arg_avals: Sequence[AbstractArray]) -> Region:
         return self.block.region(arg_avals)
+
+    def binary_region(self, op: str, scalar: AbstractArray) -> Region:
+        """The region ``(a, b) -> op(a, b)`` on 0-d ``scalar`` values: the combiner of
+        stablehlo.reduce, reduce_window and scatter."""
+        region = self.block.region([scalar, scalar])
+        a, b = region.args
+        region.block.ret([region.block.op(op, [a, b], [scalar])[0]])
+        return region
 
     def lower_region(self, graph: Graph, arg_avals: Sequence[AbstractArray] | None = None) -> Region:
         """A region whose body is ``graph`` (args = graph.invars), ending in stablehlo.return."""

@@ -34,9 +34,7 @@ def reduce_window(combiner: str, init: Callable[[_dtypes.DType], Any]) -> Callab
         d = x.aval.dtype
         scalar = AbstractArray((), d)
         init_v = ctx.constant(init(d), scalar)
-        region = ctx.region([scalar, scalar])
-        a, b = region.args
-        region.block.ret([region.block.op(combiner, [a, b], [scalar])[0]])
+        region = ctx.binary_region(combiner, scalar)
         props = {"padding": dense_i64_2d(padding),
                  "window_dimensions": i64_array(window_dimensions),
                  "window_strides": i64_array(window_strides)}

@@ -26,12 +26,11 @@ def scatter(ctx: LoweringRuleContext, x: Value, indices: Value, updates: Value, 
             update_window_dims, inserted_window_dims, scatter_dims_to_operand_dims,
             index_vector_dim, mode, indices_are_sorted, unique_indices) -> list[Value]:
     scalar = AbstractArray((), x.aval.dtype)
-    region = ctx.region([scalar, scalar])
-    old, new = region.args
     if mode == "set":
-        region.block.ret([new])
+        region = ctx.region([scalar, scalar])
+        region.block.ret([region.args[1]])  # the update replaces the old value
     else:
-        region.block.ret([region.block.op(_COMBINER[mode], [old, new], [scalar])[0]])
+        region = ctx.binary_region(_COMBINER[mode], scalar)
     dn = scatter_dims(update_window_dims=update_window_dims,
                       inserted_window_dims=inserted_window_dims,
                       scatter_dims_to_operand_dims=scatter_dims_to_operand_dims,

@@ -20,9 +20,7 @@ def reduce(combiner: str, init: Callable[[_dtypes.DType], Any]) -> Callable:
         d = x.aval.dtype
         scalar = AbstractArray((), d)
         init_v = ctx.constant(init(d), scalar)
-        region = ctx.region([scalar, scalar])
-        a, b = region.args
-        region.block.ret([region.block.op(combiner, [a, b], [scalar])[0]])
+        region = ctx.binary_region(combiner, scalar)
         return ctx.op("stablehlo.reduce", [x, init_v],
                       props={"dimensions": i64_array(axes)}, regions=[region])
 
