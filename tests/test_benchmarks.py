@@ -95,3 +95,16 @@ def test_gradient_benchmark_checks_every_contender_against_the_reference():
     for name, r in got.items():
         assert r["status"] == "ok", (name, r)
         assert r["max_rel_err"] < 2e-4 and r["median_us"] > 0
+
+
+def test_demo_runs_and_times_every_contender(capsys):
+    from benchmarks import demo
+
+    rows = demo.main(["--quiet-ir", "--batch", "4", "--chain", "4096", "--repeat", "1",
+                      "--min-time", "0.001"])
+    out = capsys.readouterr().out
+    seen = {(w, c) for w, c, _ in rows}
+    for w in ("chain", "mlp", "softmax"):
+        assert (w, "numpy") in seen and (w, "xfront (xfront arrays)") in seen
+        assert f"\n{w}: xfront is " in out  # every workload gets a verdict (fastest / behind + why)
+    assert all(t > 0 for _, _, t in rows)
