@@ -15,8 +15,9 @@ itself is bridges._dlpack's; this module only decides what torch must do first:
   free ``as_strided`` view (torch calls them contiguous; the runtime would not).
 * CPU tensors export through ``torch.utils.dlpack.to_dlpack`` (0.3 us, no stream); CUDA tensors
   through ``__dlpack__(stream=S)`` with the runtime's ready-event stream ``S``, so torch makes
-  ``S`` wait for its pending work (RUNTIME notes, section 8). Results go back with torch's
-  current stream, which then waits for them.
+  ``S`` wait for its pending work (a DLPack producer given a stream records an event on its own
+  current stream and makes ``S`` wait on it; torch's default, ``stream=-1``, would skip that).
+  Results go back with torch's current stream, which then waits for them.
 * Tensors on torch-xla's ``xla`` device take the optional torch_xla path (sync first, then its
   DLPack capsule); never required by the default tests.
 
