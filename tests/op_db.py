@@ -541,6 +541,9 @@ EXTENSIONS = [
                    ErrorCase(("ij", A((2,))), raises=ValueError, compiled=False,
                              match=r"xfront\.einsum: term 'ij' names 2 axes but its operand "
                                    r"has shape \(2,\)"),
+                   ErrorCase(("ii->i", A((1, 3))), raises=ValueError, compiled=False,
+                             match=r"xfront\.einsum: letter 'i' is repeated in a term but its "
+                                   r"axes have sizes \[1, 3\]"),
                    ErrorCase(("i,i", A((2,), "bool"), A((2,), "bool")), raises=TypeError,
                              compiled=False, match=r"xfront\.einsum: expected numeric"))),
     OpCase("einsum3", lambda *xs, subscripts: xf.einsum(subscripts, *xs), _einsum_ref,

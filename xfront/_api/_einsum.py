@@ -38,7 +38,8 @@ def _parse(subscripts: str, shapes: list[tuple[int, ...]]) -> tuple[list[str], s
     """Explicit letters for every operand and the output (``...`` replaced by fresh letters)."""
     if not isinstance(subscripts, str):
         raise _err(_errors.ArgumentError,
-                   f"subscripts must be a string such as 'ij,jk->ik', got {type(subscripts).__name__}")
+                   "subscripts must be a string such as 'ij,jk->ik', got "
+                   f"{type(subscripts).__name__}")
     spec = subscripts.replace(" ", "")
     lhs, arrow, out = spec.partition("->")
     if "->" in out:
@@ -122,7 +123,8 @@ def _contract(a: Any, la_: str, b: Any, lb: str, keep: set[str]) -> tuple[Any, s
     shared = [c for c in la_ if c in lb]
     batch = [c for c in shared if c in keep]
     con = [c for c in shared if c not in keep]
-    out = la.dot_general(a, b, contracting=([la_.index(c) for c in con], [lb.index(c) for c in con]),
+    out = la.dot_general(a, b,
+                         contracting=([la_.index(c) for c in con], [lb.index(c) for c in con]),
                          batch=([la_.index(c) for c in batch], [lb.index(c) for c in batch]))
     lt = "".join(batch) + "".join(c for c in la_ if c not in lb) + "".join(
         c for c in lb if c not in la_)
@@ -165,6 +167,13 @@ def einsum(subscripts: str, /, *operands: Any, optimize: Any = "auto") -> Any:
 
     sizes: dict[str, int] = {}
     for x, lt in zip(xs, letters):
+        for c in set(lt):
+            own = {n for d, n in zip(lt, x.shape) if d == c}
+            if len(own) > 1:
+                raise _err(_errors.ShapeError,
+                           f"letter {c!r} is repeated in a term but its axes have sizes "
+                           f"{sorted(own)} in the operand of shape {tuple(x.shape)}",
+                           "a repeated letter (a diagonal) needs axes of equal size")
         for c, n in zip(lt, x.shape):
             if sizes.get(c, 1) != 1 and n not in (1, sizes[c]):
                 raise _err(_errors.ShapeError,
@@ -192,7 +201,8 @@ def einsum(subscripts: str, /, *operands: Any, optimize: Any = "auto") -> Any:
             x, lt = picked[0]
             for k in range(1, len(picked)):
                 y, ly = picked[k]
-                x, lt = _contract(x, lt, y, ly, later.union(*[set(l2) for _, l2 in picked[k + 1:]]))
+                rest = later.union(*[set(l2) for _, l2 in picked[k + 1:]])
+                x, lt = _contract(x, lt, y, ly, rest)
             if len(picked) == 1:
                 x, lt = _keep_only(x, lt, later)
             ops.append((x, lt))
