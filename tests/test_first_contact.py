@@ -311,3 +311,11 @@ def test_errors_in_the_xfront_function_surface_under_torch_compile():
         chain.append(e)
         e = e.__cause__ or e.__context__
     assert any(isinstance(c, xf.ShapeError) for c in chain), chain
+
+
+def test_pad_constant_value_is_differentiable_and_may_be_traced():
+    x = np.ones((2, 3))
+    # d/dv sum(pad(x, 1, v)) = the number of padded elements: 4 * 5 - 6
+    assert float(xf.grad(lambda v: xf.sum(xf.pad(x, 1, constant_values=v)))(2.0)) == 14.0
+    got = xf.compile(lambda x, v: xf.pad(x, ((1, 0), (0, 2)), constant_values=v))(x, 5.0)
+    np.testing.assert_array_equal(got, np.pad(x, ((1, 0), (0, 2)), constant_values=5.0))
