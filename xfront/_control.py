@@ -7,9 +7,10 @@ Two modes, one meaning
 ----------------------
 Inside a trace (``xf.compile``, or any traced region) the functions are traced into region
 graphs and recorded as cond / while / scan primitives (lowered to stablehlo.if, case and while).
-Outside a trace they run as ordinary Python control flow, calling your functions eagerly (so
-``print`` works in them), but first trace them once to fix the types. Both modes therefore
-check the same things and give the same dtypes and values:
+Outside a trace, loops run as ordinary Python control flow, calling your functions eagerly (so
+``print`` works in them), but first trace them once to fix the types; ``cond``/``switch`` trace
+every branch once and run the cond primitive on the traced graphs, so a branch's Python runs
+exactly once. Both modes therefore check the same things and give the same dtypes and values:
 
 * branch outputs must agree in pytree structure, shape and dtype; a loop body must return its
   carry with the structure, shapes and dtypes it received;
@@ -224,8 +225,8 @@ def _check_callable(op: str, **fns: Any) -> None:
 def cond(pred: Any, true_fn: Callable, false_fn: Callable, *operands: Any) -> Any:
     """Return ``true_fn(*operands)`` if ``pred`` else ``false_fn(*operands)``.
 
-    Inside ``xf.compile`` both branches are traced and the choice happens at run time
-    (stablehlo.if); eagerly only the chosen branch runs. Both branches must return the same
+    Both branches are traced (their Python runs once each) and the choice happens at run time
+    (stablehlo.if), inside ``xf.compile`` and eagerly alike. Both branches must return the same
     pytree structure with the same shapes and dtypes.
 
     Args:
