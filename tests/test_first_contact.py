@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 import xfront as xf
+import xfront.kernels  # noqa: F401  (xf.kernels, named by some suggestions)
 from tests._harness import BF16
 
 # --- pickle / copy / deepcopy ----------------------------------------------------------------
@@ -118,8 +119,11 @@ def test_numpy_habits_name_the_standard_function():
             getattr(xf, name)
         assert isinstance(info.value, xf.XfrontError)
         assert repr(name) in str(info.value) and use in str(info.value)
-        for target in re.findall(r"xf\.([A-Za-z_][A-Za-z_0-9]*)", use):
-            assert hasattr(xf, target), f"{name}: suggests xf.{target}, which does not exist"
+        for target in re.findall(r"(?:xf|xfront)\.([A-Za-z_][\w.]*\w)", use):
+            obj = xf
+            for part in target.split("."):  # xf.random.normal, xfront.kernels.softmax, ...
+                assert hasattr(obj, part), f"{name}: suggests {target}, which does not exist"
+                obj = getattr(obj, part)
     assert not hasattr(xf, "concatenate")
     with pytest.raises(AttributeError, match=r"use xf\.concat "):
         xf.concatenate

@@ -79,6 +79,18 @@ HABITS: dict[str, str] = {
     "outer": "xf.einsum('i,j->ij', x, y) or x[:, None] * y[None, :]",
     "mm": "xf.matmul (or x @ y)",
     "bmm": "xf.matmul (or x @ y)",
+    "masked_fill": "xf.where(mask, value, x)",
+    # kernels and random numbers
+    "softmax": "xfront.kernels.softmax (also log_softmax, logsumexp)",
+    "log_softmax": "xfront.kernels.log_softmax",
+    "logsumexp": "xfront.kernels.logsumexp",
+    "relu": "xf.maximum(x, 0)",
+    "gelu": "xfront.kernels.gelu",
+    "silu": "xfront.kernels.silu",
+    "randn": "xf.random.normal(key, shape) with an explicit key (xf.random.key(seed))",
+    "rand": "xf.random.uniform(key, shape) with an explicit key (xf.random.key(seed))",
+    "manual_seed": "xf.random.key(seed), passed explicitly (or xf.random.Generator(seed))",
+    "seed": "xf.random.key(seed), passed explicitly (or xf.random.Generator(seed))",
     # attributes NumPy also offers as functions
     "shape": "x.shape",
     "ndim": "x.ndim",
