@@ -541,6 +541,11 @@ EXTENSIONS = [
                    ErrorCase(("ij", A((2,))), raises=ValueError, compiled=False,
                              match=r"xfront\.einsum: term 'ij' names 2 axes but its operand "
                                    r"has shape \(2,\)"),
+                   ErrorCase(("ij,jk,kl", A((2, 3)), A((3, 2)), A((2, 2))),
+                             {"optimize": "bogus"},
+                             raises=TypeError, compiled=False,
+                             match=r"xfront\.einsum: optimize='bogus' is not a valid path "
+                                   r"strategy"),
                    ErrorCase(("ii->i", A((1, 3))), raises=ValueError, compiled=False,
                              match=r"xfront\.einsum: letter 'i' is repeated in a term but its "
                                    r"axes have sizes \[1, 3\]"),

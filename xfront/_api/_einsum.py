@@ -191,8 +191,14 @@ def einsum(subscripts: str, /, *operands: Any, optimize: Any = "auto") -> Any:
     ops = list(zip(xs, letters))
     if len(ops) > 1:
         eq = ",".join(letters) + "->" + out
-        path, _ = opt_einsum.contract_path(eq, *[tuple(x.shape) for x in xs], shapes=True,
-                                           optimize=optimize)
+        try:
+            path, _ = opt_einsum.contract_path(eq, *[tuple(x.shape) for x in xs], shapes=True,
+                                               optimize=optimize)
+        except (KeyError, ValueError, TypeError) as e:
+            raise _err(_errors.ArgumentError, f"optimize={optimize!r} is not a valid path "
+                       f"strategy ({e})",
+                       "use 'auto', 'greedy', 'optimal', 'dp', False, or an explicit path "
+                       "such as [(0, 1), (0, 1)]") from None
         for step in path:
             picked = [ops[i] for i in step]
             for i in sorted(step, reverse=True):
