@@ -4,7 +4,7 @@ Installed as ``xfront.lowering.runtime`` and imported lazily (on first device us
 ``import xfront`` stays cheap. Everything else in xfront treats a device buffer as an opaque
 object and calls the functions below. A jaxlib upgrade should only touch this file.
 
-Verified facts this adapter relies on (jax/jaxlib 0.10.2; see the project's runtime notes):
+Verified facts this adapter relies on (checked on jax/jaxlib 0.10.2):
   * ``Client.compile_and_load(text, DeviceList, CompileOptions)`` takes StableHLO text.
   * ``execute_sharded(bufs).consume_with_handlers(handlers)`` is the cheapest execute path;
     handlers are built once per executable.

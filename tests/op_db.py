@@ -475,3 +475,107 @@ OPS += INDEXING
 from tests.op_db_nn import NN  # noqa: E402
 
 OPS += NN
+
+# --- extensions beyond the standard: einsum, pad ----------------------------------------------
+
+def _einsum_valid(subscripts, shapes):
+    try:
+        np.einsum(subscripts, *[np.zeros(s) for s in shapes])
+    except ValueError:
+        return False
+    return True
+
+
+_EINSUM2 = ("ij,jk->ik", "ij,jk", "bij,bjk->bik", "...ij,...jk->...ik", "i,i->", "i,i", "i,j->ij",
+            "ij,ij->i", "ii,ij->j", "ij,kj->ki", "ijk,jl->lik", ",i->i", "ij,j->", "ii->i")
+_EINSUM3 = ("ij,jk,kl->il", "i,ij,j->", "ij,jk,ki", "bi,bj,bk->bijk")
+
+
+@st.composite
+def _einsum_shapes(draw, nargs):
+    n, k, m, b = (draw(st.integers(0, 3)) for _ in range(4))
+    if nargs == 3:
+        return draw(st.sampled_from([((n, k), (k, m), (m, b)), ((n,), (n, k), (k,)),
+                                     ((n, k), (k, m), (m, n)), ((b, n), (b, k), (b, m))]))
+    return draw(st.sampled_from([
+        ((n, k), (k, m)), ((b, n, k), (b, k, m)), ((b, 1, n, k), (k, m)), ((n,), (n,)),
+        ((n,), (m,)), ((n, k), (n, k)), ((n, k), (1, k)), ((n, n), (n, k)), ((n, k), (m, k)),
+        ((n, k, m), (k, b)), ((), (n,)), ((n, k), (k,))]))
+
+
+def _einsum_kwargs(shapes):
+    cands = _EINSUM3 if len(shapes) == 3 else _EINSUM2
+    ok = [s for s in cands if s.count(",") == len(shapes) - 1 and _einsum_valid(s, shapes)]
+    return st.sampled_from(ok).map(lambda s: {"subscripts": s})
+
+
+def _einsum_ref(*xs, subscripts):
+    out = np.einsum(subscripts, *xs)
+    return np.asarray(out).astype(np.result_type(*xs))
+
+
+def _pad_kwargs(shapes):
+    nd = len(shapes[0])
+    empty = 0 in shapes[0]
+    pair = st.tuples(st.integers(0, 3), st.integers(0, 3))
+    width = st.one_of(st.integers(0, 4), pair, st.tuples(pair),
+                      st.tuples(*[pair] * nd) if nd else st.just(0))
+    modes = ["constant"] if empty else ["constant", "edge", "reflect", "symmetric", "wrap"]
+    return st.fixed_dictionaries({"pad_width": width, "mode": st.sampled_from(modes)})
+
+
+EXTENSIONS = [
+    OpCase("einsum", lambda *xs, subscripts: xf.einsum(subscripts, *xs), _einsum_ref,
+           REAL_FLOATS + COMPLEX + ("int32", "int64"), nargs=2, shapes=_einsum_shapes,
+           kwargs=_einsum_kwargs, specials=False, tol=_MM_TOL),
+    # bad input (xf.einsum itself: the subscripts are the first argument)
+    OpCase("einsum_errors", xf.einsum, np.einsum, (),
+           errors=(ErrorCase(("ij,jk->ik", A((2, 3)), A((4, 5))), raises=ValueError, compiled=False,
+                             match=r"xfront\.einsum: letter 'j' has size 3 in one operand and 4"),
+                   ErrorCase(("ij,jk", A((2, 3))), raises=TypeError, compiled=False,
+                             match=r"xfront\.einsum: subscripts 'ij,jk' name 2 operand\(s\) "
+                                   r"but 1 array\(s\)"),
+                   ErrorCase(("i->j", A((2,))), raises=TypeError, compiled=False,
+                             match=r"xfront\.einsum: output letter\(s\) 'j' appear in no "
+                                   r"input"),
+                   ErrorCase(("ij", A((2,))), raises=ValueError, compiled=False,
+                             match=r"xfront\.einsum: term 'ij' names 2 axes but its operand "
+                                   r"has shape \(2,\)"),
+                   ErrorCase(("ij,jk,kl", A((2, 3)), A((3, 2)), A((2, 2))),
+                             {"optimize": "bogus"},
+                             raises=TypeError, compiled=False,
+                             match=r"xfront\.einsum: optimize='bogus' is not a valid path "
+                                   r"strategy"),
+                   ErrorCase(("ii->i", A((1, 3))), raises=ValueError, compiled=False,
+                             match=r"xfront\.einsum: letter 'i' is repeated in a term but its "
+                                   r"axes have sizes \[1, 3\]"),
+                   ErrorCase(("i,i", A((2,), "bool"), A((2,), "bool")), raises=TypeError,
+                             compiled=False, match=r"xfront\.einsum: expected numeric"))),
+    OpCase("einsum3", lambda *xs, subscripts: xf.einsum(subscripts, *xs), _einsum_ref,
+           ("float32", "float64"), nargs=3, shapes=_einsum_shapes, kwargs=_einsum_kwargs,
+           specials=False, tol=_MM_TOL),
+    OpCase("pad", xf.pad, np.pad, ALL,
+           shapes=lambda n: hnp.array_shapes(min_dims=0, max_dims=3, min_side=0, max_side=3).map(
+               lambda s: (s,)), kwargs=_pad_kwargs,
+           errors=(ErrorCase((A((2, 3)),), {"pad_width": -1, "mode": "constant"},
+                             raises=TypeError,
+                             match=r"xfront\.pad: pad_width=-1 has a negative entry"),
+                   ErrorCase((A((2, 3)),), {"pad_width": (1, 2, 3), "mode": "constant"},
+                             raises=TypeError,
+                             match=r"xfront\.pad: pad_width=\(1, 2, 3\) is not valid for a "
+                                   r"2-D array"),
+                   ErrorCase((A((0, 3)),), {"pad_width": 1, "mode": "edge"}, raises=ValueError,
+                             match=r"xfront\.pad: mode='edge' cannot extend axis 0"),
+                   ErrorCase((A((2, 3)),), {"pad_width": 1, "mode": "mean"}, raises=TypeError,
+                             match=r"xfront\.pad: mode='mean' is not supported"))),
+    OpCase("pad_constant_values",
+           lambda x, pad_width, constant_values: xf.pad(x, pad_width,
+                                                        constant_values=constant_values),
+           lambda x, pad_width, constant_values: np.pad(x, pad_width,
+                                                        constant_values=constant_values),
+           ("int8", "uint8", "float32", "float64", "bfloat16", "complex64"),
+           kwargs=({"pad_width": 2, "constant_values": 5},
+                   {"pad_width": ((1, 0),), "constant_values": ((1, 2),)})),
+]
+
+OPS += EXTENSIONS

@@ -3,7 +3,8 @@
 The (framework, dtype, layout) table in tests/_bridge_cases.py drives the round trips: values
 equal, dtype and device preserved, data pointers equal where zero-copy is promised (and unequal
 where exactly one copy is documented). The rest pins the hard cases and the runtime traps
-(RUNTIME notes sections 0, 1 and 7) as regression tests. Torch/TF tests skip without the extra.
+(silent 64-bit narrowing, misread non-row-major layouts, DLPack lifetimes) as regression tests.
+Torch/TF tests skip without the extra.
 """
 
 from __future__ import annotations
@@ -332,7 +333,7 @@ def test_exported_tensor_outlives_the_xfront_array():
     assert out.tolist() == list(np.arange(64.0) * 2)
 
 
-# --- runtime traps as regression tests (RUNTIME notes sections 0, 1, 7) --------------------------
+# --- runtime traps as regression tests (64-bit narrowing, layouts, DLPack lifetimes) -----------
 
 @pytest.mark.parametrize("layout", ["transposed", "channels_last"])
 def test_trap_non_row_major_import_never_reaches_execute(layout, spy):

@@ -89,7 +89,10 @@ def __getattr__(name: str):
         import importlib
 
         return importlib.import_module("xfront.torch")
-    raise AttributeError(f"module 'xfront' has no attribute {name!r}")
+    # NumPy/torch spellings (xf.concatenate, xf.transpose, ...) name the standard's function
+    from xfront._habits import missing
+
+    raise missing(name)
 
 # --- control flow and random: cond, switch, while_loop, fori_loop, scan, random -----------
 from xfront._control import cond, fori_loop, scan, switch, while_loop
@@ -98,3 +101,7 @@ from xfront import random as random
 # --- autodiff: grad, vjp, jvp, value_and_grad -------------------------------------------------
 from xfront._autodiff import (DifferentiationError, grad, jvp, stop_gradient, value_and_grad,
                               vjp)
+
+# --- extensions beyond the standard: einsum, pad ------------------------------------------------
+from xfront._api._einsum import einsum  # noqa: E402
+from xfront._api._pad import pad  # noqa: E402

@@ -33,6 +33,17 @@ def _rt():
     return runtime
 
 
+def _unpickle(data: bytes, dtype_name: str, shape: tuple[int, ...], device: str) -> Array:
+    """Rebuild a pickled array (NOTE [Pickling arrays])."""
+    from xfront._device import get_device
+    from xfront._dtypes import dtype
+    from xfront._eager import array_from_numpy
+
+    d = dtype(dtype_name)
+    host = np.frombuffer(data, dtype=d.np).reshape(shape)
+    return array_from_numpy(host, get_device(device), copy=True)
+
+
 class Array:
     """An n-dimensional array held in a PJRT device buffer.
 
@@ -59,7 +70,12 @@ class Array:
         return self
 
     def __del__(self) -> None:
-        if self._owned:
+        # NOTE: never raises. An object whose construction failed half way (``object.__new__``
+        # then an error before the slots were set, or a subclass that never sets them) has
+        # unset slots, and errors from a finalizer could only be printed, not handled.
+        try:
+            if not getattr(self, "_owned", False):
+                return
             buf = self._buf
             # 3 = our attribute, this local, getrefcount's argument: no NumPy view or other
             # object holds the buffer
@@ -67,6 +83,28 @@ class Array:
                 rt = _sys.modules.get("xfront.lowering.runtime")  # never import from __del__
                 if rt is not None and not _sys.is_finalizing():
                     rt.release(buf, self.aval.size * self.aval.dtype.itemsize)
+        except Exception:  # noqa: BLE001 (see the NOTE above)
+            pass
+
+    # --- pickling and copying: by value --------------------------------------------------------
+    # NOTE [Pickling arrays]
+    #     An array pickles as (raw bytes, dtype name, shape, device name): the runtime's buffer
+    #     and device objects are process-local handles and are never pickled. Unpickling copies
+    #     the bytes into a new buffer on the device of that name (``get_device``), which raises
+    #     a DeviceError if this process has no such device. Raw bytes plus the dtype name also
+    #     carry bfloat16 without relying on NumPy's pickling of extension dtypes. Tracers and
+    #     donated or moved arrays raise the same clear error as any read of their values.
+    #     ``copy.copy`` and ``copy.deepcopy`` give a new buffer with the same values on the same
+    #     device (arrays hold no Python objects, so both are the same operation).
+    def __reduce__(self) -> tuple[Any, tuple]:
+        host = np.asarray(self)
+        return (_unpickle, (host.tobytes(), self.dtype.name, self.shape, str(self.device)))
+
+    def __copy__(self) -> Array:
+        return _ns.asarray(self, copy=True)
+
+    def __deepcopy__(self, memo: dict) -> Array:
+        return self.__copy__()
 
     # --- Array API attributes ---------------------------------------------------------------
     @property

@@ -7,9 +7,10 @@ Two modes, one meaning
 ----------------------
 Inside a trace (``xf.compile``, or any traced region) the functions are traced into region
 graphs and recorded as cond / while / scan primitives (lowered to stablehlo.if, case and while).
-Outside a trace they run as ordinary Python control flow, calling your functions eagerly (so
-``print`` works in them), but first trace them once to fix the types. Both modes therefore
-check the same things and give the same dtypes and values:
+Outside a trace, loops run as ordinary Python control flow, calling your functions eagerly (so
+``print`` works in them), but first trace them once to fix the types; ``cond``/``switch`` trace
+every branch once and run the cond primitive on the traced graphs, so a branch's Python runs
+exactly once. Both modes therefore check the same things and give the same dtypes and values:
 
 * branch outputs must agree in pytree structure, shape and dtype; a loop body must return its
   carry with the structure, shapes and dtypes it received;
@@ -129,22 +130,32 @@ def _join(a: AbstractArray, b: AbstractArray) -> AbstractArray | None:
     return strong.strong() if d is strong.dtype else None
 
 
+_CATEGORY = {"b": "bool", "i": "int", "u": "int", "f": "float", "c": "complex"}
+
+
 def _mismatch(a: AbstractArray, b: AbstractArray) -> type:
     return _errors.ShapeError if a.shape != b.shape else _errors.DTypeError
 
 
 def _join_carry(op: str, fn_name: str, tree: TreeDef, carry: list[AbstractArray],
                 out: list[AbstractArray], label: str = "carry") -> list[AbstractArray]:
+    # NOTE: a weak carry (a Python-number start) may take the precision of the arrays it meets
+    # (0.0 + float32 -> float32) but not change kind: 0 + 1.5 would silently turn an int carry
+    # into a float one, so it raises like any other dtype change.
     joined = []
     for i, (a, o) in enumerate(zip(carry, out)):
         j = _join(a, o)
-        if j is None or (not a.weak and j.dtype is not a.dtype):
+        if j is None or (not a.weak and j.dtype is not a.dtype) or (
+                a.weak and _CATEGORY[j.dtype.kind] != _CATEGORY[a.dtype.kind]):
             path = _paths(tree)[i]
+            start = f"the Python {_CATEGORY[a.dtype.kind]} {a.short}" if a.weak else a.short
             raise _errors.err(
                 _mismatch(a, o), op,
-                f"{fn_name} returns {o.short} for {label}{path}, which starts as {a.short}; "
+                f"{fn_name} returns {o.short} for {label}{path}, which starts as {start}; "
                 "a loop carry must keep its shape and dtype",
-                "cast the initial value (or the new value) so that they agree")
+                "cast the initial value (or the new value) so that they agree"
+                + (", e.g. start from 0.0 instead of 0" if a.weak and a.dtype.kind in "iu"
+                   and o.dtype.kind in "fc" else ""))
         joined.append(j)
     return joined
 
@@ -214,8 +225,8 @@ def _check_callable(op: str, **fns: Any) -> None:
 def cond(pred: Any, true_fn: Callable, false_fn: Callable, *operands: Any) -> Any:
     """Return ``true_fn(*operands)`` if ``pred`` else ``false_fn(*operands)``.
 
-    Inside ``xf.compile`` both branches are traced and the choice happens at run time
-    (stablehlo.if); eagerly only the chosen branch runs. Both branches must return the same
+    Both branches are traced (their Python runs once each) and the choice happens at run time
+    (stablehlo.if), inside ``xf.compile`` and eagerly alike. Both branches must return the same
     pytree structure with the same shapes and dtypes.
 
     Args:
@@ -330,17 +341,37 @@ def _branches(op: str, concrete: int | None, value: Any, fns: tuple[Callable, ..
                                   "return the same shapes and dtypes",
                                   "cast one branch's result, e.g. with .astype(...)")
             out_avals[i] = j
-    if _core.current_builder() is None:
-        assert concrete is not None
-        ops = tree_unflatten(in_tree, [_eager_value(x, a) for x, a in
-                                       zip(tree_flatten(operands)[0], avals)])
-        out = fns[concrete](*ops)
-        return tree_unflatten(trees[0], [_as_array(x, a) for x, a in
-                                         zip(tree_flatten(out)[0], out_avals)])
+    # NOTE: eagerly too, the cond primitive runs the branch graphs traced above (one small
+    # executable per signature): each branch's Python runs exactly once, and both modes give
+    # the same values and types.
     graphs = [(_cf.cast_outputs(g, out_avals), b) for g, b in traced]
-    captures, closed = _cf.close_regions(graphs, len(avals))
+    if _core.current_builder() is None:
+        captures, closed = _close_root_regions([g for g, _ in graphs], len(avals))
+    else:
+        captures, closed = _cf.close_regions(graphs, len(avals))
     outs = _cf.cond(value, *captures, *vals, branches=closed)
     return tree_unflatten(trees[0], outs)
+
+
+def _close_root_regions(graphs: list[_core.Graph], nargs: int) -> tuple[list[Any], list[Any]]:
+    """Eager counterpart of ``close_regions``: regions traced outside any trace hold the arrays
+    they close over as consts; those become operands shared by all regions."""
+    index: dict[int, int] = {}
+    outer: list[Any] = []
+    outer_avals: list[AbstractArray] = []
+    for g in graphs:
+        for c, v in zip(g.consts, g.constvars):
+            if id(c) not in index:
+                index[id(c)] = len(outer)
+                outer.append(c)
+                outer_avals.append(v.aval)
+    closed = []
+    for g in graphs:
+        mine = {id(c): v for c, v in zip(g.consts, g.constvars)}
+        caps = [mine.get(id(c)) or _core.Var(a) for c, a in zip(outer, outer_avals)]
+        closed.append(_core.Graph(caps + list(g.invars[:nargs]), [], [], list(g.eqns),
+                                  list(g.outs), g.name))
+    return outer, closed
 
 
 # --- while_loop -------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from xfront._array import Array
+from xfront._aval import AbstractArray
 from xfront._compile import CompiledFunction
 from xfront._tree import tree_flatten, tree_flatten_with_path, tree_unflatten
 
@@ -31,10 +32,13 @@ __all__ = ["Function", "Module", "function"]
 
 def _static(x: Any) -> bool:
     """An argument is static when it holds no arrays and no Python floats (floats stay
-    dynamic, weak-typed scalars, as in ``xf.compile``) and is hashable."""
+    dynamic, weak-typed scalars, as in ``xf.compile``) and is hashable. ``AbstractArray``
+    stand-ins (``Function.trace``; the shape pass of torch.compile's ``xfront::call`` op) are
+    arrays too: treating one as static would hand the function a shape instead of a tracer."""
     leaves, _ = tree_flatten(x)
     for leaf in leaves:
-        if isinstance(leaf, (Array, np.ndarray, np.generic, torch.Tensor, float, complex)):
+        if isinstance(leaf, (Array, AbstractArray, np.ndarray, np.generic, torch.Tensor, float,
+                             complex)):
             return False
         if hasattr(leaf, "__dlpack__"):
             return False

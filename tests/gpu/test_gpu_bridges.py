@@ -4,7 +4,8 @@ Skipped unless torch sees a CUDA device and xfront's runtime has a GPU client (a
 Run: ``python -m pytest tests/gpu/test_gpu_bridges.py -q -s`` (``-s`` prints the timings, which
 are measured, never asserted).
 
-What it checks (RUNTIME notes, section 8):
+What it checks (the DLPack stream protocol: a consumer passes its stream to the producer's
+``__dlpack__``, and the producer makes that stream wait for its pending work):
   * a CUDA torch tensor / GPU TF tensor / GPU jax array enters on the GPU client without a copy
     (pointers equal) and results come back on the same device, without a copy;
   * producer streams: work queued by torch on a side stream is finished before xfront reads;

@@ -24,9 +24,10 @@ NOTE [Borrowed memory]
     never reach a computation that was still in flight. ``xf.asarray(t)`` and
     ``xf.from_dlpack(t)`` with ``copy=None`` return such views on purpose (as every DLPack consumer
     does): a later in-place write to ``t`` shows in them. ``copy=True`` gives an independent array.
-    On GPUs the ordering comes from DLPack streams instead (RUNTIME notes, section 8): xfront
-    waits on the producer's stream before reading, and results exported back to torch make
-    torch's stream wait for them.
+    On GPUs the ordering comes from DLPack streams instead (the consumer passes its stream to
+    the producer's ``__dlpack__``, and the producer makes that stream wait for its pending
+    work): xfront waits on the producer's stream before reading, and results exported back to
+    torch make torch's stream wait for them.
 
 NOTE [Hidden copies of borrowed memory]
     When borrowed memory cannot be aliased (not 64-byte aligned, not row-major), PJRT copies it,

@@ -6,7 +6,8 @@ Why not DLPack: NumPy's ``__dlpack__`` refuses read-only arrays (without a versi
 and bfloat16, and hands negative strides to consumers that may abort on them. The host put
 takes every NumPy array: it aliases 64-byte-aligned row-major memory and copies the rest
 (negative or non-compact strides, Fortran order, unaligned data) to row-major, always keeping
-64-bit types (RUNTIME notes, section 1).
+64-bit types (the put is called with 64-bit types enabled: otherwise jaxlib silently stores
+float64/int64 data as 32-bit while the buffer still claims 64 bits).
 """
 
 from __future__ import annotations

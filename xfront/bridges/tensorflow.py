@@ -14,7 +14,8 @@ what TF must do first:
   for the data itself (it takes no stream).
 * Symbolic tensors (inside ``tf.function``) raise ``NeedsGraphCall``: ``compile`` then stages
   the call into the TF graph (``graph_call``), as an ``XlaCallModule`` op that carries the
-  lowered StableHLO module (RUNTIME notes, section 6). That op also runs under
+  lowered StableHLO module (TF has no public raw op for it; ``tfxla.call_module`` from
+  ``tensorflow.compiler.tf2xla.python.xla`` builds it, as jax2tf does). That op also runs under
   ``jit_compile=True`` and survives ``tf.saved_model.save``.
 * A floating tensor that an active ``GradientTape`` watches raises ``NeedsAutograd``: a compiled
   call then runs under ``tf.custom_gradient`` with xfront's forward-with-residuals and VJP
@@ -236,7 +237,8 @@ def tf_dtype(d: _dtypes.DType) -> Any:
 # --- xfront functions inside tf.function -------------------------------------------------------
 #
 # NOTE [Gradients inside tf.function]
-#     The XlaCallModule op has no gradient (RUNTIME notes, section 6), and inside a graph TF
+#     The XlaCallModule op has no registered gradient (``tape.gradient`` raises a LookupError
+#     for it), and inside a graph TF
 #     decides only after tracing whether a gradient is taken. So a staged call whose inputs
 #     include a floating TF tensor is staged under ``tf.custom_gradient`` as two modules: the
 #     forward that also returns the residuals, and the backward (xfront's VJP program: saved

@@ -15,8 +15,9 @@ itself is bridges._dlpack's; this module only decides what torch must do first:
   free ``as_strided`` view (torch calls them contiguous; the runtime would not).
 * CPU tensors export through ``torch.utils.dlpack.to_dlpack`` (0.3 us, no stream); CUDA tensors
   through ``__dlpack__(stream=S)`` with the runtime's ready-event stream ``S``, so torch makes
-  ``S`` wait for its pending work (RUNTIME notes, section 8). Results go back with torch's
-  current stream, which then waits for them.
+  ``S`` wait for its pending work (a DLPack producer given a stream records an event on its own
+  current stream and makes ``S`` wait on it; torch's default, ``stream=-1``, would skip that).
+  Results go back with torch's current stream, which then waits for them.
 * Tensors on torch-xla's ``xla`` device take the optional torch_xla path (sync first, then its
   DLPack capsule); never required by the default tests.
 
@@ -301,6 +302,8 @@ def install_compile_hook() -> None:
     bwd_op.register_fake(_bwd_fake)
     _op = torch.ops.xfront.call
     _bwd_op = torch.ops.xfront.call_backward
+    global _graph_call_body
+    _graph_call_body = torch._dynamo.disable(_graph_call_body, recursive=True)
     _compile.set_torch_graph_hook(torch.compiler.is_compiling,
                                   torch._dynamo.nonstrict_trace(graph_call))
 
@@ -353,13 +356,24 @@ def _leaf_wrt(spec: str) -> tuple[bool, ...]:
 
 def graph_call(key: str, args: tuple, kwargs: dict) -> Any:
     """What ``CompiledFunction.__call__`` does under torch.compile (not traced by Dynamo)."""
+    return _graph_call_body(key, args, kwargs)
+
+
+def _graph_call_body(key: str, args: tuple, kwargs: dict) -> Any:
+    # NOTE: Dynamo must never trace this code. Under ``nonstrict_trace`` it runs as plain
+    # Python on fake tensors. But when that run raises (an error in the user's xfront
+    # function), Dynamo reports a graph break and, without fullgraph, compiles the calling
+    # frames again one by one: it would then trace graph_call itself, defer the spec
+    # registration below as a side effect, and call the op with a spec the op cannot find.
+    # ``install_compile_hook`` wraps this function in ``torch._dynamo.disable``, so that
+    # fallback runs it eagerly instead and the user's error surfaces unchanged.
     from xfront import _compile
     from xfront._tree import tree_unflatten
 
     cf = _compile.function_by_key(key)
     spec, tensors = _split_leaves(cf, args, kwargs)
+    out_tree, out_avals = _traced(spec, tensors)  # the user's errors surface here, not in the op
     outs = _op(spec, tensors)
-    out_tree, out_avals = _traced(spec, tensors)
     return tree_unflatten(out_tree, list(outs)[:len(out_avals)])  # residuals stay behind
 
 
