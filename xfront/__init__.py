@@ -98,3 +98,7 @@ from xfront import random as random
 # --- autodiff: grad, vjp, jvp, value_and_grad -------------------------------------------------
 from xfront._autodiff import (DifferentiationError, grad, jvp, stop_gradient, value_and_grad,
                               vjp)
+
+# --- export and deploy: export, Exported, Spec, deserialize, import_stablehlo, export_tf --------
+from xfront._export import (ArtifactError, Exported, Spec, deserialize, export,  # noqa: E402
+                            export_tf, import_stablehlo)
