@@ -770,7 +770,14 @@ def import_module(data: bytes | str, prefix: str) -> tuple[str, str, list, list]
     from jaxlib.mlir.dialects import stablehlo as _shlo
 
     ctx = _mlir_context()
+    diags: list[str] = []
+
+    def collect(d: Any) -> bool:  # keep MLIR's diagnostics off stderr: they go in the error
+        diags.append(str(d.message))
+        return True
+
     with ctx:
+        handler = ctx.attach_diagnostic_handler(collect)
         try:
             if isinstance(data, (bytes, bytearray)) and bytes(data[:4]) == b"ML\xefR":
                 module = _shlo.deserialize_portable_artifact(ctx, bytes(data))
@@ -778,9 +785,11 @@ def import_module(data: bytes | str, prefix: str) -> tuple[str, str, list, list]
                 module = ir.Module.parse(data)
             module.operation.verify()
         except Exception as e:  # MLIRError, or a RuntimeError from the bytecode reader
-            msg = "; ".join(d.message for d in getattr(e, "error_diagnostics", [])[:3])
-            raise ValueError(f"the module does not parse: {msg or str(e).splitlines()[0]}") \
-                from None
+            msg = "; ".join([d.message for d in getattr(e, "error_diagnostics", [])]
+                            or diags or [str(e).splitlines()[0] if str(e) else "unknown"])
+            raise ValueError(f"the module does not parse: {msg[:500]}") from None
+        finally:
+            handler.detach()
         funcs = [op for op in module.body.operations if op.operation.name == "func.func"]
         others = [op.operation.name for op in module.body.operations
                   if op.operation.name != "func.func"]

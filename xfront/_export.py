@@ -389,8 +389,10 @@ class Exported:
                 if self.vjp_module is not None:
                     vjp_in = [a.strong() for a in self.in_avals] + [a.strong()
                                                                     for a in self.out_avals]
-                    vjp = _parse_module(self.vjp_module, f"vjp_{self.name}", vjp_in,
-                                        [a.strong() for a in self.in_avals], self._vjp_kept)
+                    # results: one cotangent per input; integer inputs get whatever the
+                    # producer gives them (zeros, or jax's float0 as bool), never used
+                    vjp = _parse_module(self.vjp_module, f"vjp_{self.name}", vjp_in, None,
+                                        self._vjp_kept)
                 self._ref = _parse_module(self.module, self.name, self.in_avals,
                                           self.out_avals, self._kept, vjp)
             except ValueError as e:
