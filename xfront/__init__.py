@@ -102,3 +102,4 @@ from xfront._autodiff import (DifferentiationError, grad, jvp, stop_gradient, va
 # --- export and deploy: export, Exported, Spec, deserialize, import_stablehlo, export_tf --------
 from xfront._export import (ArtifactError, Exported, Spec, deserialize, export,  # noqa: E402
                             export_tf, import_stablehlo)
+from xfront._onnx import OnnxExportError, export_onnx  # noqa: E402  (onnx imported lazily)
