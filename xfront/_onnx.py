@@ -84,7 +84,8 @@ class _Ctx:
                                    arr.view(np.uint16).reshape(-1).tolist(), raw=False)
             self.inits.append(t)
         else:
-            self.inits.append(numpy_helper.from_array(np.ascontiguousarray(arr), name))
+            # NOTE: not np.ascontiguousarray, which turns 0-d arrays into 1-d ones
+            self.inits.append(numpy_helper.from_array(np.array(arr, order="C"), name))
         return name
 
     def i64(self, values: Any) -> str:
@@ -175,6 +176,11 @@ def _convert(ctx: _Ctx, eqn: _core.Eqn, x: str, *, dtype: dt.DType) -> list[str]
 
 
 def _select(ctx: _Ctx, eqn: _core.Eqn, p: str, a: str, b: str) -> list[str]:
+    if eqn.inputs[1].aval.dtype is dt.bool_:  # onnxruntime's Where has no bool kernel
+        from onnx import TensorProto as T
+
+        a, b = (ctx.one("Cast", [v], to=T.UINT8) for v in (a, b))
+        return [ctx.one("Cast", [ctx.one("Where", [p, a, b])], to=T.BOOL)]
     return [ctx.one("Where", [p, a, b])]
 
 
@@ -188,17 +194,19 @@ def _broadcast_in_dim(ctx: _Ctx, eqn: _core.Eqn, x: str, *, shape: Any, dims: An
     for d, s in zip(dims, src):
         mid[d] = s
     if tuple(mid) != tuple(src):
-        x = ctx.one("Reshape", [x, ctx.i64(mid)])
+        x = ctx.one("Reshape", [x, ctx.i64(mid)], allowzero=1)
     if tuple(mid) == tuple(shape):
         return [x]
     return [ctx.one("Expand", [x, ctx.i64(shape)])]
 
 
 def _reshape(ctx: _Ctx, eqn: _core.Eqn, x: str, *, shape: Any, **params: Any) -> list[str]:
-    return [ctx.one("Reshape", [x, ctx.i64(shape)])]
+    return [ctx.one("Reshape", [x, ctx.i64(shape)], allowzero=1)]
 
 
 def _transpose(ctx: _Ctx, eqn: _core.Eqn, x: str, *, perm: Any) -> list[str]:
+    if not perm:
+        return [x]
     return [ctx.one("Transpose", [x], perm=list(perm))]
 
 
@@ -310,7 +318,7 @@ def _gather(ctx: _Ctx, eqn: _core.Eqn, x: str, idx: str, *, offset_dims: Any,
         if ia.shape[index_vector_dim] != 1:
             raise ctx.unsupported("with an index vector of length > 1 has no ONNX translation")
         del batch_shape[index_vector_dim]
-        idx = ctx.one("Reshape", [idx, ctx.i64(batch_shape)])
+        idx = ctx.one("Reshape", [idx, ctx.i64(batch_shape)], allowzero=1)
     # ONNX: x.shape[:axis] + batch + x.shape[axis+1:]; stablehlo: offset dims at offset_dims,
     # batch dims in order elsewhere
     g = ctx.one("Gather", [x, idx], axis=axis)
@@ -386,7 +394,9 @@ def _translate(graph: _core.Graph, ctx: _Ctx, env: dict[int, str]) -> list[str]:
 
     def read(atom: Any) -> str:
         if isinstance(atom, _core.Literal):
-            return ctx.const(np.asarray(atom.value, dtype=atom.aval.dtype.np), atom.aval.dtype)
+            value = np.broadcast_to(np.asarray(atom.value, dtype=atom.aval.dtype.np),
+                                    atom.aval.shape)
+            return ctx.const(value, atom.aval.dtype)
         return env[atom.id]
 
     for eqn in graph.eqns:
@@ -396,6 +406,12 @@ def _translate(graph: _core.Graph, ctx: _Ctx, env: dict[int, str]) -> list[str]:
             raise ctx.unsupported("has no ONNX translation",)
         for a in list(eqn.inputs) + list(eqn.outputs):
             _elem_type(a.aval.dtype)
+        if all(v.aval.size == 0 for v in eqn.outputs):
+            # zero-size results hold no values: constants (onnxruntime's Expand and friends
+            # mishandle zero-size shapes)
+            for v in eqn.outputs:
+                env[v.id] = ctx.const(np.zeros(v.aval.shape, v.aval.dtype.np), v.aval.dtype)
+            continue
         outs = rule(ctx, eqn, *[read(a) for a in eqn.inputs], **eqn.params)
         for v, o in zip(eqn.outputs, outs):
             env[v.id] = o
