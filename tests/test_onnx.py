@@ -105,8 +105,9 @@ def test_every_translation_rule_is_exercised_by_the_table():
                 reached.update(e.prim.name for e in g.eqns)
 
         collect()
-    # reached only by dtypes or forms other than the row's first dtype: tested below
-    direct = {"shift_left", "shift_right_logical", "pad", "reduce_and", "reduce_or", "not",
+    # reached only by dtypes or forms other than the row's first dtype, or not in the op
+    # table (control flow): tested below
+    direct = {"cond", "shift_left", "shift_right_logical", "pad", "reduce_and", "reduce_or", "not",
               "xor", "and", "or", "rem", "clamp", "round", "is_finite", "expm1", "log1p",
               "stop_gradient", "rsqrt", "sign", "argmin", "reduce_prod", "reduce_min",
               "logistic", "erf", "iota"}
@@ -148,6 +149,25 @@ def test_direct_rules_and_errors(tmp_path):
         np.testing.assert_allclose(g, w, rtol=2e-6, atol=2e-6, err_msg=f"output {k}")
     assert {"shift_left", "shift_right_logical", "reduce_and", "reduce_or", "rem",
             "is_finite", "iota", "argmin"} <= used
+    # control flow: cond (bool) and switch (int index, clamped) become nested If nodes
+    def branches(x, p, k):
+        w = xf.asarray(np.float32(2.0))
+        a = xf.cond(p, lambda x: xf.sin(x) * w, lambda x: x - 1, x)
+        b = xf.switch(k, [lambda x: x, lambda x: x * 3, lambda x: -x, lambda x: x @ x.T[:, :4]],
+                      x)
+        return a, b
+
+    cx = rng.standard_normal((4, 4)).astype(np.float32)
+    cexp = xf.export(branches, cx, np.bool_(True), np.int32(0))
+    cmodel = xf.export_onnx(cexp)
+    assert "cond" in {e.prim.name for e in cexp.graph.eqns}
+    for p in (True, False):
+        for k in (-2, 0, 1, 2, 3, 7):
+            args = [cx, np.asarray(p), np.asarray(k, np.int32)]
+            got = _run_onnx(cmodel, args)
+            for g, w in zip(got, cexp(*args)):
+                np.testing.assert_allclose(g, np.asarray(w), rtol=1e-5, atol=1e-5,
+                                           err_msg=f"p={p} k={k}")
     with pytest.raises(xf.OnnxExportError, match=r"primitive `bitcast_convert` at test_onnx"):
         xf.export_onnx(xf.export(lambda x: xf.sort(x), x))
     with pytest.raises(xf.OnnxExportError, match="complex"):

@@ -340,6 +340,120 @@ def _gather(ctx: _Ctx, eqn: _core.Eqn, x: str, idx: str, *, offset_dims: Any,
     return [g]
 
 
+def _dynamic_slice(ctx: _Ctx, eqn: _core.Eqn, x: str, *starts: str, slice_sizes: Any) -> list[str]:
+    from onnx import TensorProto as T
+
+    shape = eqn.inputs[0].aval.shape
+    n = len(shape)
+    if n == 0:
+        return [x]
+    parts = [ctx.one("Reshape", [ctx.one("Cast", [s], to=T.INT64), ctx.i64([1])], allowzero=1)
+             for s in starts]
+    st = parts[0] if n == 1 else ctx.one("Concat", parts, axis=0)
+    # stablehlo clamps each start into [0, dim - size]
+    st = ctx.one("Min", [ctx.one("Max", [st, ctx.i64([0] * n)]),
+                         ctx.i64([d - k for d, k in zip(shape, slice_sizes)])])
+    end = ctx.one("Add", [st, ctx.i64(list(slice_sizes))])
+    return [ctx.one("Slice", [x, st, end, ctx.i64(list(range(n)))])]
+
+
+def _inverse(perm: Any) -> list[int]:
+    inv = [0] * len(perm)
+    for i, p in enumerate(perm):
+        inv[p] = i
+    return inv
+
+
+def _conv(ctx: _Ctx, eqn: _core.Eqn, lhs: str, rhs: str, *, window_strides: Any, padding: Any,
+          lhs_dilation: Any, rhs_dilation: Any, dimension_numbers: Any,
+          feature_group_count: int, batch_group_count: int) -> list[str]:
+    ls, rs, os_ = dimension_numbers
+    nsp = len(ls) - 2
+    if any(d != 1 for d in lhs_dilation or ()) or batch_group_count != 1:
+        raise ctx.unsupported("with lhs dilation or batch groups has no ONNX translation")
+    if any(lo < 0 or hi < 0 for lo, hi in padding):
+        raise ctx.unsupported("with negative padding has no ONNX translation")
+    x = ctx.one("Transpose", [lhs], perm=list(ls))
+    w = ctx.one("Transpose", [rhs], perm=list(rs))
+    y = ctx.one("Conv", [x, w], strides=list(window_strides or (1,) * nsp),
+                dilations=list(rhs_dilation or (1,) * nsp),
+                pads=[p[0] for p in padding] + [p[1] for p in padding],
+                group=feature_group_count)
+    return [ctx.one("Transpose", [y], perm=_inverse(os_))]
+
+
+def _window(op: str) -> Rule:
+    def rule(ctx: _Ctx, eqn: _core.Eqn, x: str, *, window_dimensions: Any, window_strides: Any,
+             padding: Any) -> list[str]:
+        aval = eqn.inputs[0].aval
+        if aval.dtype.kind != "f":
+            raise ctx.unsupported(f"on {aval.dtype.name}: ONNX pooling takes floats only")
+        strides = window_strides or (1,) * aval.ndim
+        win = [i for i in range(aval.ndim) if window_dimensions[i] != 1 or strides[i] != 1
+               or tuple(padding[i]) != (0, 0)]
+        if not win:
+            return [x]
+        if len(win) > 3:
+            raise ctx.unsupported("over more than 3 dimensions has no ONNX translation")
+        rest = [i for i in range(aval.ndim) if i not in win]
+        perm = rest + win
+        lead = int(np.prod([aval.shape[i] for i in rest])) if rest else 1
+        y = ctx.one("Transpose", [x], perm=perm)
+        y = ctx.one("Reshape", [y, ctx.i64([lead, 1] + [aval.shape[i] for i in win])],
+                    allowzero=1)
+        attrs = dict(kernel_shape=[window_dimensions[i] for i in win],
+                     strides=[strides[i] for i in win],
+                     pads=[padding[i][0] for i in win] + [padding[i][1] for i in win])
+        if op == "MaxPool":
+            y = ctx.one("MaxPool", [y], **attrs)
+        else:
+            y = ctx.one("AveragePool", [y], count_include_pad=1, **attrs)
+            size = int(np.prod([window_dimensions[i] for i in win]))
+            y = ctx.one("Mul", [y, ctx.const(np.asarray(size, aval.dtype.np), aval.dtype)])
+        out = eqn.outputs[0].aval.shape
+        y = ctx.one("Reshape", [y, ctx.i64([out[i] for i in perm])], allowzero=1)
+        return [ctx.one("Transpose", [y], perm=_inverse(perm))]
+    return rule
+
+
+def _cond(ctx: _Ctx, eqn: _core.Eqn, index: str, *ops: str, branches: Any) -> list[str]:
+    from onnx import helper
+
+    def branch_graph(g: _core.Graph) -> Any:
+        env = {v.id: o for v, o in zip(g.invars, ops)}  # outer values, by name
+        sub = _Ctx()
+        sub._n = ctx._n + 100000 * (len(ctx.nodes) + 1)  # names unique across scopes
+        outs = _translate(g, sub, env)
+        ctx._n = sub._n
+        names = []
+        for r in outs:
+            names.append(sub.one("Identity", [r]))
+        nodes = [helper.make_node("Constant", [], [t.name], value=t) for t in sub.inits]
+        return helper.make_graph(nodes + sub.nodes, ctx.fresh("branch"), [],
+                                 [_value_info(n, v.aval) for n, v in zip(names, g.outs)])
+
+    graphs = [branch_graph(g) for g in branches]
+    idx_dtype = eqn.inputs[0].aval.dtype
+    # branch i runs for index i (an int index is clamped into range; a bool picks 0 or 1)
+    result = graphs[-1]
+    outs: list[str] = []
+    for i in range(len(graphs) - 2, -1, -1):
+        if idx_dtype is dt.bool_:
+            pred = ctx.one("Not", [index])
+        else:
+            pred = ctx.one("LessOrEqual", [index, ctx.const(np.asarray(i, np.int32), dt.int32)])
+        outs = ctx.node("If", [pred], n_out=len(eqn.outputs), then_branch=graphs[i],
+                        else_branch=result)
+        if i > 0:  # wrap the chain so far as the else branch of the next test
+            result = helper.make_graph(
+                [helper.make_node("Identity", [o], [o + "_r"]) for o in outs],
+                ctx.fresh("chain"), [],
+                [_value_info(o + "_r", v.aval) for o, v in zip(outs, eqn.outputs)])
+            # the If node must live inside the chain graph, not the outer one
+            result.node.insert(0, ctx.nodes.pop())
+    return outs
+
+
 def _identity(ctx: _Ctx, eqn: _core.Eqn, x: str) -> list[str]:
     return [ctx.one("Identity", [x])]
 
@@ -372,6 +486,9 @@ def _build_rules() -> dict[_core.Primitive, Rule]:
         "reduce_prod": _reduce("ReduceProd"), "reduce_and": _reduce_bool("ReduceMin"),
         "reduce_or": _reduce_bool("ReduceMax"), "argmax": _arg("ArgMax"),
         "argmin": _arg("ArgMin"), "cumsum": _cumsum, "gather": _gather,
+        "dynamic_slice": _dynamic_slice, "conv_general_dilated": _conv,
+        "reduce_window_max": _window("MaxPool"), "reduce_window_sum": _window("AveragePool"),
+        "cond": _cond,
     }
     return {_core.PRIMITIVES[n]: r for n, r in by_name.items() if n in _core.PRIMITIVES}
 
