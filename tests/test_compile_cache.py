@@ -61,8 +61,10 @@ def test_second_process_skips_xla_compilation(tmp_path):
         out, err = p.communicate(timeout=300)
         assert p.returncode == 0, err[-3000:]
         firsts.append(json.loads(out.strip().splitlines()[-1]))
+    # one of them compiled; the other compiled too, or already found (complete) entries
+    assert sum(r["stats"]["xla_compiles"] for r in firsts) >= 1
     for r in firsts:
-        assert r["stats"]["xla_compiles"] >= 1
+        assert r["stats"]["xla_compiles"] + r["stats"]["disk_hits"] >= 1
     entries = [n for n in os.listdir(cache_dir) if n.endswith(".xfx")]
     assert entries and not [n for n in os.listdir(cache_dir) if n.startswith(".tmp-")]
     assert oct(os.stat(cache_dir).st_mode & 0o777) == "0o700"

@@ -24,7 +24,6 @@ import numpy as np
 import pytest
 
 import xfront as xf
-from xfront import _export
 
 RNG = np.random.default_rng(0)
 W = RNG.standard_normal((3, 4)).astype(np.float32)
@@ -326,9 +325,9 @@ def test_fuzz_module_bytes_in_a_child_process(artifacts, tmp_path):
         for m in mutated:
             f.write(len(m).to_bytes(4, "little") + m)
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     proc = subprocess.run([sys.executable, "-c", _CHILD, str(path)], capture_output=True,
-                          text=True, errors="replace", timeout=300, cwd=os.path.dirname(os.path.dirname(__file__)),
-                          env=env)
+                          text=True, errors="replace", timeout=300, cwd=root, env=env)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     lines = proc.stdout.split("\n")
     results = [ln.split(" ", 2) for ln in lines if ln.strip()]

@@ -229,7 +229,8 @@ def _rev(ctx: _Ctx, eqn: _core.Eqn, x: str, *, axes: Any) -> list[str]:
                               ctx.i64(list(axes)), ctx.i64([-1] * n)])]
 
 
-def _pad(ctx: _Ctx, eqn: _core.Eqn, x: str, v: str, *, lo: Any, hi: Any, interior: Any) -> list[str]:
+def _pad(ctx: _Ctx, eqn: _core.Eqn, x: str, v: str, *, lo: Any, hi: Any,
+         interior: Any) -> list[str]:
     if any(interior):
         raise ctx.unsupported("with interior padding has no ONNX translation")
     return [ctx.one("Pad", [x, ctx.i64(list(lo) + list(hi)), v], mode="constant")]
