@@ -14,6 +14,8 @@ client start-up, about a second on a loaded host, are not in the figures).
   ``xfront warm``: a second process on the same directory; ``xfront no cache``: XFRONT_CACHE=0.
 * ``jax.jit cold`` / ``warm``: jax's persistent compilation cache in a new directory, with its
   thresholds at 0 so that this small program is cached.
+* ``kernel suite cold`` / ``warm``: the first call of every case of every kernel in
+  ``xfront.kernels`` (one process, in sequence), with an empty and with a filled cache.
 * ``deserialize + first call``: ``xf.deserialize(bytes)`` then the first call, in a fresh
   process (cold and warm xfront cache).
 * steady state: median per call of ``onnxruntime`` (the ``xf.export_onnx`` model) and of the
@@ -51,6 +53,19 @@ _XFRONT = _SETUP + textwrap.dedent("""
     f = xf.compile(mlp)
     t0 = time.perf_counter()
     np.asarray(f(x, *ws))
+    print(json.dumps({"s": time.perf_counter() - t0}))
+""")
+
+_KERNELS = textwrap.dedent("""
+    import json, time
+    import numpy as np
+    import xfront as xf
+    from xfront.kernels import KERNELS
+    xf.devices()
+    calls = [(k, c, k.inputs(c)) for k in KERNELS.values() for c in k.cases]
+    t0 = time.perf_counter()
+    for k, c, args in calls:  # every kernel case once: trace, lower, compile (or load), run
+        np.asarray(xf.tree_leaves(k.compiled(*args, **c.kwargs))[0])
     print(json.dumps({"s": time.perf_counter() - t0}))
 """)
 
@@ -94,13 +109,18 @@ def _median_ms(values: list[float]) -> float:
 
 def first_calls(reps: int) -> dict[str, float]:
     out: dict[str, list[float]] = {k: [] for k in (
-        "xfront cold", "xfront warm", "xfront no cache", "jax.jit cold", "jax.jit warm")}
+        "xfront cold", "xfront warm", "xfront no cache", "jax.jit cold", "jax.jit warm",
+        "kernel suite cold", "kernel suite warm")}
     for _ in range(reps):
         with tempfile.TemporaryDirectory() as d:
             env = {"XFRONT_CACHE": "1", "XFRONT_CACHE_DIR": d}
             out["xfront cold"].append(_child(_XFRONT, env))
             out["xfront warm"].append(_child(_XFRONT, env))
         out["xfront no cache"].append(_child(_XFRONT, {"XFRONT_CACHE": "0"}))
+        with tempfile.TemporaryDirectory() as d:
+            env = {"XFRONT_CACHE": "1", "XFRONT_CACHE_DIR": d}
+            out["kernel suite cold"].append(_child(_KERNELS, env))
+            out["kernel suite warm"].append(_child(_KERNELS, env))
         with tempfile.TemporaryDirectory() as d:
             out["jax.jit cold"].append(_child(_JAX, {}, d))
             out["jax.jit warm"].append(_child(_JAX, {}, d))
