@@ -780,7 +780,11 @@ def import_module(data: bytes | str, prefix: str) -> tuple[str, str, list, list]
         handler = ctx.attach_diagnostic_handler(collect)
         try:
             if isinstance(data, (bytes, bytearray)) and bytes(data[:4]) == b"ML\xefR":
-                module = _shlo.deserialize_portable_artifact(ctx, bytes(data))
+                try:  # a portable artifact, or else plain MLIR bytecode (same magic)
+                    module = _shlo.deserialize_portable_artifact(ctx, bytes(data))
+                except Exception:
+                    diags.clear()
+                    module = ir.Module.parse(bytes(data))
             else:
                 module = ir.Module.parse(data)
             module.operation.verify()

@@ -10,6 +10,7 @@ modules, their VJPs, and a SavedModel reloaded by a process that never imports x
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import random
@@ -395,6 +396,15 @@ def test_import_stablehlo_text_and_errors():
     np.testing.assert_allclose(both(a, b), 3 * a * b, rtol=1e-6)
     text_out = both.lower(a, b).as_text(pretty=False)
     assert len(re.findall(r"func.func private @xf\w+_helper\(", text_out)) == 1
+    # plain MLIR bytecode (another producer's serialization) imports too
+    jax = pytest.importorskip("jax")
+    from jax._src.interpreters import mlir as jmlir
+    from jaxlib.mlir import ir
+
+    buf = io.BytesIO()
+    with jmlir.make_ir_context():
+        ir.Module.parse(text).operation.write_bytecode(buf)
+    np.testing.assert_allclose(xf.import_stablehlo(buf.getvalue())(a, b), a * b, rtol=1e-6)
     with pytest.raises(xf.ArtifactError, match="import_stablehlo.*does not parse"):
         xf.import_stablehlo("func.func @main(%a: tensor<2xf32>) -> tensor<2xf32> { nonsense }")
     with pytest.raises(xf.ArtifactError, match="no @main"):

@@ -622,15 +622,13 @@ def export(fn: Callable, *specs: Any, vjp: bool = False, platform: str | None = 
     _tree_to_json(traced.in_tree, "argument structure")  # fail early on unexportable trees
     _tree_to_json(traced.out_tree, "result structure")
     rt = _rt()
-    lower_platform = "cpu" if platform == "cpu" else platform
-    text = _lower_closed(graph, lower_platform)
+    text = _lower_closed(graph, platform)
     module = rt.portable_artifact(text)
     vjp_module = None
     if vjp:
         from xfront import _autodiff
 
-        vjp_module = rt.portable_artifact(_lower_closed(_autodiff.vjp_graph(graph),
-                                                        lower_platform))
+        vjp_module = rt.portable_artifact(_lower_closed(_autodiff.vjp_graph(graph), platform))
     return Exported(name=name, in_tree=traced.in_tree, out_tree=traced.out_tree,
                     in_avals=graph.in_avals, out_avals=[a.strong() for a in graph.out_avals],
                     platforms=(platform,), module=module, vjp_module=vjp_module,
