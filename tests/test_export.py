@@ -447,6 +447,18 @@ def test_saved_model_reloads_without_xfront(tmp_path):
     y, n = module(tf.constant(x), tf.constant(np.int32(2)))
     np.testing.assert_allclose(y.numpy(), want, rtol=1e-5)
     assert int(n) == 4
+    # the loaded artifact itself inside a tf.function, differentiated by a tape there
+    @tf.function(input_signature=[tf.TensorSpec((2, 3), tf.float32)])
+    def staged(t):
+        with tf.GradientTape() as tape:
+            tape.watch(t)
+            loss = tf.reduce_sum(exp(t, np.int32(1))[0])
+        return loss, tape.gradient(loss, t)
+
+    loss, grad = staged(tf.constant(x))
+    np.testing.assert_allclose(float(loss), want.sum(), rtol=1e-5)
+    np.testing.assert_allclose(grad.numpy(), (3 * (1 - np.tanh(x @ W) ** 2)) @ W.T, rtol=1e-4,
+                               atol=1e-5)
     tf.saved_model.save(module, str(tmp_path / "sm"))
     script = tmp_path / "reload.py"
     script.write_text(_RELOAD)
