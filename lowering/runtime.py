@@ -773,17 +773,24 @@ def import_module(data: bytes | str, prefix: str) -> tuple[str, str, list, list]
     diags: list[str] = []
 
     def collect(d: Any) -> bool:  # keep MLIR's diagnostics off stderr: they go in the error
-        diags.append(str(d.message))
+        try:
+            diags.append(str(d.message))
+        except Exception:  # a message that is not UTF-8 (from corrupted bytecode)
+            diags.append("(a diagnostic that is not valid UTF-8)")
         return True
 
     with ctx:
         handler = ctx.attach_diagnostic_handler(collect)
         try:
             if isinstance(data, (bytes, bytearray)) and bytes(data[:4]) == b"ML\xefR":
-                try:  # a portable artifact, or else plain MLIR bytecode (same magic)
+                # NOTE: a portable artifact names its producer (StableHLO_v...) in the bytecode
+                # header and is only ever read by StableHLO's reader: the generic parser turns
+                # the op names of a corrupted artifact into error strings that are not UTF-8,
+                # and the bindings abort the process converting them. Other MLIR bytecode goes
+                # to the generic parser.
+                if is_portable_artifact(data):
                     module = _shlo.deserialize_portable_artifact(ctx, bytes(data))
-                except Exception:
-                    diags.clear()
+                else:
                     module = ir.Module.parse(bytes(data))
             else:
                 module = ir.Module.parse(data)
@@ -816,6 +823,25 @@ def import_module(data: bytes | str, prefix: str) -> tuple[str, str, list, list]
         outs = _tensor_types(ftype.results, "a result of @main")
         text = "\n".join(op.operation.get_asm(enable_debug_info=False) for op in funcs)
     return text, prefix + "main", ins, outs
+
+
+def is_portable_artifact(data: Any) -> bool:
+    """Whether ``data`` is StableHLO portable-artifact bytecode (magic and producer checked)."""
+    return (isinstance(data, (bytes, bytearray)) and bytes(data[:4]) == b"ML\xefR"
+            and b"StableHLO" in bytes(data[4:64]))
+
+
+def to_portable_artifact(data: bytes | str) -> bytes:
+    """A portable artifact of a module given as text, MLIR bytecode or a portable artifact."""
+    if is_portable_artifact(data):
+        return bytes(data)
+    if isinstance(data, str):
+        return portable_artifact(data)
+    from jaxlib.mlir import ir
+
+    with _mlir_context():
+        text = ir.Module.parse(bytes(data)).operation.get_asm(enable_debug_info=False)
+    return portable_artifact(text)
 
 
 def jax_export_parts(blob: bytes) -> dict[str, Any]:

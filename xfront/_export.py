@@ -478,9 +478,15 @@ _HEADER_KEYS = {"name", "xfront_version", "stablehlo_version", "platforms", "in_
 _PLATFORMS = ("cpu", "cuda", "rocm", "tpu")
 
 
-def deserialize(data: bytes) -> Exported:
+def deserialize(data: bytes, *, isolate: bool = False) -> Exported:
     """Load an artifact written by ``Exported.serialize``; raises ArtifactError when the bytes
-    are truncated, corrupted, of another format version or otherwise unusable."""
+    are truncated, corrupted, of another format version or otherwise unusable.
+
+    ``isolate=True`` first parses the artifact in a child process (about a second) and parses
+    it here only if that succeeded: for artifacts from untrusted sources, whose StableHLO
+    bytecode may have been forged behind a recomputed checksum (StableHLO's bytecode reader is
+    not hardened against that: fuzzing crashes it); a crash there becomes an ArtifactError.
+    """
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise _errors.err(_errors.ArgumentError, "deserialize",
                           f"expected bytes, got {type(data).__name__}")
@@ -503,14 +509,46 @@ def deserialize(data: bytes) -> Exported:
         raise _artifact_error(f"the header length {hlen} runs past the end of the data")
     try:
         header = json.loads(body[fixed:fixed + hlen].decode("utf-8"))
-        return _from_header(header, body[fixed + hlen:])
+        return _from_header(header, body[fixed + hlen:], data if isolate else None)
     except (ValueError, TypeError, KeyError, RecursionError, UnicodeDecodeError) as e:
         if isinstance(e, ArtifactError):
             raise
         raise _artifact_error(f"the header is malformed: {e}") from None
 
 
-def _from_header(h: Any, payload: bytes) -> Exported:
+def _parse_in_child(data: bytes) -> None:
+    """Parse ``data`` with ``deserialize`` in a child process; ArtifactError if it crashes."""
+    import os
+    import subprocess
+    import sys
+
+    import xfront
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(xfront.__file__)))
+    env = dict(os.environ, XFRONT_CACHE="0", TF_CPP_MIN_LOG_LEVEL="3",
+               PYTHONPATH=os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])))
+    code = ("import sys, xfront\n"
+            "try:\n"
+            "    xfront.deserialize(sys.stdin.buffer.read())\n"
+            "except xfront.ArtifactError as e:\n"
+            "    sys.stdout.write(str(e))\n"
+            "    sys.exit(1)\n")
+    try:
+        proc = subprocess.run([sys.executable, "-c", code], input=data, capture_output=True,
+                              timeout=600, env=env)
+    except subprocess.TimeoutExpired:
+        raise _artifact_error("parsing the artifact did not finish in 10 minutes (in the "
+                              "isolated child process)") from None
+    if proc.returncode == 1 and proc.stdout.startswith(b"xfront.deserialize"):
+        # rejected cleanly there: never parsed here
+        raise ArtifactError(proc.stdout.decode("utf-8", "replace"))
+    if proc.returncode != 0:
+        raise _artifact_error(f"the StableHLO bytecode reader crashed on this artifact (the "
+                              f"isolated child process exited with {proc.returncode}): its "
+                              "modules are malformed")
+
+
+def _from_header(h: Any, payload: bytes, isolate: bytes | None = None) -> Exported:
     if not isinstance(h, dict) or set(h) != _HEADER_KEYS:
         raise ValueError(f"expected the fields {sorted(_HEADER_KEYS)}")
     for k in ("name", "xfront_version", "stablehlo_version"):
@@ -548,7 +586,7 @@ def _from_header(h: Any, payload: bytes) -> Exported:
                            for x in span) or span[0] + span[1] > len(payload)):
             raise ValueError(f"section {name!r} lies outside the data")
         blob = payload[span[0]:span[0] + span[1]]
-        if blob[:4] != b"ML\xefR":
+        if not _rt().is_portable_artifact(blob):  # never any other parser (see runtime)
             raise ValueError(f"section {name!r} is not a StableHLO portable artifact")
         blobs[name] = blob
     current = _rt().stablehlo_versions()[0]
@@ -565,6 +603,8 @@ def _from_header(h: Any, payload: bytes) -> Exported:
                    vjp_module=blobs.get("vjp"), xfront_version=h["xfront_version"],
                    stablehlo_version=h["stablehlo_version"], kept=kept["kept"],
                    vjp_kept=kept["vjp_kept"])
+    if isolate is not None:
+        _parse_in_child(isolate)
     exp.module_ref()  # parse now: a bad module is reported here, not at the first call
     return exp
 
@@ -675,8 +715,8 @@ def import_stablehlo(module: bytes | str, *, vjp: bytes | str | None = None,
     in_tree = TreeDef(tuple, None, (TreeDef(tuple, None, (LEAF,) * n),
                                     TreeDef(dict, (), ())))
     out_tree = LEAF if len(out_avals) == 1 else TreeDef(tuple, None, (LEAF,) * len(out_avals))
-    as_bytes = (lambda m: m if isinstance(m, (bytes, bytearray)) and bytes(m[:4]) == b"ML\xefR"
-                else rt.portable_artifact(m if isinstance(m, str) else bytes(m).decode()))
+    as_bytes = (lambda m: rt.to_portable_artifact(m if isinstance(m, str) or bytes(m[:4])
+                                                  == b"ML\xefR" else bytes(m).decode()))
     try:
         exp = Exported(name=name, in_tree=in_tree, out_tree=out_tree, in_avals=in_avals,
                        out_avals=out_avals, platforms=(platform,), module=as_bytes(art),
