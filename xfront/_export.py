@@ -29,7 +29,8 @@ NOTE [The artifact format]
     caught before any parser sees the bytes), the version, every header field, the section
     bounds, then parses the modules and checks their types against the header. Any failure is
     an ``ArtifactError`` saying what is wrong. NOTE: a deliberately forged artifact with a valid
-    checksum reaches StableHLO's bytecode reader; treat artifacts like code from their author.
+    checksum reaches StableHLO's bytecode reader, which fuzzing crashes on some malformed
+    modules; ``deserialize(data, isolate=True)`` parses in a child process first.
 
 NOTE [Symbolic dimensions]
     Shapes are static today. The header stores each dimension as a JSON value: an int now, a
