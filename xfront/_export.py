@@ -371,6 +371,10 @@ class Exported:
         self._vjp_kept = None if vjp_kept is None else tuple(vjp_kept)
         self._ref: ModuleRef | None = None
         self._fn: Any = None
+        args_td, kw_td = in_tree.children if in_tree.kind is tuple else (None, None)
+        flat = (args_td is not None and args_td.kind is tuple and kw_td.kind is dict
+                and not kw_td.children and all(c.kind == "leaf" for c in args_td.children))
+        self._n_flat = len(args_td.children) if flat else -1  # -1: arguments are nested
 
     @property
     def has_vjp(self) -> bool:
@@ -433,6 +437,15 @@ class Exported:
         return self._fn
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        fn = self._fn
+        if fn is not None and not kwargs and len(args) == self._n_flat:
+            from xfront._compile import _LEAF_TYPES  # types known to be array leaves
+
+            for a in args:
+                if type(a) not in _LEAF_TYPES:
+                    break
+            else:  # positional array leaves only: no pytree work
+                return tree_unflatten(self.out_tree, fn(*args))
         leaves, td = tree_flatten((args, kwargs))
         if td != self.in_tree:
             raise _errors.err(_errors.ArgumentError, "Exported",
