@@ -151,6 +151,9 @@ class _Names:
 
     def __init__(self) -> None:
         self._counter = itertools.count()
+        # private functions the module also holds (symbol -> text): imported modules that
+        # ``func.call`` reaches (xfront/_export.py)
+        self.funcs: dict[str, str] = {}
 
     def fresh(self) -> str:
         return f"%{next(self._counter)}"
@@ -287,5 +290,7 @@ class Function:
             lines.append(f"  ^bb0({sig}):")
         lines.extend(self.body.lines)
         lines.append("  }) : () -> ()")
+        for text in self.module.names.funcs.values():
+            lines.extend("  " + ln for ln in text.splitlines())
         lines.append("}")
         return "\n".join(lines) + "\n"

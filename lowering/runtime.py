@@ -704,7 +704,7 @@ def compile(text: str, dev: Any, in_avals: Sequence[AbstractArray],
     opts.env_option_overrides = list(options if options is not None
                                      else default_compile_options(device_platform(dev)))
     try:
-        exe = client(device_platform(dev)).compile_and_load(text, xc.DeviceList((dev,)), opts)
+        exe = _compile_cached(text, dev, opts)  # persistent cache: see the block at the end
     except Exception as e:
         raise _errors.LoweringError(f"xfront: XLA failed to compile the program: {e}") from None
     return Executable(exe, dev, in_avals, out_avals, text, fingerprint)
@@ -719,3 +719,225 @@ def cache_key_environment(dev: Any) -> tuple[str, ...]:
     c = client(device_platform(dev))
     return (JAXLIB_VERSION, c.platform, c.platform_version, dev.device_kind,
             os.environ.get("XLA_FLAGS", ""))
+
+
+# === export, import and the persistent compile cache (xfront._export, lowering._diskcache) ====
+#
+# NOTE [Portable artifacts and imported modules]
+#     ``xf.export`` stores a module as a StableHLO portable artifact (versioned MLIR bytecode
+#     with a compatibility window, the format jax.export and TF's XlaCallModule also use). An
+#     artifact, a ``jax.export`` blob or StableHLO text from another producer is brought back
+#     by parsing it here and renaming every function symbol with a prefix unique to its content
+#     (``@main`` becomes ``@<prefix>main``, private), so that the functions can be pasted into
+#     any xfront module and reached with ``func.call``. Arguments' and results' attributes of
+#     the entry function (shardings, donation, result names) are dropped: the call site decides.
+
+def stablehlo_versions() -> tuple[str, str]:
+    """(current StableHLO version of this jaxlib, the version artifacts are written for)."""
+    from jaxlib.mlir.dialects import stablehlo as _shlo
+
+    target = _shlo.get_version_from_compatibility_requirement(
+        _shlo.StablehloCompatibilityRequirement.WEEK_4)
+    return _shlo.get_current_version(), target
+
+
+def _tensor_types(types: Any, what: str) -> list[tuple[tuple[int, ...], str]]:
+    from jaxlib.mlir import ir
+
+    out = []
+    for t in types:
+        try:
+            rt = ir.RankedTensorType(t)
+        except (ValueError, TypeError):
+            raise ValueError(f"{what} has type {t}; only ranked tensors are supported") \
+                from None
+        if not rt.has_static_shape:
+            raise ValueError(f"{what} has the dynamic type {t}; only static shapes are "
+                             "supported")
+        out.append((tuple(rt.shape), str(rt.element_type)))
+    return out
+
+
+def import_module(data: bytes | str, prefix: str) -> tuple[str, str, list, list]:
+    """Parse StableHLO (text, MLIR bytecode or a portable artifact) for inlining.
+
+    Returns ``(functions_text, entry_symbol, in_types, out_types)``: the module's functions with
+    their symbols prefixed by ``prefix`` and made private, the entry (``@main``) symbol, and the
+    entry's argument and result types as ``(shape, element type)`` pairs. Raises ValueError with
+    a readable reason for anything that cannot be parsed or used.
+    """
+    from jaxlib.mlir import ir
+    from jaxlib.mlir.dialects import stablehlo as _shlo
+
+    ctx = _mlir_context()
+    diags: list[str] = []
+
+    def collect(d: Any) -> bool:  # keep MLIR's diagnostics off stderr: they go in the error
+        try:
+            diags.append(str(d.message))
+        except Exception:  # a message that is not UTF-8 (from corrupted bytecode)
+            diags.append("(a diagnostic that is not valid UTF-8)")
+        return True
+
+    with ctx:
+        handler = ctx.attach_diagnostic_handler(collect)
+        try:
+            if isinstance(data, (bytes, bytearray)) and bytes(data[:4]) == b"ML\xefR":
+                # NOTE: a portable artifact names its producer (StableHLO_v...) in the bytecode
+                # header and is only ever read by StableHLO's reader: the generic parser turns
+                # the op names of a corrupted artifact into error strings that are not UTF-8,
+                # and the bindings abort the process converting them. Other MLIR bytecode goes
+                # to the generic parser.
+                if is_portable_artifact(data):
+                    module = _shlo.deserialize_portable_artifact(ctx, bytes(data))
+                else:
+                    module = ir.Module.parse(bytes(data))
+            else:
+                module = ir.Module.parse(data)
+            module.operation.verify()
+        except Exception as e:  # MLIRError, or a RuntimeError from the bytecode reader
+            msg = "; ".join([d.message for d in getattr(e, "error_diagnostics", [])]
+                            or diags or [str(e).splitlines()[0] if str(e) else "unknown"])
+            raise ValueError(f"the module does not parse: {msg[:500]}") from None
+        finally:
+            handler.detach()
+        funcs = [op for op in module.body.operations if op.operation.name == "func.func"]
+        others = [op.operation.name for op in module.body.operations
+                  if op.operation.name != "func.func"]
+        if others:
+            raise ValueError(f"the module holds top-level ops other than functions: {others}")
+        names = [ir.StringAttr(op.attributes["sym_name"]).value for op in funcs]
+        if "main" not in names:
+            raise ValueError(f"the module has no @main function (functions: {names})")
+        for op, name in zip(funcs, names):
+            new = prefix + name
+            ir.SymbolTable.replace_all_symbol_uses(name, new, module.operation)
+            ir.SymbolTable.set_symbol_name(op, new)
+            ir.SymbolTable.set_visibility(op, "private")
+        main = funcs[names.index("main")]
+        for attr in ("arg_attrs", "res_attrs"):
+            if attr in main.attributes:
+                del main.attributes[attr]
+        ftype = ir.FunctionType(ir.TypeAttr(main.attributes["function_type"]).value)
+        ins = _tensor_types(ftype.inputs, "an argument of @main")
+        outs = _tensor_types(ftype.results, "a result of @main")
+        text = "\n".join(op.operation.get_asm(enable_debug_info=False) for op in funcs)
+    return text, prefix + "main", ins, outs
+
+
+def is_portable_artifact(data: Any) -> bool:
+    """Whether ``data`` is StableHLO portable-artifact bytecode (magic and producer checked)."""
+    return (isinstance(data, (bytes, bytearray)) and bytes(data[:4]) == b"ML\xefR"
+            and b"StableHLO" in bytes(data[4:64]))
+
+
+def to_portable_artifact(data: bytes | str) -> bytes:
+    """A portable artifact of a module given as text, MLIR bytecode or a portable artifact."""
+    if is_portable_artifact(data):
+        return bytes(data)
+    if isinstance(data, str):
+        return portable_artifact(data)
+    from jaxlib.mlir import ir
+
+    with _mlir_context():
+        text = ir.Module.parse(bytes(data)).operation.get_asm(enable_debug_info=False)
+    return portable_artifact(text)
+
+
+def jax_export_parts(blob: bytes) -> dict[str, Any]:
+    """The pieces of a ``jax.export`` serialized artifact that xfront can call.
+
+    Returns a dict with ``module`` (portable artifact bytes), ``in_avals``/``out_avals``
+    (``(shape, numpy dtype)`` pairs of the full calling convention), ``kept`` (indices of the
+    arguments the module takes), ``platforms`` and ``vjp`` (the same dict for the VJP, or None).
+    Raises ValueError for artifacts xfront cannot call (effects, several devices, symbolic
+    shapes).
+    """
+    from jax import export as _jexport
+
+    try:
+        e = _jexport.deserialize(bytearray(blob))
+    except Exception as err:
+        reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise ValueError(f"not a jax.export artifact: {reason}") from None
+    return _jax_export_dict(e, with_vjp=True)
+
+
+def _jax_export_dict(e: Any, with_vjp: bool) -> dict[str, Any]:
+    if e.ordered_effects or e.unordered_effects:
+        raise ValueError("the jax.export artifact has side effects (tokens); xfront calls "
+                         "pure modules only")
+    if e.nr_devices != 1:
+        raise ValueError(f"the jax.export artifact runs on {e.nr_devices} devices; xfront "
+                         "calls single-device modules")
+    if len(e.platforms) != 1:
+        raise ValueError(f"the jax.export artifact was lowered for {len(e.platforms)} "
+                         f"platforms {e.platforms}; export it for one platform")
+
+    def avals(seq: Any) -> list[tuple[tuple[int, ...], np.dtype]]:
+        out = []
+        for a in seq:
+            if not all(isinstance(d, int) for d in a.shape):
+                raise ValueError(f"the jax.export artifact has symbolic shape {a.shape}; "
+                                 "xfront imports static shapes")
+            out.append((tuple(a.shape), np.dtype(a.dtype)))
+        return out
+
+    vjp = None
+    if with_vjp and e.has_vjp():
+        vjp = _jax_export_dict(e.vjp(), with_vjp=False)
+    return {"module": bytes(e.mlir_module_serialized), "in_avals": avals(e.in_avals),
+            "out_avals": avals(e.out_avals), "kept": tuple(e.module_kept_var_idx),
+            "platforms": tuple(e.platforms), "vjp": vjp}
+
+
+# --- persistent compile cache ---------------------------------------------------------------
+#
+# NOTE [Persistent compile cache]
+#     Compiled executables are kept on disk (lowering/_diskcache.py decides where, and how
+#     entries are written and evicted). The key hashes the module text without source
+#     locations, the serialized compile options, the device kind, the platform version, the
+#     jaxlib and xfront versions and XLA_FLAGS, so a key never matches code built for something
+#     else. An entry that fails its checksum or that PJRT refuses to load is deleted and the
+#     program is compiled again. NOTE: PJRT can run code from a serialized executable, so the
+#     cache directory is created private to the user (0700) and is never shared between users.
+
+CACHE_STATS = {"disk_hits": 0, "disk_misses": 0, "disk_writes": 0, "xla_compiles": 0}
+
+
+def _compile_cached(text: str, dev: Any, opts: Any) -> Any:
+    """``compile_and_load`` through the persistent cache (when enabled)."""
+    from xfront.lowering import _diskcache
+
+    c = client(device_platform(dev))
+    cache = _diskcache.active_cache()
+    key = None
+    if cache is not None:
+        try:
+            from xfront import __version__ as xf_version
+            from xfront._eager import fingerprint as _fp
+
+            key = _diskcache.make_key(_fp(text), opts.SerializeAsString().hex(),
+                                      *cache_key_environment(dev), xf_version)
+            blob = cache.get(key)
+        except Exception:
+            blob = None
+        if blob is not None:
+            try:
+                exe = c.deserialize_executable(blob, xc.DeviceList((dev,)), opts)
+                CACHE_STATS["disk_hits"] += 1
+                return exe
+            except Exception:  # refused by PJRT: never trusted, compiled again below
+                cache.discard(key)
+        CACHE_STATS["disk_misses"] += 1
+    t0 = _diskcache.now()
+    exe = c.compile_and_load(text, xc.DeviceList((dev,)), opts)
+    CACHE_STATS["xla_compiles"] += 1
+    if cache is not None and key is not None and \
+            (_diskcache.now() - t0) * 1000 >= cache.min_compile_ms:
+        try:
+            cache.put(key, exe.serialize())
+            CACHE_STATS["disk_writes"] += 1
+        except Exception:  # a full disk or a read-only directory: keep running uncached
+            pass
+    return exe

@@ -105,3 +105,8 @@ from xfront._autodiff import (DifferentiationError, grad, jvp, stop_gradient, va
 # --- extensions beyond the standard: einsum, pad ------------------------------------------------
 from xfront._api._einsum import einsum  # noqa: E402
 from xfront._api._pad import pad  # noqa: E402
+
+# --- export and deploy: export, Exported, Spec, deserialize, import_stablehlo, export_tf --------
+from xfront._export import (ArtifactError, Exported, Spec, deserialize, export,  # noqa: E402
+                            export_tf, import_stablehlo)
+from xfront._onnx import OnnxExportError, export_onnx  # noqa: E402  (onnx imported lazily)

@@ -63,6 +63,7 @@ class CacheInfo(NamedTuple):
     misses: int
     compiles: int
     entries: int
+    disk_hits: int = 0  # executables loaded from the persistent compile cache
 
 
 _RETURNS = ("xfront", "numpy", "torch", "tensorflow", "jax")
@@ -314,6 +315,7 @@ class CompiledFunction:
         self._hits = 0
         self._misses = 0
         self._compiles = 0
+        self._disk_hits = 0
         self._last_sig: tuple[Any, list[tuple[str, Any]]] | None = None
         self._warn_after = int(os.environ.get("XFRONT_RECOMPILE_WARN", "4"))
         self._key = f"{getattr(fn, '__qualname__', 'fn')}@{id(self):x}"
@@ -484,7 +486,8 @@ class CompiledFunction:
         return self.trace(*args, **kwargs).lower()
 
     def cache_info(self) -> CacheInfo:
-        return CacheInfo(self._hits, self._misses, self._compiles, len(self._cache))
+        return CacheInfo(self._hits, self._misses, self._compiles, len(self._cache),
+                         self._disk_hits)
 
     def clear_cache(self) -> None:
         self._cache.clear()
@@ -634,11 +637,13 @@ class CompiledFunction:
         from xfront._eager import STATS
 
         before = STATS.compiles
+        rt = _rt()
+        disk_before = rt.CACHE_STATS["disk_hits"]
         exe = Program(compile_lowered(lowered, dev), traced.graph, dev, traced.donate,
                       [a.strong() for a in traced.graph.out_avals])
         if STATS.compiles > before:
             self._compiles += 1
-        rt = _rt()
+        self._disk_hits += rt.CACHE_STATS["disk_hits"] - disk_before
         const_bufs = []
         for c in traced.graph.consts:
             if isinstance(c, Array):
