@@ -50,7 +50,8 @@ def test_readme_has_python_blocks():
 
 @pytest.mark.parametrize("heading,line,code", BLOCKS,
                          ids=[f"L{line}-{h[:30]}" for h, line, _ in BLOCKS])
-def test_readme_block_runs(heading, line, code):
+def test_readme_block_runs(heading, line, code, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # blocks may write files (a SavedModel, an ONNX model)
     for mod in ("torch", "tensorflow"):
         if re.search(rf"^\s*(import {mod}\b|from {mod}\b)", code, re.M):
             pytest.importorskip(mod)
