@@ -98,3 +98,6 @@ from xfront import random as random
 # --- autodiff: grad, vjp, jvp, value_and_grad -------------------------------------------------
 from xfront._autodiff import (DifferentiationError, grad, jvp, stop_gradient, value_and_grad,
                               vjp)
+
+# --- batching: vmap ----------------------------------------------------------------------------
+from xfront._batching import BatchingError, vmap  # noqa: E402

@@ -352,3 +352,43 @@ def reduce_window_max(x: Any, *, window_dimensions: Sequence[int],
                       padding: Sequence[tuple[int, int]] | None = None) -> Any:
     return reduce_window_max_p.bind(x, **_window_params(x, window_dimensions, window_strides,
                                                         padding))
+
+
+# --- batching rules (xfront.vmap; see xfront/_batching.py) -----------------------------------
+
+from xfront import _batching as _bt  # noqa: E402
+
+_conv_by_scan = _bt.batch_by_scan(conv_general_dilated_p)
+
+
+def _conv_rule(size: int, args, bdims, **params):
+    lhs, rhs = args
+    dl, dr = bdims
+    if dr is not None or params["batch_group_count"] != 1:
+        # per-member kernels (or batch groups): one convolution per member, in a scan
+        return _conv_by_scan(size, args, bdims, **params)
+    # members of a batched lhs are more images: fold the batch axis into the N axis
+    n_in = params["dimension_numbers"][0][0]
+    n_out = params["dimension_numbers"][2][0]
+    x = _bt.moveaxis(lhs, dl, n_in)
+    shape = list(lhs.shape)
+    del shape[dl]
+    shape[n_in] *= size
+    out = conv_general_dilated_p.bind(_sh.reshape(x, shape=shape), rhs, **params)
+    oshape = list(out.shape)
+    oshape[n_out:n_out + 1] = [size, oshape[n_out] // size]
+    return _sh.reshape(out, shape=oshape), n_out
+
+
+def _window_rule(prim: Primitive):
+    def rule(size: int, args, bdims, *, window_dimensions, window_strides, padding):
+        return prim.bind(_bt.front(args[0], bdims[0]), window_dimensions=(1, *window_dimensions),
+                         window_strides=(1, *window_strides),
+                         padding=((0, 0), *padding)), 0
+
+    return rule
+
+
+conv_general_dilated_p.batch = _conv_rule
+reduce_window_sum_p.batch = _window_rule(reduce_window_sum_p)
+reduce_window_max_p.batch = _window_rule(reduce_window_max_p)
