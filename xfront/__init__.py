@@ -101,3 +101,4 @@ from xfront._autodiff import (DifferentiationError, grad, jvp, stop_gradient, va
 
 # --- batching: vmap ----------------------------------------------------------------------------
 from xfront._batching import BatchingError, vmap  # noqa: E402
+from xfront import testing as testing  # noqa: E402  (compare: imports frameworks lazily)
