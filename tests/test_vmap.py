@@ -407,3 +407,30 @@ def test_errors():
         xf.vmap(3)
     with pytest.raises(xf.DynamicShapeError):
         xf.vmap(xf.nonzero)(x)
+
+
+def test_leading_batch_rule_for_new_primitives():
+    """The one-line rule for a primitive that maps over leading axes (matrix factorizations...)."""
+    from xfront._aval import AbstractArray
+    from xfront.prims import reduction as red
+
+    def abstract_eval(x):
+        return AbstractArray(x.shape[:-1], x.dtype)
+
+    p = _core.Primitive("test_vmap_rowsum", abstract_eval=abstract_eval,
+                        ref=lambda x: np.sum(x, axis=-1),
+                        lowering=lambda ctx, x: red.reduce_sum_p.lowering(
+                            ctx, x, axes=(len(ctx.avals_in[0].shape) - 1,)))
+    try:
+        p.batch = _batching.leading_batch(p)
+        x = RNG.standard_normal((2, 3, 4)).astype(np.float32)
+        f = lambda v: p.bind(v) * 2.0  # noqa: E731
+        _close(_both(xf.vmap(f, in_axes=2), x), _loop(f, x, in_axes=(2,)))
+        p.batch = None
+        with pytest.raises(_batching.BatchingError, match="`test_vmap_rowsum` has no batching"):
+            xf.vmap(f)(x)
+        p.batch = _batching.NotBatchable("it is a test")
+        with pytest.raises(_batching.BatchingError, match="cannot be batched.*it is a test"):
+            xf.vmap(f)(x)
+    finally:
+        _core.PRIMITIVES.pop("test_vmap_rowsum", None)
