@@ -1,5 +1,6 @@
-"""xfront.keras.Layer under the TensorFlow Keras backend: build on (None, ...), fit, predict,
-save and load."""
+"""xfront.keras.Layer: build on (None, ...), fit, predict, save and load under the TensorFlow
+Keras backend (in this process), and the same model under the tensorflow and torch backends in
+their own processes with the same weights and data."""
 
 from __future__ import annotations
 
@@ -9,27 +10,11 @@ import pytest
 import xfront as xf
 
 keras = pytest.importorskip("keras")
-if keras.backend.backend() != "tensorflow":  # pragma: no cover - other backends not yet
-    pytest.skip("xfront.keras.Layer supports the tensorflow backend only", allow_module_level=True)
+if keras.backend.backend() != "tensorflow":  # pragma: no cover - the in-process tests use TF
+    pytest.skip("the in-process tests use the tensorflow backend", allow_module_level=True)
 
+from tests._keras_model import data as _data, dense_init, dense_tanh  # noqa: E402
 from xfront.keras import Layer  # noqa: E402
-
-
-def dense_tanh(params, x):
-    return xf.tanh(x @ params["w"] + params["b"])
-
-
-def dense_init(input_shape):
-    rng = np.random.default_rng(0)
-    return {"w": (rng.standard_normal((input_shape[-1], 8)) * 0.5).astype(np.float32),
-            "b": np.zeros((8,), np.float32)}
-
-
-def _data():
-    rng = np.random.default_rng(0)
-    x = rng.standard_normal((128, 4)).astype("float32")
-    y = np.sin(x @ rng.standard_normal((4, 1))).astype("float32")
-    return x, y
 
 
 @pytest.mark.parametrize("run_eagerly", [False, True])
@@ -98,3 +83,33 @@ def test_unknown_batch_size_in_graph_mode_is_a_clear_error():
         model.fit(x, np.zeros((128, 8), np.float32), batch_size=48, epochs=1, verbose=0)
     model.compile(optimizer="adam", loss="mse", run_eagerly=True)  # eagerly it works
     model.fit(x, np.zeros((128, 8), np.float32), batch_size=48, epochs=1, verbose=0)
+
+
+def test_backends_agree_in_their_own_processes(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from tests import _keras_model
+
+    _keras_model.main(str(tmp_path / "tensorflow"))  # this process runs the tensorflow backend
+    results = {"tensorflow": np.load(str(tmp_path / "tensorflow") + ".npz")}
+    for backend in ("torch",):
+        out = str(tmp_path / backend)
+        env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3"}
+        proc = subprocess.run([sys.executable, "-m", "tests._keras_model", out], env=env,
+                              capture_output=True, text=True, timeout=300,
+                              cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        results[backend] = np.load(out + ".npz")
+        assert str(results[backend]["backend"]) == backend
+    tf_r, torch_r = results["tensorflow"], results["torch"]
+    x, _ = _data()
+    p = dense_init(x.shape)
+    head = np.random.default_rng(1).standard_normal((8, 1)).astype(np.float32) * 0.3
+    np.testing.assert_allclose(tf_r["before"], np.tanh(x @ p["w"] + p["b"]) @ head, rtol=1e-5,
+                               atol=1e-5)
+    for key in ("before", "after", "reloaded"):
+        np.testing.assert_allclose(torch_r[key], tf_r[key], rtol=1e-4, atol=1e-5, err_msg=key)
+    assert not np.allclose(tf_r["after"], tf_r["before"])  # one epoch of SGD changed the model
+    np.testing.assert_allclose(tf_r["reloaded"], tf_r["after"], rtol=1e-6)

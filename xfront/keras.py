@@ -3,9 +3,11 @@
 Imports keras (and so its backend) when this module is imported; ``import xfront`` never
 imports it.
 
-Backends: TensorFlow (the TF bridge: compiled calls become XlaCallModule ops with xfront's
-VJP under ``tf.function``, or GradientTape-recorded calls eagerly). The torch and jax Keras
-backends are not supported yet: building the layer under them raises an error that says so.
+Backends: tensorflow (the TF bridge: compiled calls become XlaCallModule ops with xfront's VJP
+under ``tf.function``, or GradientTape-recorded calls eagerly) and torch (the torch bridge: each
+call is one torch autograd op backed by xfront's VJP). The jax backend is not supported yet (it
+needs the xfront module called as StableHLO inside jax's trace with xfront's own VJP):
+creating the layer under it raises an error that says so.
 
 NOTE [Symbolic batch dimensions]
     xfront programs have static shapes. The layer's output shape for a symbolic ``(None, ...)``
@@ -106,11 +108,11 @@ class Layer(keras.layers.Layer):
     def __init__(self, fn: Callable | str, params: Any = None, *,
                  init: Callable | str | None = None, param_spec: Any = None, **kwargs: Any):
         super().__init__(**kwargs)
-        if keras.backend.backend() != "tensorflow":
+        if keras.backend.backend() not in ("tensorflow", "torch"):
             raise _errors.err(_errors.ArgumentError, "keras.Layer",
-                              f"the Keras backend is {keras.backend.backend()!r}; only the "
-                              "tensorflow backend is supported yet",
-                              "set KERAS_BACKEND=tensorflow before importing keras")
+                              f"the Keras backend is {keras.backend.backend()!r}; the "
+                              "tensorflow and torch backends are supported so far",
+                              "set KERAS_BACKEND=tensorflow (or torch) before importing keras")
         self.fn = _resolve(fn) if isinstance(fn, str) else fn
         if not callable(self.fn):
             raise _errors.err(_errors.ArgumentError, "keras.Layer",
@@ -150,7 +152,9 @@ class Layer(keras.layers.Layer):
         return xf.tree_unflatten(self._treedef, self._vars)
 
     def call(self, x: Any) -> Any:
-        return self._compiled(self.params, x)
+        # the backend's own tensors (torch: the Parameter, so autograd records the call)
+        values = [keras.ops.convert_to_tensor(v) for v in self._vars]
+        return self._compiled(xf.tree_unflatten(self._treedef, values), x)
 
     def compute_output_spec(self, x: Any) -> Any:
         shape = tuple(x.shape)
