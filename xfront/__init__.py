@@ -99,6 +99,6 @@ from xfront import random as random
 from xfront._autodiff import (DifferentiationError, grad, jvp, stop_gradient, value_and_grad,
                               vjp)
 
-# --- batching: vmap ----------------------------------------------------------------------------
+# --- batching and differential testing: vmap, testing.compare (xfront.keras is imported on use) -
 from xfront._batching import BatchingError, vmap  # noqa: E402
 from xfront import testing as testing  # noqa: E402  (compare: imports frameworks lazily)
