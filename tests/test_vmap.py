@@ -361,6 +361,22 @@ def test_windowed_conv_pad_slices():
     _close(_both(xf.vmap(conv, in_axes=(0, None)), x, k[0]),
            _loop(conv, x, k[0], in_axes=(0, None)), 1e-4)
     _close(_both(xf.vmap(conv), x, k), _loop(conv, x, k, in_axes=(0, 0)), 1e-4)
+    _close(_both(xf.vmap(conv, in_axes=(None, 0)), x[0], k),
+           _loop(conv, x[0], k, in_axes=(None, 0)), 1e-4)
+    # per-member kernels are feature groups of one convolution, not a loop
+    assert "scan" not in _prims_of(xf.trace(xf.vmap(conv))(x, k), set())
+
+    def grouped(x, k):  # feature groups, channels-last layouts, batch axis not first
+        return xf.nn.conv_general_dilated(x, k, window_strides=(1, 1), padding="SAME",
+                                          dimension_numbers=("NHWC", "HWIO", "NHWC"),
+                                          feature_group_count=2)
+
+    xg = RNG.standard_normal((2, 5, 5, 4, 3)).astype(np.float32)  # batch on axis 4
+    kg = RNG.standard_normal((3, 3, 2, 6, 3)).astype(np.float32)
+    for axes in ((4, 4), (4, None), (None, 4)):
+        args = [a if ax is not None else np.take(a, 0, axis=4) for a, ax in zip((xg, kg), axes)]
+        _close(_both(xf.vmap(grouped, in_axes=axes), *args),
+               _loop(grouped, *args, in_axes=axes), 1e-4)
 
     v = RNG.standard_normal((3, 5)).astype(np.float32)
     i = np.array([0, 2, 9], dtype=np.int32)
@@ -374,6 +390,9 @@ def test_windowed_conv_pad_slices():
         return s, u, sh.rev(p, axes=(0,))
 
     _close(_both(xf.vmap(dyn), v, i), _loop(dyn, v, i, in_axes=(0, 0)))
+    assert "scan" not in _prims_of(xf.trace(xf.vmap(dyn))(v, i), set())
+    big = np.array([0, 300, 2], dtype=np.uint16)  # unsigned starts clamp to the top
+    _close(_both(xf.vmap(dyn), v, big), _loop(dyn, v, big, in_axes=(0, 0)))
     _close(_both(xf.vmap(dyn, in_axes=(None, 0)), v[0], i), _loop(dyn, v[0], i,
                                                                    in_axes=(None, 0)))
     _close(_both(xf.vmap(dyn, in_axes=(0, None)), v, i[1]), _loop(dyn, v, i[1],

@@ -591,17 +591,34 @@ def _dynamic_slice_rule(size: int, args, bdims, *, slice_sizes):
                   slice_sizes=(1, *slice_sizes), indices_are_sorted=False), 0
 
 
-_dus_by_scan = _bt.batch_by_scan(dynamic_update_slice_p)
+def _clamp_start(s: Any, upper: int) -> Any:
+    """An int64 start clamped to [0, upper] as dynamic_update_slice clamps it (an unsigned start
+    above int64's range clamps to the top, so unsigned starts are clamped before converting)."""
+    d = _bt._aval_of(s).dtype
+    if d in dt.UNSIGNED:
+        if int(np.iinfo(d.np).max) > upper:
+            s = _ew.min(s, _ew.full_like(s, upper))
+        return _ew.convert(s, dtype=dt.int64)
+    s = _ew.convert(s, dtype=dt.int64)
+    return _ew.clamp(_ew.full_like(s, 0), s, _ew.full_like(s, upper))
 
 
 def _dynamic_update_slice_rule(size: int, args, bdims):
-    if any(b is not None for b in bdims[2:]):
-        # per-member starts: one update per member, in a scan
-        return _dus_by_scan(size, args, bdims)
     starts = args[2:]
-    d = _bt._aval_of(starts[0]).dtype if starts else dt.int32
     x, upd = (_bt.to_front(a, b, size) for a, b in zip(args[:2], bdims[:2]))
-    return dynamic_update_slice(x, upd, [np.zeros((), dtype=d.np), *starts]), 0
+    if all(b is None for b in bdims[2:]):
+        d = _bt._aval_of(starts[0]).dtype if starts else dt.int32
+        return dynamic_update_slice(x, upd, [np.zeros((), dtype=d.np), *starts]), 0
+    # per-member starts: a scatter of one window per member (member number prepended to each
+    # start vector); scatter skips out-of-range windows, so the starts are clamped first
+    nd = len(starts)
+    cols = [_sh.reshape(_bt.to_front(_clamp_start(s, x.shape[1 + k] - upd.shape[1 + k]), b,
+                                     size), shape=(size, 1))
+            for k, (s, b) in enumerate(zip(starts, bdims[2:]))]
+    idx = _with_counter(_sh.concatenate(cols, axis=1), 1, size)
+    return scatter(x, idx, upd, update_window_dims=tuple(range(1, nd + 1)),
+                   inserted_window_dims=(0,), scatter_dims_to_operand_dims=tuple(range(nd + 1)),
+                   index_vector_dim=1, mode="set", unique_indices=True), 0
 
 
 gather_p.batch = _gather_rule
