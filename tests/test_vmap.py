@@ -78,20 +78,25 @@ def _examples(case):
 
 @pytest.mark.parametrize("case", ROWS, ids=[c.name for c in ROWS])
 def test_vmap_matches_loop(case):
-    for members, axes, kwargs in _examples(case):
+    examples = _examples(case)
+    for n, (members, axes, kwargs) in enumerate(examples):
         batched = [members[0][i] if ax is None else np.stack([m[i] for m in members], axis=ax)
                    for i, ax in enumerate(axes)]
 
         def fn(*a):
             return case.fn(*a, **kwargs)
 
-        loop = [fn(*[xf.asarray(members[0][i] if ax is None else m[i])
-                     for i, ax in enumerate(axes)]) for m in members]
+        # the loop runs f compiled once per example shape (eager per-op dispatch would compile
+        # every primitive separately, which is what makes a table run slow)
+        per_member = xf.compile(fn)
+        loop = [per_member(*[members[0][i] if ax is None else m[i]
+                             for i, ax in enumerate(axes)]) for m in members]
         expected = _stack(loop, 0)
         where = f" in_axes={axes} {kwargs} on {[a.shape for a in members[0]]}"
         vf = xf.vmap(fn, in_axes=tuple(axes))
         assert_close(vf(*batched), expected, case, " vmap eager" + where)
-        assert_close(xf.compile(vf)(*batched), expected, case, " vmap compiled" + where)
+        if n == len(examples) - 1:  # compiled (vmap inside a trace) on the largest example
+            assert_close(xf.compile(vf)(*batched), expected, case, " vmap compiled" + where)
 
 
 def _prims_of(graph, seen):
