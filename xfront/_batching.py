@@ -174,7 +174,7 @@ def batch_by_scan(prim: _core.Primitive) -> Callable:
 
         batched = [i for i, d in enumerate(dims) if d is not None]
         xs = [front(args[i], dims[i]) for i in batched]
-        x_avals = [AbstractArray(tuple(x.shape[1:]), _aval_of(x).dtype) for x in xs]
+        x_avals = [AbstractArray(tuple(x.shape[1:]), aval_of(x).dtype) for x in xs]
 
         def body(*slices: Any) -> list[Any]:
             full = list(args)
@@ -191,10 +191,11 @@ def batch_by_scan(prim: _core.Primitive) -> Callable:
     return rule
 
 
-def _aval_of(x: Any) -> AbstractArray:
-    from xfront.prims.control import _aval_of as aval_of
+def aval_of(x: Any) -> AbstractArray:
+    """The aval of a traced value, xfront array, WeakValue or NumPy value."""
+    from xfront.prims import control as _cf
 
-    return aval_of(x)
+    return _cf._aval_of(x)
 
 
 # --- the interpreter ------------------------------------------------------------------------
@@ -282,19 +283,6 @@ def close_fn(fn: Callable[..., list[Any]], in_avals: Sequence[AbstractArray],
     return captures, g
 
 
-def batch_region(graph: Graph, batched: Sequence[bool], size: int,
-                 force: Sequence[bool] | None = None) -> tuple[list[Any], Graph, list[bool]]:
-    """Batch a closed region graph (batched inputs carry the batch axis first).
-
-    Returns (outer values the new region reads, the region taking ``(*captures, *inputs)``,
-    which outputs are batched at axis 0).
-    """
-    out_b: list[bool] = []
-    fn = region_fn(graph, batched, size, force, out_b)
-    captures, g = close_fn(fn, batched_avals(graph.in_avals, batched, size), graph.name)
-    return captures, g, out_b
-
-
 # --- xfront.vmap ----------------------------------------------------------------------------
 
 def _axes_for(spec: Any, value: Any, path: str) -> list[Any]:
@@ -375,7 +363,7 @@ def _vmap_traced(f: Callable, in_axes: Any, out_axes: Any, axis_size: int | None
     mapped = [i for i, a in enumerate(axes) if a is not None]
     in_avals = []
     for i in mapped:
-        av = _aval_of(leaves[i])
+        av = aval_of(leaves[i])
         shape = av.shape[:axes[i]] + av.shape[axes[i] + 1:]
         in_avals.append(AbstractArray(shape, av.dtype, av.weak))
     out_tree: list[Any] = []
@@ -465,6 +453,6 @@ def vmap(f: Callable, in_axes: Any = 0, out_axes: Any = 0,
 
 
 __all__ = ["vmap", "BatchingError", "NotBatchable", "missing_rules", "eval_batched",
-           "batch_region", "batched_avals", "region_fn", "close_fn", "elementwise_rule",
+           "batched_avals", "region_fn", "close_fn", "elementwise_rule",
            "leading_batch", "axis_param_rule", "batch_by_scan", "moveaxis", "broadcast_batch",
-           "to_front", "to_dim", "front"]
+           "to_front", "to_dim", "front", "aval_of"]

@@ -524,7 +524,7 @@ def _explicit_index_vector(idx: Any, ivd: int) -> tuple[Any, int]:
 
 def _with_counter(idx: Any, ivd: int, size: int) -> Any:
     """Batched (axis 0) indices with the member number prepended to each index vector."""
-    d = _bt._aval_of(idx).dtype
+    d = _bt.aval_of(idx).dtype
     if int(np.iinfo(d.np).max) < size - 1:
         idx, d = _ew.convert(idx, dtype=dt.int64), dt.int64
     shape = list(idx.shape)
@@ -572,7 +572,7 @@ def _scatter_rule(size: int, args, bdims, *, update_window_dims, inserted_window
 def _dynamic_slice_rule(size: int, args, bdims, *, slice_sizes):
     x, starts = args[0], args[1:]
     dx, ds = bdims[0], bdims[1:]
-    d = _bt._aval_of(starts[0]).dtype if starts else dt.int32
+    d = _bt.aval_of(starts[0]).dtype if starts else dt.int32
     if all(s is None for s in ds):
         zero = np.zeros((), dtype=d.np)
         return dynamic_slice(_bt.front(x, dx), [zero, *starts],
@@ -594,7 +594,7 @@ def _dynamic_slice_rule(size: int, args, bdims, *, slice_sizes):
 def _clamp_start(s: Any, upper: int) -> Any:
     """An int64 start clamped to [0, upper] as dynamic_update_slice clamps it (an unsigned start
     above int64's range clamps to the top, so unsigned starts are clamped before converting)."""
-    d = _bt._aval_of(s).dtype
+    d = _bt.aval_of(s).dtype
     if d in dt.UNSIGNED:
         if int(np.iinfo(d.np).max) > upper:
             s = _ew.min(s, _ew.full_like(s, upper))
@@ -607,7 +607,7 @@ def _dynamic_update_slice_rule(size: int, args, bdims):
     starts = args[2:]
     x, upd = (_bt.to_front(a, b, size) for a, b in zip(args[:2], bdims[:2]))
     if all(b is None for b in bdims[2:]):
-        d = _bt._aval_of(starts[0]).dtype if starts else dt.int32
+        d = _bt.aval_of(starts[0]).dtype if starts else dt.int32
         return dynamic_update_slice(x, upd, [np.zeros((), dtype=d.np), *starts]), 0
     # per-member starts: a scatter of one window per member (member number prepended to each
     # start vector); scatter skips out-of-range windows, so the starts are clamped first
