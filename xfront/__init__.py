@@ -110,3 +110,7 @@ from xfront._api._pad import pad  # noqa: E402
 from xfront._export import (ArtifactError, Exported, Spec, deserialize, export,  # noqa: E402
                             export_tf, import_stablehlo)
 from xfront._onnx import OnnxExportError, export_onnx  # noqa: E402  (onnx imported lazily)
+
+# --- batching and differential testing: vmap, testing.compare (xfront.keras is imported on use) -
+from xfront._batching import BatchingError, vmap  # noqa: E402
+from xfront import testing as testing  # noqa: E402  (compare: imports frameworks lazily)

@@ -181,15 +181,20 @@ class Primitive:
         for ``multiple_results``), or NONDIFFERENTIABLE / VJP_TODO (see xfront/_autodiff.py).
       jvp: ``(primals, tangents, *, out, **params) -> tangent(s) out``, or None: forward mode
         then transposes the vjp rule (NOTE [JVP by transposition] in xfront/_autodiff.py).
+      batch: vmap's batching rule ``(size, args, dims, **params) -> (out(s), out_dim(s))``
+        (``dims[i]`` is the batched axis of ``args[i]`` or None), or a
+        ``xfront._batching.NotBatchable`` saying why there is none; None until a prims module
+        sets it (see xfront/_batching.py).
     """
 
     __slots__ = ("name", "abstract_eval", "ref", "lowering", "vjp", "jvp", "multiple_results",
-                 "platform_lowering", "doc", "__weakref__")
+                 "platform_lowering", "doc", "batch", "__weakref__")
 
     def __init__(self, name: str, *, abstract_eval: Callable, ref: Callable, lowering: Callable,
                  vjp: Any = VJP_TODO, jvp: Callable | None = None,
                  multiple_results: bool = False,
-                 platform_lowering: dict[str, Callable] | None = None, doc: str = ""):
+                 platform_lowering: dict[str, Callable] | None = None, doc: str = "",
+                 batch: Any = None):
         if name in PRIMITIVES:
             raise ValueError(f"primitive {name!r} is already declared")
         for rule, what in ((abstract_eval, "abstract_eval"), (ref, "ref"), (lowering, "lowering")):
@@ -210,6 +215,7 @@ class Primitive:
         self.multiple_results = multiple_results
         self.platform_lowering = dict(platform_lowering or {})
         self.doc = doc
+        self.batch = batch
         PRIMITIVES[name] = self
 
     def __repr__(self) -> str:

@@ -490,3 +490,145 @@ def stack_along_0(items: Sequence[Any], aval: AbstractArray) -> Any:
 __all__ = ["cond_p", "while_p", "scan_p", "cond", "while_", "scan", "trace_region",
            "close_regions", "cast_outputs", "eval_graph", "graph_vjp", "cond_flat", "scan_flat",
            "zeros", "is_differentiable"]
+
+
+# --- batching rules (xfront.vmap; see xfront/_batching.py and its NOTE [Batched control flow]) -
+
+from xfront import _batching as _bt  # noqa: E402
+from xfront.prims import reduction as _red  # noqa: E402
+
+
+def _any_batched(graphs: Sequence[Graph], batched: list[bool], size: int) -> list[bool]:
+    """Which outputs any of ``graphs`` makes batched (a trial trace of each)."""
+    flags = [False] * len(graphs[0].outs)
+    for g in graphs:
+        out_b: list[bool] = []
+        trace_region(_bt.region_fn(g, batched, size, None, out_b),
+                     _bt.batched_avals(g.in_avals, batched, size), g.name)
+        flags = [a or b for a, b in zip(flags, out_b)]
+    return flags
+
+
+def _bcast_pred(pred: Any, like: Any) -> Any:
+    """A bool[B] predicate broadcast over the trailing axes of ``like`` (batched at 0)."""
+    return _sh.broadcast_in_dim(pred, shape=like.shape, dims=(0,))
+
+
+def _cond_rule(size: int, args, bdims, *, branches):
+    index, ops = args[0], [_bt.front(a, d) for a, d in zip(args[1:], bdims[1:])]
+    batched = [d is not None for d in bdims[1:]]
+    if bdims[0] is None:
+        flags = _any_batched(branches, batched, size)
+        avals = _bt.batched_avals(branches[0].in_avals, batched, size)
+        traced = [trace_region(_bt.region_fn(g, batched, size, flags), avals, g.name)
+                  for g in branches]
+        captures, graphs = close_regions(traced, len(avals))
+        outs = cond(index, *captures, *ops, branches=graphs)
+        return outs, [0 if f else None for f in flags]
+    # a per-member index: run every branch, then pick each member's result
+    index = _bt.front(index, bdims[0])
+    results = []
+    for g in branches:
+        outs, ods = _bt.eval_batched(g, ops, [0 if b else None for b in batched], size)
+        results.append([_bt.to_front(o, d, size) for o, d in zip(outs, ods)])
+    picked = results[0]
+    n = len(branches)
+    for i in range(1, n):
+        if index.dtype is dt.bool_:
+            pred = index
+        elif i < n - 1:
+            pred = _ew.eq(index, _ew.full_like(index, i))
+        else:  # out-of-range indices clamp: the last branch takes everything above
+            pred = _ew.ge(index, _ew.full_like(index, i))
+        picked = [_ew.select(_bcast_pred(pred, r), r, p) for r, p in zip(results[i], picked)]
+    return picked, [0] * len(picked)
+
+
+def _carry_fixpoint(body: Graph, fixed_b: list[bool], carry_b: list[bool], size: int,
+                    xs_b: Sequence[bool] = ()) -> list[bool]:
+    """The carry batching a loop body keeps: batched inputs that make outputs batched, iterated.
+
+    ``body`` takes ``(*fixed, *carry, *xs)`` and returns the carry first."""
+    while True:
+        out_b: list[bool] = []
+        in_b = fixed_b + carry_b + list(xs_b)
+        trace_region(_bt.region_fn(body, in_b, size, None, out_b),
+                     _bt.batched_avals(body.in_avals, in_b, size), body.name)
+        new = [a or b for a, b in zip(carry_b, out_b[:len(carry_b)])]
+        if new == carry_b:
+            return carry_b
+        carry_b = new
+
+
+def _while_rule(size: int, args, bdims, *, cond_graph, body_graph, cond_nconsts, body_nconsts):
+    nc, nb = cond_nconsts, body_nconsts
+    b = [d is not None for d in bdims]
+    cb, bb = b[:nc], b[nc:nc + nb]
+    carry_b = _carry_fixpoint(body_graph, bb, b[nc + nb:], size)
+    pred_b = _any_batched([cond_graph], cb + carry_b, size)[0]
+    if pred_b:  # members stop at different steps: every carry is per-member
+        carry_b = [True] * len(carry_b)
+    vals = [_bt.front(a, d) for a, d in zip(args, bdims)]
+    cconsts, bconsts = vals[:nc], vals[nc:nc + nb]
+    init = [_bt.to_front(a, d, size) if w else a
+            for a, d, w in zip(vals[nc + nb:], bdims[nc + nb:], carry_b)]
+    c_avals = _bt.batched_avals(cond_graph.in_avals, cb + carry_b, size)
+    b_avals = _bt.batched_avals(body_graph.in_avals, bb + carry_b, size)
+    ncarry = len(carry_b)
+    if not pred_b:
+        c_caps, c_g = _bt.close_fn(_bt.region_fn(cond_graph, cb + carry_b, size), c_avals,
+                                   cond_graph.name)
+        b_caps, b_g = _bt.close_fn(_bt.region_fn(body_graph, bb + carry_b, size,
+                                                 carry_b), b_avals, body_graph.name)
+        outs = while_(*c_caps, *cconsts, *b_caps, *bconsts, *init, cond_graph=c_g,
+                      body_graph=b_g, cond_nconsts=len(c_caps) + nc,
+                      body_nconsts=len(b_caps) + nb)
+        return outs, [0 if w else None for w in carry_b]
+
+    run_cond = _bt.region_fn(cond_graph, cb + carry_b, size, [True])
+
+    def any_running(*a: Any) -> list[Any]:
+        return [_red.reduce_or(run_cond(*a)[0], axes=(0,))]
+
+    run_body = _bt.region_fn(body_graph, bb + carry_b, size, carry_b)
+
+    def step_running(*a: Any) -> list[Any]:
+        cc, bc, carry = a[:nc], a[nc:nc + nb], a[nc + nb:]
+        running = run_cond(*cc, *carry)[0]
+        new = run_body(*bc, *carry)
+        return [_ew.select(_bcast_pred(running, x), x, old) for x, old in zip(new, carry)]
+
+    any_running.__name__ = cond_graph.name
+    step_running.__name__ = body_graph.name
+    c_caps, c_g = _bt.close_fn(any_running, c_avals, cond_graph.name)
+    b_caps, b_g = _bt.close_fn(step_running, list(c_avals[:nc]) + b_avals, body_graph.name)
+    outs = while_(*c_caps, *cconsts, *b_caps, *cconsts, *bconsts, *init, cond_graph=c_g,
+                  body_graph=b_g, cond_nconsts=len(c_caps) + nc,
+                  body_nconsts=len(b_caps) + nc + nb)
+    return outs, [0] * ncarry
+
+
+def _scan_rule(size: int, args, bdims, *, body, length, reverse, nconsts, ncarry):
+    b = [d is not None for d in bdims]
+    kb, xb = b[:nconsts], b[nconsts + ncarry:]
+    carry_b = _carry_fixpoint(body, kb, b[nconsts:nconsts + ncarry], size, xb)
+    in_b = kb + carry_b + xb
+    out_b: list[bool] = []
+    fn = _bt.region_fn(body, in_b, size, carry_b + [False] * (len(body.outs) - ncarry), out_b)
+    caps, g = _bt.close_fn(fn, _bt.batched_avals(body.in_avals, in_b, size), body.name)
+    consts = [_bt.front(a, d) for a, d in zip(args[:nconsts], bdims[:nconsts])]
+    init = [_bt.to_front(a, d, size) if w else a for a, d, w in
+            zip(args[nconsts:nconsts + ncarry], bdims[nconsts:nconsts + ncarry], carry_b)]
+    # a scanned operand's leading axis is the step, so its batch axis goes second
+    xs = [a if d is None else _bt.moveaxis(a, d, 1)
+          for a, d in zip(args[nconsts + ncarry:], bdims[nconsts + ncarry:])]
+    outs = scan(*caps, *consts, *init, *xs, body=g, length=length, reverse=reverse,
+                nconsts=len(caps) + nconsts, ncarry=ncarry)
+    dims = [0 if w else None for w in out_b[:ncarry]] + [1 if w else None
+                                                        for w in out_b[ncarry:]]
+    return outs, dims
+
+
+cond_p.batch = _cond_rule
+while_p.batch = _while_rule
+scan_p.batch = _scan_rule

@@ -352,3 +352,65 @@ def reduce_window_max(x: Any, *, window_dimensions: Sequence[int],
                       padding: Sequence[tuple[int, int]] | None = None) -> Any:
     return reduce_window_max_p.bind(x, **_window_params(x, window_dimensions, window_strides,
                                                         padding))
+
+
+# --- batching rules (xfront.vmap; see xfront/_batching.py) -----------------------------------
+
+from xfront import _batching as _bt  # noqa: E402
+
+_conv_by_scan = _bt.batch_by_scan(conv_general_dilated_p)
+
+
+def _merge_into(x: Any, dim: int, axis: int) -> Any:
+    """Fold batch axis ``dim`` of ``x`` into ``axis`` of the unbatched shape (batch-major)."""
+    x = _bt.moveaxis(x, dim, axis)
+    shape = list(x.shape)
+    shape[axis:axis + 2] = [shape[axis] * shape[axis + 1]]
+    return _sh.reshape(x, shape=shape)
+
+
+def _split_out(out: Any, axis: int, size: int) -> tuple[Any, int]:
+    """Undo a batch-major fold: axis ``axis`` of ``out`` becomes (batch, rest)."""
+    shape = list(out.shape)
+    shape[axis:axis + 1] = [size, shape[axis] // size]
+    return _sh.reshape(out, shape=shape), axis
+
+
+def _conv_rule(size: int, args, bdims, **params):
+    # NOTE [Batching convolutions]
+    #     A batched lhs alone is more images: its batch axis folds into N. Per-member kernels
+    #     become feature groups: the member axis folds (batch-major) into the kernel's output
+    #     features and, when the lhs is batched too, into its input features, with
+    #     feature_group_count multiplied by the batch size, so member b's features only meet
+    #     member b's kernel. Batch groups, and per-member kernels over a shared grouped lhs,
+    #     run as a scan over the members.
+    lhs, rhs = args
+    dl, dr = bdims
+    ls, rs, os_ = params["dimension_numbers"]
+    if params["batch_group_count"] != 1 or (dr is not None and dl is None
+                                            and params["feature_group_count"] != 1):
+        return _conv_by_scan(size, args, bdims, **params)
+    if dr is None:  # members of a batched lhs are more images
+        out = conv_general_dilated_p.bind(_merge_into(lhs, dl, ls[0]), rhs, **params)
+        return _split_out(out, os_[0], size)
+    if dl is None:  # one lhs, per-member kernels: more output features
+        out = conv_general_dilated_p.bind(lhs, _merge_into(rhs, dr, rs[0]), **params)
+        return _split_out(out, os_[1], size)
+    p = dict(params, feature_group_count=params["feature_group_count"] * size)
+    out = conv_general_dilated_p.bind(_merge_into(lhs, dl, ls[1]), _merge_into(rhs, dr, rs[0]),
+                                      **p)
+    return _split_out(out, os_[1], size)
+
+
+def _window_rule(prim: Primitive):
+    def rule(size: int, args, bdims, *, window_dimensions, window_strides, padding):
+        return prim.bind(_bt.front(args[0], bdims[0]), window_dimensions=(1, *window_dimensions),
+                         window_strides=(1, *window_strides),
+                         padding=((0, 0), *padding)), 0
+
+    return rule
+
+
+conv_general_dilated_p.batch = _conv_rule
+reduce_window_sum_p.batch = _window_rule(reduce_window_sum_p)
+reduce_window_max_p.batch = _window_rule(reduce_window_max_p)

@@ -459,3 +459,13 @@ def _atan2_vjp(ct: Any, x: Any, y: Any) -> list[Any]:
     # atan2(x, y): d/dx = y / (x^2 + y^2), d/dy = -x / (x^2 + y^2)
     denom = add(mul(x, x), mul(y, y))
     return [mul(ct, div(y, denom)), neg(mul(ct, div(x, denom)))]
+
+
+# --- batching rules (xfront.vmap; see xfront/_batching.py) -----------------------------------
+# Every primitive here takes operands of one shape and returns that shape: one generic rule.
+
+from xfront import _batching  # noqa: E402
+
+for _p in [v for v in list(globals().values()) if isinstance(v, Primitive)]:
+    _p.batch = _batching.elementwise_rule(_p)
+del _p

@@ -502,3 +502,126 @@ def scatter_along_axis(x: Any, idx: Any, updates: Any, *, axis: int, mode: str) 
 
 __all__ = ["gather", "scatter", "dynamic_slice", "dynamic_update_slice", "take_along_axis",
            "scatter_along_axis", "point_indices", "index_dtype", "SCATTER_MODES"]
+
+
+# --- batching rules (xfront.vmap; see xfront/_batching.py) -----------------------------------
+# NOTE [Batching gathers and scatters]
+#     A batched operand with unbatched indices gains one more window axis (the whole batch
+#     axis, sliced from 0). Batched indices into an unbatched operand gain one more batch axis.
+#     When both are batched, each index vector gets the member number prepended (an iota
+#     "counter" column), so member b reads or writes only row b of the batched operand; the
+#     counter is in range, so the clamping of out-of-range starts is unchanged.
+
+from xfront import _batching as _bt  # noqa: E402
+
+
+def _explicit_index_vector(idx: Any, ivd: int) -> tuple[Any, int]:
+    """Indices whose index-vector axis exists (a trailing axis of size 1 when implicit)."""
+    if ivd == len(idx.shape):
+        idx = _sh.reshape(idx, shape=(*idx.shape, 1))
+    return idx, ivd
+
+
+def _with_counter(idx: Any, ivd: int, size: int) -> Any:
+    """Batched (axis 0) indices with the member number prepended to each index vector."""
+    d = _bt.aval_of(idx).dtype
+    if int(np.iinfo(d.np).max) < size - 1:
+        idx, d = _ew.convert(idx, dtype=dt.int64), dt.int64
+    shape = list(idx.shape)
+    shape[ivd] = 1
+    return _sh.concatenate([_sh.iota(d, shape, 0), idx], axis=ivd)
+
+
+def _gather_rule(size: int, args, bdims, *, offset_dims, collapsed_slice_dims, start_index_map,
+                 index_vector_dim, slice_sizes, indices_are_sorted):
+    x, idx = args
+    dx, di = bdims
+    up = lambda ax: tuple(a + 1 for a in ax)  # noqa: E731
+    if di is None:
+        return gather(_bt.front(x, dx), idx, offset_dims=(0, *up(offset_dims)),
+                      collapsed_slice_dims=up(collapsed_slice_dims),
+                      start_index_map=up(start_index_map), index_vector_dim=index_vector_dim,
+                      slice_sizes=(size, *slice_sizes), indices_are_sorted=indices_are_sorted), 0
+    idx = _bt.front(idx, di)
+    if dx is None:
+        return gather(x, idx, offset_dims=up(offset_dims),
+                      collapsed_slice_dims=collapsed_slice_dims, start_index_map=start_index_map,
+                      index_vector_dim=index_vector_dim + 1, slice_sizes=slice_sizes,
+                      indices_are_sorted=False), 0
+    idx, ivd = _explicit_index_vector(idx, index_vector_dim + 1)
+    return gather(_bt.front(x, dx), _with_counter(idx, ivd, size), offset_dims=up(offset_dims),
+                  collapsed_slice_dims=(0, *up(collapsed_slice_dims)),
+                  start_index_map=(0, *up(start_index_map)), index_vector_dim=ivd,
+                  slice_sizes=(1, *slice_sizes), indices_are_sorted=False), 0
+
+
+def _scatter_rule(size: int, args, bdims, *, update_window_dims, inserted_window_dims,
+                  scatter_dims_to_operand_dims, index_vector_dim, mode, indices_are_sorted,
+                  unique_indices):
+    x, idx, upd = (_bt.to_front(a, d, size) for a, d in zip(args, bdims))
+    up = lambda ax: tuple(a + 1 for a in ax)  # noqa: E731
+    idx, ivd = _explicit_index_vector(idx, index_vector_dim + 1)
+    return scatter(x, _with_counter(idx, ivd, size), upd,
+                   update_window_dims=up(update_window_dims),
+                   inserted_window_dims=(0, *up(inserted_window_dims)),
+                   scatter_dims_to_operand_dims=(0, *up(scatter_dims_to_operand_dims)),
+                   index_vector_dim=ivd, mode=mode, indices_are_sorted=False,
+                   unique_indices=unique_indices), 0
+
+
+def _dynamic_slice_rule(size: int, args, bdims, *, slice_sizes):
+    x, starts = args[0], args[1:]
+    dx, ds = bdims[0], bdims[1:]
+    d = _bt.aval_of(starts[0]).dtype if starts else dt.int32
+    if all(s is None for s in ds):
+        zero = np.zeros((), dtype=d.np)
+        return dynamic_slice(_bt.front(x, dx), [zero, *starts],
+                             slice_sizes=(size, *slice_sizes)), 0
+    # per-member starts: a gather of one window per member (gather clamps starts the same way)
+    cols = [_sh.reshape(_bt.to_front(s, b, size), shape=(size, 1)) for s, b in zip(starts, ds)]
+    idx = _sh.concatenate(cols, axis=1)
+    nd = len(slice_sizes)
+    if dx is None:
+        return gather(x, idx, offset_dims=tuple(range(1, nd + 1)), collapsed_slice_dims=(),
+                      start_index_map=tuple(range(nd)), index_vector_dim=1,
+                      slice_sizes=slice_sizes, indices_are_sorted=False), 0
+    return gather(_bt.front(x, dx), _with_counter(idx, 1, size),
+                  offset_dims=tuple(range(1, nd + 1)), collapsed_slice_dims=(0,),
+                  start_index_map=tuple(range(nd + 1)), index_vector_dim=1,
+                  slice_sizes=(1, *slice_sizes), indices_are_sorted=False), 0
+
+
+def _clamp_start(s: Any, upper: int) -> Any:
+    """An int64 start clamped to [0, upper] as dynamic_update_slice clamps it (an unsigned start
+    above int64's range clamps to the top, so unsigned starts are clamped before converting)."""
+    d = _bt.aval_of(s).dtype
+    if d in dt.UNSIGNED:
+        if int(np.iinfo(d.np).max) > upper:
+            s = _ew.min(s, _ew.full_like(s, upper))
+        return _ew.convert(s, dtype=dt.int64)
+    s = _ew.convert(s, dtype=dt.int64)
+    return _ew.clamp(_ew.full_like(s, 0), s, _ew.full_like(s, upper))
+
+
+def _dynamic_update_slice_rule(size: int, args, bdims):
+    starts = args[2:]
+    x, upd = (_bt.to_front(a, b, size) for a, b in zip(args[:2], bdims[:2]))
+    if all(b is None for b in bdims[2:]):
+        d = _bt.aval_of(starts[0]).dtype if starts else dt.int32
+        return dynamic_update_slice(x, upd, [np.zeros((), dtype=d.np), *starts]), 0
+    # per-member starts: a scatter of one window per member (member number prepended to each
+    # start vector); scatter skips out-of-range windows, so the starts are clamped first
+    nd = len(starts)
+    cols = [_sh.reshape(_bt.to_front(_clamp_start(s, x.shape[1 + k] - upd.shape[1 + k]), b,
+                                     size), shape=(size, 1))
+            for k, (s, b) in enumerate(zip(starts, bdims[2:]))]
+    idx = _with_counter(_sh.concatenate(cols, axis=1), 1, size)
+    return scatter(x, idx, upd, update_window_dims=tuple(range(1, nd + 1)),
+                   inserted_window_dims=(0,), scatter_dims_to_operand_dims=tuple(range(nd + 1)),
+                   index_vector_dim=1, mode="set", unique_indices=True), 0
+
+
+gather_p.batch = _gather_rule
+scatter_p.batch = _scatter_rule
+dynamic_slice_p.batch = _dynamic_slice_rule
+dynamic_update_slice_p.batch = _dynamic_update_slice_rule

@@ -94,3 +94,34 @@ def dot_general(x: Any, y: Any, *, contracting: tuple[Sequence[int], Sequence[in
     c = (tuple(int(i) for i in contracting[0]), tuple(int(i) for i in contracting[1]))
     b = (tuple(int(i) for i in batch[0]), tuple(int(i) for i in batch[1]))
     return dot_general_p.bind(x, y, contracting=c, batch=b, precision=precision)
+
+
+# --- batching rules (xfront.vmap; see xfront/_batching.py) -----------------------------------
+
+from xfront import _batching as _bt  # noqa: E402
+
+
+def _dot_general_rule(size: int, args, bdims, *, contracting, batch, precision=None):
+    (xc, yc), (xb, yb) = contracting, batch
+    x, y = args
+    dx, dy = bdims
+    up = lambda ax: tuple(a + 1 for a in ax)  # noqa: E731
+    if dx is not None and dy is not None:
+        # both batched: the batch axis becomes a dot batch dimension (the output's first axis)
+        out = dot_general(_bt.moveaxis(x, dx, 0), _bt.moveaxis(y, dy, 0),
+                          contracting=(up(xc), up(yc)), batch=((0, *up(xb)), (0, *up(yb))),
+                          precision=precision)
+        return out, 0
+    if dx is not None:
+        # a free axis of x: x's free axes follow the dot batch axes in the output
+        out = dot_general(_bt.moveaxis(x, dx, 0), y, contracting=(up(xc), yc),
+                          batch=(up(xb), yb), precision=precision)
+        return out, len(xb)
+    # a free axis of y: y's free axes follow the batch axes and x's free axes
+    x_free = len(x.shape) - len(xc) - len(xb)
+    out = dot_general(x, _bt.moveaxis(y, dy, 0), contracting=(xc, up(yc)), batch=(xb, up(yb)),
+                      precision=precision)
+    return out, len(xb) + x_free
+
+
+dot_general_p.batch = _dot_general_rule

@@ -103,3 +103,13 @@ def sort_by_key(keys: Any, x: Any, *, axis: int) -> Any:
 
 __all__ = ["threefry2x32_p", "threefry2x32", "threefry2x32_ref", "sort_by_key_p", "sort_by_key",
            "ROTATIONS", "KEY_PARITY", "ROUNDS"]
+
+
+# --- batching rules (xfront.vmap; see xfront/_batching.py) -----------------------------------
+# threefry2x32 is elementwise over its four equal-shape operands, so batched keys and batched
+# counters both batch like any elementwise op.
+
+from xfront import _batching as _bt  # noqa: E402
+
+threefry2x32_p.batch = _bt.elementwise_rule(threefry2x32_p)
+sort_by_key_p.batch = _bt.axis_param_rule(sort_by_key_p, "axis")

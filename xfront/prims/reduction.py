@@ -306,3 +306,15 @@ def cummax(x: Any, *, axis: int, reverse: bool = False) -> Any:
 
 def cummin(x: Any, *, axis: int, reverse: bool = False) -> Any:
     return cummin_p.bind(x, axis=int(axis), reverse=bool(reverse))
+
+
+# --- batching rules (xfront.vmap; see xfront/_batching.py) -----------------------------------
+# The operand's batch axis goes first and the reduced/scanned axis params shift by one.
+
+from xfront import _batching as _bt  # noqa: E402
+
+for _p in (reduce_sum_p, reduce_prod_p, reduce_max_p, reduce_min_p, reduce_and_p, reduce_or_p):
+    _p.batch = _bt.axis_param_rule(_p, "axes")
+for _p in (argmax_p, argmin_p, cumsum_p, cumprod_p, cummax_p, cummin_p):
+    _p.batch = _bt.axis_param_rule(_p, "axis")
+del _p

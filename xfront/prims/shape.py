@@ -270,3 +270,52 @@ def iota(dtype: Any, shape: Sequence[int], axis: int = 0) -> Any:
 
 __all__ = ["broadcast_in_dim", "reshape", "transpose", "rev", "slice", "pad", "concatenate", "iota",
            "check_same"]
+
+
+# --- batching rules (xfront.vmap; see xfront/_batching.py) -----------------------------------
+# The batched operand's batch axis goes first; the rule shifts the axis params by one.
+
+from xfront import _batching as _bt  # noqa: E402
+
+
+def _bid_rule(size: int, args, bdims, *, shape, dims):
+    x = _bt.front(args[0], bdims[0])
+    return broadcast_in_dim(x, shape=(size, *shape), dims=(0, *(d + 1 for d in dims))), 0
+
+
+def _reshape_rule(size: int, args, bdims, *, shape):
+    return reshape(_bt.front(args[0], bdims[0]), shape=(size, *shape)), 0
+
+
+def _transpose_rule(size: int, args, bdims, *, perm):
+    return transpose(_bt.front(args[0], bdims[0]), perm=(0, *(p + 1 for p in perm))), 0
+
+
+def _rev_rule(size: int, args, bdims, *, axes):
+    return rev(_bt.front(args[0], bdims[0]), axes=[a + 1 for a in axes]), 0
+
+
+def _slice_rule(size: int, args, bdims, *, start, limit, strides):
+    return slice(_bt.front(args[0], bdims[0]), start=(0, *start), limit=(size, *limit),
+                 strides=(1, *strides)), 0
+
+
+def _pad_rule(size: int, args, bdims, *, lo, hi, interior):
+    if bdims[1] is not None:  # a per-member padding value
+        return _bt.batch_by_scan(pad_p)(size, args, bdims, lo=lo, hi=hi, interior=interior)
+    return pad(_bt.front(args[0], bdims[0]), args[1], lo=(0, *lo), hi=(0, *hi),
+               interior=(0, *interior)), 0
+
+
+def _concatenate_rule(size: int, args, bdims, *, axis):
+    return concatenate([_bt.to_front(x, d, size) for x, d in zip(args, bdims)], axis=axis + 1), 0
+
+
+broadcast_in_dim_p.batch = _bid_rule
+reshape_p.batch = _reshape_rule
+transpose_p.batch = _transpose_rule
+rev_p.batch = _rev_rule
+slice_p.batch = _slice_rule
+pad_p.batch = _pad_rule
+concatenate_p.batch = _concatenate_rule
+iota_p.batch = _bt.NotBatchable("it takes no operands, so no input of it is ever batched")

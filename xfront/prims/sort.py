@@ -211,3 +211,10 @@ def less(a: Any, b: Any) -> Any:
 
 
 __all__ = ["sort", "sort_permutation", "argsort", "order_bits", "can_pack", "less"]
+
+
+# --- batching rules (xfront.vmap; see xfront/_batching.py) -----------------------------------
+
+from xfront import _batching as _bt  # noqa: E402
+
+sort_p.batch = _bt.axis_param_rule(sort_p, "dimension")
