@@ -719,3 +719,29 @@ def cache_key_environment(dev: Any) -> tuple[str, ...]:
     c = client(device_platform(dev))
     return (JAXLIB_VERSION, c.platform, c.platform_version, dev.device_kind,
             os.environ.get("XLA_FLAGS", ""))
+
+
+# --- LAPACK kernels (xfront.linalg) -------------------------------------------------------
+#
+# NOTE [LAPACK custom calls]
+#     jaxlib registers typed-FFI handlers for LAPACK (``lapack_{s,d,c,z}getrf_ffi``, ...) with
+#     XLA:CPU, but the handlers resolve their BLAS/LAPACK function pointers only when
+#     ``jaxlib``'s ``_lapack.initialize()`` has run; a module calling one of them before that
+#     crashes the process (segmentation fault). The lowering rules that emit these targets call
+#     ``ensure_lapack()`` first, so any module text holding one was produced after it ran.
+
+_lapack_ready = False
+_lapack_lock = threading.Lock()
+
+
+def ensure_lapack() -> None:
+    """Initialise jaxlib's CPU LAPACK kernels once (before compiling a module that calls them)."""
+    global _lapack_ready
+    if _lapack_ready:
+        return
+    with _lapack_lock:
+        if not _lapack_ready:
+            from jax._src.lib import lapack as _jlapack
+
+            _jlapack._lapack.initialize()
+            _lapack_ready = True
