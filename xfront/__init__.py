@@ -98,3 +98,6 @@ from xfront import random as random
 # --- autodiff: grad, vjp, jvp, value_and_grad -------------------------------------------------
 from xfront._autodiff import (DifferentiationError, grad, jvp, stop_gradient, value_and_grad,
                               vjp)
+
+# --- linear algebra and FFT extensions: xf.linalg, xf.fft ---------------------------------
+from xfront import linalg as linalg  # noqa: E402
