@@ -100,4 +100,4 @@ from xfront._autodiff import (DifferentiationError, grad, jvp, stop_gradient, va
                               vjp)
 
 # --- linear algebra and FFT extensions: xf.linalg, xf.fft ---------------------------------
-from xfront import linalg as linalg  # noqa: E402
+from xfront import fft as fft, linalg as linalg  # noqa: E402
