@@ -26,6 +26,7 @@ from xfront import _errors
 from xfront._api import _elementwise as ew
 from xfront._api import _manipulation as mp
 from xfront._api._creation import arange
+from xfront._api._eager_program import as_one_program
 from xfront._api._helpers import dtype_of, ensure_array, normalize_axes, normalize_axis, operand
 from xfront.prims import fft as pf
 from xfront.prims import shape as sh
@@ -200,44 +201,52 @@ def _n(n: Any) -> Any:
 
 # --- the standard's functions --------------------------------------------------------------------
 
+@as_one_program
 def fft(x: Any, /, *, n: int | None = None, axis: int = -1, norm: str = "backward") -> Any:
     """One-dimensional discrete Fourier transform along ``axis`` (``n`` points)."""
     return _c2c("fft", x, _n(n), _one(axis), norm, False)
 
 
+@as_one_program
 def ifft(x: Any, /, *, n: int | None = None, axis: int = -1, norm: str = "backward") -> Any:
     """One-dimensional inverse discrete Fourier transform along ``axis``."""
     return _c2c("ifft", x, _n(n), _one(axis), norm, True)
 
 
+@as_one_program
 def fftn(x: Any, /, *, s: Sequence[int] | None = None, axes: Sequence[int] | None = None,
          norm: str = "backward") -> Any:
     """n-dimensional discrete Fourier transform over ``axes`` (all when None)."""
     return _c2c("fftn", x, s, axes, norm, False)
 
 
+@as_one_program
 def ifftn(x: Any, /, *, s: Sequence[int] | None = None, axes: Sequence[int] | None = None,
           norm: str = "backward") -> Any:
     """n-dimensional inverse discrete Fourier transform over ``axes``."""
     return _c2c("ifftn", x, s, axes, norm, True)
 
 
+@as_one_program
 def rfft(x: Any, /, *, n: int | None = None, axis: int = -1, norm: str = "backward") -> Any:
     """Transform of a real signal along ``axis``: the n // 2 + 1 non-negative frequencies."""
     return _r2c("rfft", x, _n(n), _one(axis), norm)
 
 
+@as_one_program
 def irfft(x: Any, /, *, n: int | None = None, axis: int = -1, norm: str = "backward") -> Any:
     """Inverse of ``rfft``: ``n`` real points (default 2 * (m - 1))."""
     return _c2r("irfft", x, _n(n), _one(axis), norm)
 
 
+@as_one_program
 def rfftn(x: Any, /, *, s: Sequence[int] | None = None, axes: Sequence[int] | None = None,
           norm: str = "backward") -> Any:
     """n-dimensional transform of a real signal (the last axis halved)."""
     return _r2c("rfftn", x, s, axes, norm)
 
 
+@as_one_program
 def irfftn(x: Any, /, *, s: Sequence[int] | None = None, axes: Sequence[int] | None = None,
            norm: str = "backward") -> Any:
     """Inverse of ``rfftn``."""
@@ -247,6 +256,7 @@ def irfftn(x: Any, /, *, s: Sequence[int] | None = None, axes: Sequence[int] | N
 _SWAP = {"backward": "forward", "forward": "backward", "ortho": "ortho"}
 
 
+@as_one_program
 def hfft(x: Any, /, *, n: int | None = None, axis: int = -1, norm: str = "backward") -> Any:
     """Transform of a Hermitian-symmetric signal given by its first half: ``n`` real points."""
     _check_norm("hfft", norm)
@@ -254,6 +264,7 @@ def hfft(x: Any, /, *, n: int | None = None, axis: int = -1, norm: str = "backwa
     return _c2r("hfft", ew.conj(x), _n(n), _one(axis), _SWAP[norm])
 
 
+@as_one_program
 def ihfft(x: Any, /, *, n: int | None = None, axis: int = -1, norm: str = "backward") -> Any:
     """Inverse of ``hfft``: the n // 2 + 1 terms of a real signal's Hermitian spectrum."""
     _check_norm("ihfft", norm)
@@ -316,11 +327,13 @@ def _shift(op: str, x: Any, axes: Any, sign: int) -> Any:
     return mp.roll(x, shifts, axis=axes_t)
 
 
+@as_one_program
 def fftshift(x: Any, /, *, axes: int | Sequence[int] | None = None) -> Any:
     """Move the zero-frequency term to the centre (roll by n // 2 along ``axes``)."""
     return _shift("fftshift", x, axes, 1)
 
 
+@as_one_program
 def ifftshift(x: Any, /, *, axes: int | Sequence[int] | None = None) -> Any:
     """Inverse of ``fftshift`` (roll by -(n // 2))."""
     return _shift("ifftshift", x, axes, -1)

@@ -27,6 +27,7 @@ from xfront._api import _elementwise as ew
 from xfront._api import _manipulation as mp
 from xfront._api import _statistical as stat
 from xfront._api._creation import asarray, eye
+from xfront._api._eager_program import as_one_program
 from xfront._api._helpers import (broadcast_shapes, cast, dtype_of, ensure_array, normalize_axes,
                                   normalize_axis, operand, promote, require)
 from xfront._api._linalg import matmul, matrix_transpose, tensordot, vecdot
@@ -99,6 +100,7 @@ def _bcast(x: Any, shape: tuple) -> Any:
 
 # --- factorizations ----------------------------------------------------------------------------
 
+@as_one_program
 def cholesky(x: Any, /, *, upper: bool = False) -> Any:
     """Cholesky factor of Hermitian positive-definite matrices (lower, or ``upper``: L^H).
 
@@ -109,6 +111,7 @@ def cholesky(x: Any, /, *, upper: bool = False) -> Any:
     return ew.conj(matrix_transpose(out)) if upper else out
 
 
+@as_one_program
 def qr(x: Any, /, *, mode: str = "reduced") -> QRResult:
     """QR decomposition: ``mode`` 'reduced' (Q: (..., M, K), R: (..., K, N), K = min(M, N))
     or 'complete' (Q: (..., M, M), R: (..., M, N))."""
@@ -120,6 +123,7 @@ def qr(x: Any, /, *, mode: str = "reduced") -> QRResult:
     return QRResult(q, r)
 
 
+@as_one_program
 def eigh(x: Any, /) -> EighResult:
     """Eigenvalues (ascending, real dtype) and eigenvectors (columns) of Hermitian matrices;
     reads the lower triangle."""
@@ -128,12 +132,14 @@ def eigh(x: Any, /) -> EighResult:
     return EighResult(w, v)
 
 
+@as_one_program
 def eigvalsh(x: Any, /) -> Any:
     """Eigenvalues (ascending, real dtype) of Hermitian matrices; reads the lower triangle."""
     x = _matrix("eigvalsh", x, square=True)
     return la.eigh(x)[0]
 
 
+@as_one_program
 def svd(x: Any, /, *, full_matrices: bool = True) -> SVDResult:
     """Singular value decomposition ``x = U @ diag(S) @ Vh``; S descending, real dtype."""
     x = _matrix("svd", x)
@@ -141,6 +147,7 @@ def svd(x: Any, /, *, full_matrices: bool = True) -> SVDResult:
     return SVDResult(u, s, vh)
 
 
+@as_one_program
 def svdvals(x: Any, /) -> Any:
     """Singular values (descending, real dtype), shape (..., min(M, N))."""
     x = _matrix("svdvals", x)
@@ -155,6 +162,7 @@ def _lu_solve(lu: Any, piv: Any, b: Any) -> Any:
     return la.triangular_solve(lu, y, left_side=True, lower=False)
 
 
+@as_one_program
 def solve(x1: Any, x2: Any, /) -> Any:
     """Solve ``x1 @ x = x2`` (LU with partial pivoting). ``x2`` is a vector only when 1-D;
     batch dimensions broadcast."""
@@ -181,6 +189,7 @@ def solve(x1: Any, x2: Any, /) -> Any:
     return out
 
 
+@as_one_program
 def inv(x: Any, /) -> Any:
     """Inverse of square matrices (LU with partial pivoting; singular input gives inf/NaN)."""
     x = _matrix("inv", x, square=True)
@@ -213,6 +222,7 @@ def mp_diagonal(x: Any, offset: int = 0) -> Any:
     return flat[..., start:stop:n + 1]
 
 
+@as_one_program
 def det(x: Any, /) -> Any:
     """Determinant (from the LU factorization)."""
     x = _matrix("det", x, square=True)
@@ -223,6 +233,7 @@ def det(x: Any, /) -> Any:
     return stat.where(odd, ew.negative(p), p)
 
 
+@as_one_program
 def slogdet(x: Any, /) -> SlogdetResult:
     """Sign (unit-modulus for complex, 0 for singular) and natural log of |det| (-inf for
     singular), from the LU factorization."""
@@ -244,6 +255,7 @@ def _default_rtol(x: Any, rtol: Any) -> Any:
     return rtol
 
 
+@as_one_program
 def pinv(x: Any, /, *, rtol: float | Any | None = None) -> Any:
     """Moore-Penrose pseudo-inverse through the SVD; singular values at most
     ``rtol * largest`` (default ``max(M, N) * eps``) are treated as zero."""
@@ -269,6 +281,7 @@ def _as(x: Any, d: Any) -> Any:
     return astype(x, d)
 
 
+@as_one_program
 def matrix_rank(x: Any, /, *, rtol: float | Any | None = None) -> Any:
     """Number of singular values above ``rtol * largest`` (default ``max(M, N) * eps``)."""
     x = _matrix("matrix_rank", x)
@@ -283,6 +296,7 @@ def matrix_rank(x: Any, /, *, rtol: float | Any | None = None) -> Any:
     return stat.sum(ew.greater(s, cutoff), axis=-1, dtype=dt.default_int())
 
 
+@as_one_program
 def matrix_power(x: Any, n: int, /) -> Any:
     """``x`` multiplied by itself ``n`` times (``n < 0``: powers of the inverse; 0: identity)."""
     try:
@@ -318,6 +332,7 @@ def _real_floating(op: str, x: Any) -> Any:
     return ensure_array(x)
 
 
+@as_one_program
 def vector_norm(x: Any, /, *, axis: int | tuple[int, ...] | None = None, keepdims: bool = False,
                 ord: int | float = 2) -> Any:  # noqa: A002
     """Vector p-norm over ``axis`` (all axes when None); ``ord`` in R or +-inf (0: number of
@@ -353,6 +368,7 @@ def _reduce_or(fn: Any, a: Any, axes: tuple, keepdims: bool, empty: float) -> An
     return fn(a, axis=axes, keepdims=keepdims)
 
 
+@as_one_program
 def matrix_norm(x: Any, /, *, keepdims: bool = False,
                 ord: int | float | str | None = "fro") -> Any:  # noqa: A002
     """Matrix norm of the trailing matrices: 'fro', 'nuc', 1, -1, 2, -2, inf, -inf."""
@@ -381,6 +397,7 @@ def matrix_norm(x: Any, /, *, keepdims: bool = False,
 
 # --- products and views ------------------------------------------------------------------------
 
+@as_one_program
 def outer(x1: Any, x2: Any, /) -> Any:
     """Outer product of two vectors: shape (N, M)."""
     a, b = _pair("outer", x1, x2)
@@ -391,6 +408,7 @@ def outer(x1: Any, x2: Any, /) -> Any:
     return ew.multiply(mp.expand_dims(a, axis=1), mp.expand_dims(b, axis=0))
 
 
+@as_one_program
 def cross(x1: Any, x2: Any, /, *, axis: int = -1) -> Any:
     """Cross product of 3-element vectors along ``axis`` (broadcasting)."""
     a, b = _pair("cross", x1, x2)
@@ -417,6 +435,7 @@ def cross(x1: Any, x2: Any, /, *, axis: int = -1) -> Any:
     return mp.moveaxis(out, -1, ax)
 
 
+@as_one_program
 def diagonal(x: Any, /, *, offset: int = 0) -> Any:
     """The ``offset`` diagonal of the trailing matrices: shape (..., K)."""
     x = ensure_array(operand("linalg.diagonal", x))
@@ -426,6 +445,7 @@ def diagonal(x: Any, /, *, offset: int = 0) -> Any:
     return mp_diagonal(x, operator.index(offset))
 
 
+@as_one_program
 def trace(x: Any, /, *, offset: int = 0, dtype: Any = None) -> Any:
     """Sum of the ``offset`` diagonal of the trailing matrices (dtype as ``sum``)."""
     x = ensure_array(operand("linalg.trace", x))

@@ -139,8 +139,20 @@ def _eye(ctx: LoweringRuleContext, aval: AbstractArray) -> Value:
 def cholesky(ctx: LoweringRuleContext, x: Value) -> list[Value]:
     if x.aval.size == 0:
         return [x]
-    out = ctx.op1("stablehlo.cholesky", [x], props={"lower": boolean(True)})
-    return [_triangle(ctx, out, lower=True)]
+    out = _triangle(ctx, ctx.op1("stablehlo.cholesky", [x], props={"lower": boolean(True)}),
+                    lower=True)
+    # NOTE: XLA's Cholesky leaves NaN only in the entries computed after a non-positive pivot;
+    # like NumPy's error and JAX's info check, a matrix that is not positive-definite gives
+    # an all-NaN factor.
+    shape = x.aval.shape
+    finite = ctx.op1("stablehlo.compare", [out, out], AbstractArray(shape, _dtypes.bool_),
+                     props={"comparison_direction": enum("comparison_direction", "EQ")})
+    scalar = AbstractArray((), _dtypes.bool_)
+    ok = ctx.op1("stablehlo.reduce", [finite, ctx.constant(True, scalar)],
+                 AbstractArray(shape[:-2], _dtypes.bool_),
+                 props={"dimensions": i64_array((len(shape) - 2, len(shape) - 1))},
+                 regions=[ctx.binary_region("stablehlo.and", scalar)])
+    return [_nan_where_failed(ctx, ok, out)]
 
 
 def triangular_solve(ctx: LoweringRuleContext, a: Value, b: Value, *, left_side: bool,
