@@ -27,7 +27,7 @@ from xfront._api import _elementwise as ew
 from xfront._api import _manipulation as mp
 from xfront._api._creation import arange
 from xfront._api._eager_program import as_one_program
-from xfront._api._helpers import dtype_of, ensure_array, normalize_axes, normalize_axis, operand
+from xfront._api._helpers import dtype_of, ensure_array, normalize_axis, operand
 from xfront.prims import fft as pf
 from xfront.prims import shape as sh
 
@@ -123,9 +123,11 @@ def _axes_and_lengths(op: str, x: Any, s: Any, axes: Any, *, irfft: bool = False
         else:
             axes_l = list(range(x.ndim - len(s), x.ndim))
     else:
-        axes_l = list(normalize_axes(f"fft.{op}", axes, x.ndim)) if not isinstance(
-            axes, (list, tuple)) else [normalize_axis(f"fft.{op}", a, x.ndim, "axes")
-                                        for a in axes]
+        name = "axes" if op.endswith("n") else "axis"
+        if not isinstance(axes, (tuple, list)):
+            raise _errors.err(_errors.ArgumentError, f"fft.{op}",
+                              f"axes must be a sequence of ints, got {type(axes).__name__}")
+        axes_l = [normalize_axis(f"fft.{op}", a, x.ndim, name) for a in axes]
     if len(set(axes_l)) != len(axes_l):
         raise _errors.err(_errors.ArgumentError, f"fft.{op}", f"axes {axes} has duplicates")
     if s is None:
