@@ -12,8 +12,8 @@ failure conventions (NaN / inf / 0), and the primitive-level VJPs of triangular_
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Callable
+from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 import pytest
@@ -110,10 +110,6 @@ def _ref_svd(full):
         u, s, vh = np.linalg.svd(x, full_matrices=full)
         return u, s, vh
     return ref
-
-
-def _x_eye(n, d):
-    return np.eye(n, dtype=d)
 
 
 def _eigh_grad(x):
@@ -438,3 +434,13 @@ def test_complex_gradient_convention():
     # JAX convention: d/dt L(x + t v) = Re(sum(grad * v))
     assert abs(float(np.real(np.sum(g * v))) - fd) < 1e-6 * (1 + abs(fd)), \
         (np.real(np.sum(g * v)), fd)
+
+
+def test_gradient_limits_raise_differentiation_error():
+    """Like JAX: no QR gradient for M < N, no SVD gradient with full_matrices on non-square."""
+    wide = np.ones((2, 3))
+    with pytest.raises(xf.DifferentiationError, match=r"linalg\.qr: the gradient of QR is "
+                       r"defined for M >= N .*got shape \(2, 3\)"):
+        xf.grad(lambda a: xf.sum(LA.qr(a).R))(wide)
+    with pytest.raises(xf.DifferentiationError, match=r"linalg\.svd: .*square matrices only"):
+        xf.grad(lambda a: xf.sum(LA.svd(a).U))(wide)

@@ -30,7 +30,7 @@ from xfront._api._creation import asarray, eye
 from xfront._api._eager_program import as_one_program
 from xfront._api._helpers import (broadcast_shapes, cast, dtype_of, ensure_array, normalize_axes,
                                   normalize_axis, operand, promote, require)
-from xfront._api._linalg import matmul, matrix_transpose, tensordot, vecdot
+from xfront._api._linalg import matmul, matrix_transpose, tensordot, vecdot  # noqa: F401
 from xfront.prims import linalg as la
 from xfront.prims import shape as sh
 
@@ -197,9 +197,9 @@ def inv(x: Any, /) -> Any:
     return _lu_solve(lu, piv, la._eye_like(x))
 
 
-def _lu_diag_and_parity(op: str, x: Any) -> tuple[Any, Any]:
+def _lu_diag_and_parity(x: Any) -> tuple[Any, Any]:
     lu, piv = la.lu(x)
-    d = mp_diagonal(lu)
+    d = _diagonal(lu)
     n = x.shape[-1]
     steps = sh.iota(dt.int32, tuple(piv.shape), piv.ndim - 1)
     swapped = ew.not_equal(piv, ew.add(steps, 1))
@@ -207,7 +207,7 @@ def _lu_diag_and_parity(op: str, x: Any) -> tuple[Any, Any]:
     return d, odd
 
 
-def mp_diagonal(x: Any, offset: int = 0) -> Any:
+def _diagonal(x: Any, offset: int = 0) -> Any:
     *batch, m, n = x.shape
     if offset >= 0:
         length = max(0, min(m, n - offset))
@@ -226,7 +226,7 @@ def mp_diagonal(x: Any, offset: int = 0) -> Any:
 def det(x: Any, /) -> Any:
     """Determinant (from the LU factorization)."""
     x = _matrix("det", x, square=True)
-    d, odd = _lu_diag_and_parity("det", x)
+    d, odd = _lu_diag_and_parity(x)
     p = stat.prod(d, axis=-1)
     if odd is None:
         return p
@@ -238,7 +238,7 @@ def slogdet(x: Any, /) -> SlogdetResult:
     """Sign (unit-modulus for complex, 0 for singular) and natural log of |det| (-inf for
     singular), from the LU factorization."""
     x = _matrix("slogdet", x, square=True)
-    d, odd = _lu_diag_and_parity("slogdet", x)
+    d, odd = _lu_diag_and_parity(x)
     mag = ew.abs(d)
     logabs = stat.sum(ew.log(mag), axis=-1)
     zero = ew.equal(mag, 0)
@@ -442,7 +442,7 @@ def diagonal(x: Any, /, *, offset: int = 0) -> Any:
     if x.ndim < 2:
         raise _errors.err(_errors.ShapeError, "linalg.diagonal",
                           f"expected at least 2 dimensions, got shape {tuple(x.shape)}")
-    return mp_diagonal(x, operator.index(offset))
+    return _diagonal(x, operator.index(offset))
 
 
 @as_one_program
@@ -453,5 +453,5 @@ def trace(x: Any, /, *, offset: int = 0, dtype: Any = None) -> Any:
         raise _errors.err(_errors.ShapeError, "linalg.trace",
                           f"expected at least 2 dimensions, got shape {tuple(x.shape)}")
     require("linalg.trace", x.dtype, dt.NUMERIC, x)
-    return stat.sum(mp_diagonal(x, operator.index(offset)), axis=-1, dtype=dtype)
+    return stat.sum(_diagonal(x, operator.index(offset)), axis=-1, dtype=dtype)
 

@@ -437,10 +437,10 @@ def _qr_adjoint(cts: list[Any], x: Any, *, out: list[Any], full_matrices: bool) 
     if m < n or (full_matrices and m != n):
         from xfront._autodiff import DifferentiationError
 
-        raise _errors.err(DifferentiationError, "xfront.linalg.qr",
-                          f"the gradient of QR is defined for m >= n with mode='reduced' "
-                          f"(or square matrices), got {x.aval.short if hasattr(x, 'aval') else x.shape} "
-                          f"with full_matrices={full_matrices}")
+        raise _errors.err(DifferentiationError, "linalg.qr",
+                          f"the gradient of QR is defined for M >= N with mode='reduced' (or "
+                          f"square matrices), got shape {tuple(x.shape)} with "
+                          f"mode={'complete' if full_matrices else 'reduced'!r}")
     q, r = out
     gq, gr = cts
     if gq is None:
@@ -537,7 +537,7 @@ def _svd_adjoint(cts: list[Any], x: Any, *, out: list[Any], full_matrices: bool,
         if full_matrices and m != n:
             from xfront._autodiff import DifferentiationError
 
-            raise _errors.err(DifferentiationError, "xfront.linalg.svd",
+            raise _errors.err(DifferentiationError, "linalg.svd",
                               f"the gradient of the SVD with full_matrices=True is defined for "
                               f"square matrices only, got shape {tuple(x.shape)}",
                               "use full_matrices=False")
