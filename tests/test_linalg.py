@@ -352,10 +352,26 @@ def test_lapack_targets_and_column_major_layouts():
         assert target in text, target
     # batched 3-D matrices are passed column-major: minor-to-major (1, 2, 0)
     assert "operand_layouts = [dense<[1, 2, 0]> : tensor<3xindex>]" in text
-    chol = xf.compile(LA.cholesky).lower(x).as_text(pretty=False)
-    assert "stablehlo.cholesky" in chol and "_ffi" not in chol
     solve = xf.compile(LA.solve).lower(x, x).as_text(pretty=False)
-    assert solve.count("stablehlo.triangular_solve") == 2
+    assert solve.count("lapack_dtrsm_ffi") == 2 and "lapack_dgetrf_ffi" in solve
+    assert "lapack_dpotrf_ffi" in xf.compile(LA.cholesky).lower(x).as_text(pretty=False)
+
+
+def test_other_platforms_use_stablehlo_or_say_what_is_missing():
+    """Off CPU, cholesky and triangular solves lower to the StableHLO ops; the LAPACK-only
+    primitives raise a LoweringError naming the primitive and the platform."""
+    from xfront.lowering import lower_graph
+
+    x = np.eye(3)[None].repeat(2, 0)
+    graph = xf.compile(lambda a: LA.cholesky(a) @ LA.matrix_transpose(a)).trace(x).graph
+    text = lower_graph(graph, platform="cuda").text
+    assert "stablehlo.cholesky" in text and "_ffi" not in text
+    graph = xf.compile(lambda a, b: pla.triangular_solve(a, b)).trace(x, x).graph
+    assert "stablehlo.triangular_solve" in lower_graph(graph, platform="cuda").text
+    graph = xf.compile(LA.det).trace(x).graph
+    with pytest.raises(xf.LoweringError, match=r"`lu` has a lowering for CPU \(LAPACK\) only; "
+                       r"platform 'cuda' has no kernel for it yet"):
+        lower_graph(graph, platform="cuda")
 
 
 def test_failure_conventions():

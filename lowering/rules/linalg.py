@@ -28,7 +28,8 @@ def dot_general(ctx: LoweringRuleContext, x: Value, y: Value, *, contracting, ba
 
 # --- factorizations -------------------------------------------------------------------------
 #
-# ``cholesky`` and ``triangular_solve`` are StableHLO ops. LU, QR, eigh and SVD lower on CPU
+# ``cholesky`` and ``triangular_solve`` are StableHLO ops (on CPU: LAPACK potrf/trsm, which
+# XLA:CPU's expansions are much slower than). LU, QR, eigh and SVD lower on CPU
 # to the LAPACK kernels jaxlib registers with XLA (NOTE [LAPACK custom calls] in
 # xfront.lowering.runtime): typed-FFI custom calls that take batched matrices. Two traps:
 #   * LAPACK is column-major: every matrix operand and result gets an explicit layout whose
@@ -55,14 +56,16 @@ def _plain_layout(ndim: int) -> str:
 
 def _lapack(ctx: LoweringRuleContext, name: str, dtype: Any, operands: list[Value],
             results: list[AbstractArray], matrices: tuple[bool, ...], *,
-            config: str = "{}") -> list[Value]:
-    """One LAPACK FFI call; ``matrices`` flags which results are column-major matrices."""
+            config: str = "{}", matrix_operands: tuple[bool, ...] = (True,)) -> list[Value]:
+    """One LAPACK FFI call; ``matrices`` / ``matrix_operands`` flag which results / operands
+    are column-major matrices (the others are batched vectors or scalars)."""
     from xfront.lowering import runtime
 
     runtime.ensure_lapack()
     target = f"lapack_{_PREFIX[dtype.name]}{name}_ffi"
-    op_layouts = [_matrix_layout(v.aval.ndim) if v.aval.ndim >= 2 and i == 0 else
-                  _plain_layout(v.aval.ndim) for i, v in enumerate(operands)]
+    flags = tuple(matrix_operands) + (False,) * (len(operands) - len(matrix_operands))
+    op_layouts = [_matrix_layout(v.aval.ndim) if m else _plain_layout(v.aval.ndim)
+                  for v, m in zip(operands, flags)]
     res_layouts = [_matrix_layout(a.ndim) if m else _plain_layout(a.ndim)
                    for a, m in zip(results, matrices)]
     props = {"api_version": "4 : i32", "backend_config": config,
@@ -153,6 +156,33 @@ def cholesky(ctx: LoweringRuleContext, x: Value) -> list[Value]:
                  props={"dimensions": i64_array((len(shape) - 2, len(shape) - 1))},
                  regions=[ctx.binary_region("stablehlo.and", scalar)])
     return [_nan_where_failed(ctx, ok, out)]
+
+
+def cholesky_cpu(ctx: LoweringRuleContext, x: Value) -> list[Value]:
+    # LAPACK potrf: measured 40x faster than XLA:CPU's expansion of stablehlo.cholesky
+    # (256 x 256 float64: 0.6 ms vs 23 ms)
+    if x.aval.size == 0:
+        return [x]
+    info = AbstractArray(x.aval.shape[:-2], _dtypes.int32)
+    out, st = _lapack(ctx, "potrf", x.aval.dtype, [x], [x.aval, info], (True, False),
+                      config="{uplo = 76 : ui8}")  # 'L': read and write the lower triangle
+    # the strict upper triangle still holds the input; info > 0: not positive-definite
+    return [_nan_where_failed(ctx, _batch_ok(ctx, st), _triangle(ctx, out, lower=True))]
+
+
+_TRANS = {"NO_TRANSPOSE": 78, "TRANSPOSE": 84, "ADJOINT": 67}  # 'N', 'T', 'C'
+
+
+def triangular_solve_cpu(ctx: LoweringRuleContext, a: Value, b: Value, *, left_side: bool,
+                         lower: bool, transpose_a: str, unit_diagonal: bool) -> list[Value]:
+    # LAPACK trsm (BLAS level 3): faster than XLA:CPU's expansion of stablehlo.triangular_solve
+    if b.aval.size == 0:
+        return [b]
+    config = (f"{{diag = {85 if unit_diagonal else 78} : ui8, "
+              f"side = {76 if left_side else 82} : ui8, trans_x = {_TRANS[transpose_a]} : ui8, "
+              f"uplo = {76 if lower else 85} : ui8}}")
+    return _lapack(ctx, "trsm", b.aval.dtype, [a, b], [b.aval], (True,), config=config,
+                   matrix_operands=(True, True))
 
 
 def triangular_solve(ctx: LoweringRuleContext, a: Value, b: Value, *, left_side: bool,

@@ -242,7 +242,8 @@ def _cholesky_adjoint(g: Any, x: Any, *, out: Any) -> list[Any]:
 
 
 cholesky_p = Primitive("cholesky", abstract_eval=_cholesky_abstract_eval, ref=_cholesky_ref,
-                       lowering=L.cholesky, vjp=_conj_convention(_cholesky_adjoint))
+                       lowering=L.cholesky, platform_lowering={"cpu": L.cholesky_cpu},
+                       vjp=_conj_convention(_cholesky_adjoint))
 
 
 def cholesky(x: Any) -> Any:
@@ -310,6 +311,7 @@ def _triangular_solve_adjoint(g: Any, a: Any, b: Any, *, out: Any, left_side: bo
 
 triangular_solve_p = Primitive("triangular_solve", abstract_eval=_triangular_solve_abstract_eval,
                                ref=_triangular_solve_ref, lowering=L.triangular_solve,
+                               platform_lowering={"cpu": L.triangular_solve_cpu},
                                vjp=_conj_convention(_triangular_solve_adjoint))
 
 
@@ -358,38 +360,39 @@ def _lu_ref(x: np.ndarray) -> list[np.ndarray]:
 
 def apply_pivots(y: Any, pivots: Any, *, inverse: bool = False) -> Any:
     """Swap the rows of ``y`` (..., n, k) as getrf's ``pivots`` (..., n) say: row i with row
-    pivots[i] - 1 for i = 0, 1, ... (P^T y); ``inverse`` undoes them (P y)."""
+    pivots[i] - 1 for i = 0, 1, ... (P^T y); ``inverse`` undoes them (P y).
+
+    The swaps are applied to an index vector (a scan over the n pivots on int32 (..., n)
+    arrays), then ``y``'s rows are gathered once."""
     from xfront.prims import control as _ctl
+    from xfront.prims import indexing as _ix
+    from xfront.prims import reduction as _red
 
     n = pivots.shape[-1]
     if n == 0 or y.size == 0:
         return y
     nb = pivots.ndim - 1
+    shape = tuple(pivots.shape)
     steps = _sh.iota(dt.int32, (n,), 0)
     piv_t = _sh.transpose(pivots, perm=(nb,) + tuple(range(nb)))  # (n, *batch)
-    rows_shape = tuple(y.shape[:-1])
 
-    def body(acc: Any, i: Any, p: Any) -> list[Any]:
-        rows = _sh.iota(dt.int32, rows_shape, nb)
-        e_i = _ew.eq(rows, _sh.broadcast_in_dim(i, shape=rows_shape, dims=()))
-        e_j = _ew.eq(rows, _sh.broadcast_in_dim(_ew.sub(p, _ew.full_like(p, 1)),
-                                                shape=rows_shape, dims=tuple(range(nb))))
-        from xfront.prims import reduction as _red
+    def body(perm: Any, i: Any, p: Any) -> list[Any]:
+        pos = _sh.iota(dt.int32, shape, nb)
+        at_i = _ew.eq(pos, _sh.broadcast_in_dim(i, shape=shape, dims=()))
+        at_j = _ew.eq(pos, _sh.broadcast_in_dim(_ew.sub(p, _ew.full_like(p, 1)), shape=shape,
+                                                dims=tuple(range(nb))))
 
-        def pick(e: Any) -> Any:
-            picked = _ew.select(_cols(e, acc.shape), acc, _ew.full_like(acc, 0))
-            return _red.reduce_sum(picked, axes=(nb,))  # (..., k)
+        def pick(at: Any) -> Any:  # perm[..., i] / perm[..., j], broadcast back to (..., n)
+            v = _red.reduce_sum(_ew.select(at, perm, _ew.full_like(perm, 0)), axes=(nb,))
+            return _sh.broadcast_in_dim(v, shape=shape, dims=tuple(range(nb)))
 
-        row_i, row_j = _rows(pick(e_i), acc.shape), _rows(pick(e_j), acc.shape)
-        at_i = _cols(e_i, acc.shape)
-        at_j = _cols(e_j, acc.shape)
-        return [_ew.select(at_i, row_j, _ew.select(at_j, row_i, acc))]
+        return [_ew.select(at_i, pick(at_j), _ew.select(at_j, pick(at_i), perm))]
 
-    from xfront._aval import AbstractArray as _A
-
-    carry = [_A(tuple(y.shape), y.dtype)]
-    xs_avals = [_A((), dt.int32), _A(tuple(pivots.shape[:-1]), dt.int32)]
-    return _ctl.scan_flat(body, [y], carry, [steps, piv_t], xs_avals, n, inverse)[0]
+    start = _sh.iota(dt.int32, shape, nb)
+    perm = _ctl.scan_flat(body, [start], [AbstractArray(shape, dt.int32)], [steps, piv_t],
+                          [AbstractArray((), dt.int32), AbstractArray(shape[:-1], dt.int32)],
+                          n, inverse)[0]
+    return _ix.take_along_axis(y, _cols(perm, tuple(y.shape)), axis=y.ndim - 2)
 
 
 def _lu_adjoint(cts: list[Any], x: Any, *, out: list[Any]) -> list[Any]:
