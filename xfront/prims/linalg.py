@@ -1,4 +1,5 @@
-"""Contraction primitives: dot_general.
+"""Linear-algebra primitives: dot_general, and the matrix factorizations (cholesky,
+triangular_solve, lu, qr, eigh, svd; NOTE [Linear algebra primitives] below).
 
 Imports: _core, _dtypes, _errors, numpy, the lowering rules; other prim families as modules.
 """
@@ -550,7 +551,7 @@ def _svd_adjoint(cts: list[Any], x: Any, *, out: list[Any], full_matrices: bool,
     sd = _as(s, d)
     sq = (k, k)
     batch = tuple(x.shape[:-2])
-    inner = _ew.full_like(_sh.broadcast_in_dim(np.zeros((), d.np), shape=batch + sq, dims=()), 0)
+    inner = _sh.broadcast_in_dim(np.zeros((), d.np), shape=batch + sq, dims=())
     v = _mH(vh)
     # gA = U [ (skew(U^H gU) S + S skew(V^H gV)) / E + diag(gS) ] V^H
     #      + (I - U U^H) gU S^-1 V^H + U S^-1 gV^H (I - V V^H),  skew(X) = X - X^H,
@@ -575,8 +576,7 @@ def _svd_adjoint(cts: list[Any], x: Any, *, out: list[Any], full_matrices: bool,
         ga = _ew.add(ga, _mm(_ew.div(proj, _rows(sd, proj.shape)), vh))
     if gv is not None and n > k:
         proj = _ew.sub(gv, _mm(v, _mm(_mH(v), gv)))  # (n, k)
-        ga = _ew.add(ga, _mm(u, _ew.div(_mH(proj), _cols(sd, (k, n) if not batch else
-                                                          batch + (k, n)))))
+        ga = _ew.add(ga, _mm(u, _ew.div(_mH(proj), _cols(sd, batch + (k, n)))))
     return [ga]
 
 
