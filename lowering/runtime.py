@@ -703,6 +703,8 @@ def compile(text: str, dev: Any, in_avals: Sequence[AbstractArray],
     opts = xc.CompileOptions()
     opts.env_option_overrides = list(options if options is not None
                                      else default_compile_options(device_platform(dev)))
+    if "lapack_" in text:  # LAPACK custom calls (lowered here, imported or cached): NOTE below
+        ensure_lapack()
     try:
         exe = _compile_cached(text, dev, opts)  # persistent cache: see the block at the end
     except Exception as e:
@@ -941,3 +943,28 @@ def _compile_cached(text: str, dev: Any, opts: Any) -> Any:
         except Exception:  # a full disk or a read-only directory: keep running uncached
             pass
     return exe
+# --- LAPACK kernels (xfront.linalg) -------------------------------------------------------
+#
+# NOTE [LAPACK custom calls]
+#     jaxlib registers typed-FFI handlers for LAPACK (``lapack_{s,d,c,z}getrf_ffi``, ...) with
+#     XLA:CPU, but the handlers resolve their BLAS/LAPACK function pointers only when
+#     ``jaxlib``'s ``_lapack.initialize()`` has run; a module calling one of them before that
+#     crashes the process (segmentation fault). The lowering rules that emit these targets call
+#     ``ensure_lapack()``, and ``compile`` calls it for any module text that names a LAPACK
+#     target (a deserialized artifact, imported StableHLO, a persistent-cache hit).
+
+_lapack_ready = False
+_lapack_lock = threading.Lock()
+
+
+def ensure_lapack() -> None:
+    """Initialise jaxlib's CPU LAPACK kernels once (before compiling a module that calls them)."""
+    global _lapack_ready
+    if _lapack_ready:
+        return
+    with _lapack_lock:
+        if not _lapack_ready:
+            from jax._src.lib import lapack as _jlapack
+
+            _jlapack._lapack.initialize()
+            _lapack_ready = True

@@ -114,3 +114,5 @@ from xfront._onnx import OnnxExportError, export_onnx  # noqa: E402  (onnx impor
 # --- batching and differential testing: vmap, testing.compare (xfront.keras is imported on use) -
 from xfront._batching import BatchingError, vmap  # noqa: E402
 from xfront import testing as testing  # noqa: E402  (compare: imports frameworks lazily)
+# --- linear algebra and FFT extensions: xf.linalg, xf.fft ---------------------------------
+from xfront import fft as fft, linalg as linalg  # noqa: E402

@@ -18,3 +18,4 @@ from xfront.prims import random  # noqa: F401
 from xfront.prims import indexing  # noqa: F401
 from xfront.prims import sort  # noqa: F401
 
+from xfront.prims import fft  # noqa: F401
