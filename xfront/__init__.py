@@ -98,3 +98,6 @@ from xfront import random as random
 # --- autodiff: grad, vjp, jvp, value_and_grad -------------------------------------------------
 from xfront._autodiff import (DifferentiationError, grad, jvp, stop_gradient, value_and_grad,
                               vjp)
+
+# --- hardening: runtime error classes (NOTE [One exception boundary] in the runtime adapter) --
+from xfront._errors import CompileError, ExecutionError, XfMemoryError  # noqa: E402

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import threading
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -216,7 +217,8 @@ class Primitive:
         return f"<primitive {self.name}>"
 
     def bind(self, *args: Any, **params: Any):
-        top = _STACK[-1] if _STACK else None
+        stack = _TRACE.stack
+        top = stack[-1] if stack else None
         if top is None:
             for a in args:
                 if isinstance(a, Tracer):
@@ -239,7 +241,53 @@ def set_eager_apply(fn: Callable) -> None:
 
 # --- tracing --------------------------------------------------------------------------------
 
-_STACK: list[Builder] = []
+# NOTE [Per-thread trace state]
+#     A trace belongs to the thread that opened it: the stack of open builders is thread-local,
+#     so eager work in another thread never sees (or records into) a trace, and two threads can
+#     trace different functions at once. Tracers carry their builder, so a tracer handed to
+#     another thread is still caught as a leak (its builder is not on that thread's stack).
+
+class _TraceState(threading.local):
+    def __init__(self) -> None:
+        self.stack: list[Builder] = []
+
+
+_TRACE = _TraceState()
+
+
+class _StackView:
+    """The calling thread's stack of open builders, read like a list (``if _STACK:``,
+    ``_STACK[-1]``, ``len(_STACK)``)."""
+
+    __slots__ = ()
+
+    def __bool__(self) -> bool:
+        return bool(_TRACE.stack)
+
+    def __len__(self) -> int:
+        return len(_TRACE.stack)
+
+    def __getitem__(self, i: Any) -> Any:
+        return _TRACE.stack[i]
+
+    def __iter__(self):
+        return iter(list(_TRACE.stack))
+
+    def append(self, b: Builder) -> None:
+        _TRACE.stack.append(b)
+
+    def pop(self) -> Builder:
+        return _TRACE.stack.pop()
+
+
+_STACK = _StackView()
+
+
+def tracing() -> bool:
+    """Whether the calling thread is inside a trace."""
+    return bool(_TRACE.stack)
+
+
 LITERAL_MAX_SIZE = 16  # NumPy constants up to this many elements are inlined as literals
 
 
@@ -277,12 +325,15 @@ class Builder:
         self.alive = True
 
     def __enter__(self) -> Builder:
-        _STACK.append(self)
+        _TRACE.stack.append(self)
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        popped = _STACK.pop()
-        assert popped is self, "trace stack corrupted"
+        stack = _TRACE.stack
+        if not stack or stack[-1] is not self:  # pragma: no cover - an internal bug
+            raise RuntimeError(f"xfront: the trace stack of this thread is corrupted while "
+                               f"closing `{self.name}`")
+        stack.pop()
 
     def new_arg(self, aval: AbstractArray) -> Tracer:
         v = Var(aval)
@@ -366,7 +417,8 @@ class Builder:
 
 
 def current_builder() -> Builder | None:
-    return _STACK[-1] if _STACK else None
+    stack = _TRACE.stack
+    return stack[-1] if stack else None
 
 
 class Tracer(Array):

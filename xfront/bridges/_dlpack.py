@@ -75,7 +75,7 @@ import time
 from typing import Any
 
 from xfront import _dtypes, _errors
-from xfront._array import Array
+from xfront._array import Array, ConsumedBuffer
 from xfront._aval import AbstractArray
 from xfront._device import Device, default_device, devices
 
@@ -115,30 +115,15 @@ class BorrowedArray(Array):
 _runtime: Any = None
 
 
-class MovedBuffer:
+class MovedBuffer(ConsumedBuffer):
     """Stands in for the buffer of an array that ``xf.to_torch`` moved out: any use raises."""
 
-    __slots__ = ("framework", "op")
+    __slots__ = ()
 
     def __init__(self, framework: str, op: str):
-        self.framework = framework
-        self.op = op
-
-    def is_deleted(self) -> bool:
-        return True
-
-    def error(self) -> _errors.XfrontError:
-        return _errors.err(_errors.ArgumentError, "Array",
-                           f"this array was moved to {self.framework} by xfront.{self.op} "
-                           "(zero-copy) and cannot be used any more",
-                           f"use the {self.framework} array, or call xfront.{self.op}(x, "
-                           "copy=True) to keep x")
-
-    def __array__(self, *args: Any, **kwargs: Any) -> Any:
-        raise self.error()
-
-    def __getattr__(self, name: str) -> Any:
-        raise self.error()
+        super().__init__(f"moved to {framework} by xfront.{op} (zero-copy)",
+                         f"use the {framework} array, or call xfront.{op}(x, copy=True) to "
+                         "keep x")
 
 
 def _rt() -> Any:
@@ -429,6 +414,7 @@ def export_array(x: Array, ad: Adapter, op: str, copy: bool | None) -> Any:
     rt = _rt()
     if getattr(x, "_buf", None) is None:  # a tracer
         raise x._concrete_error(f"xfront.{op}")
+    x._live_buf(op, f"the {x.aval.short} array passed to xfront.{op}")
     if copy:
         return export_buffer(rt.copy_buffer(x._buf), x._device, ad, owned=True)
     if not ad.writable_export:
@@ -450,6 +436,7 @@ def dlpack_capsule(x: Array, *, stream: Any = None, max_version: Any = None,
                    dl_device: Any = None, copy: bool | None = None) -> Any:
     """``xf.Array.__dlpack__``: a capsule of a copy, or of the buffer itself with ``copy=False``."""
     rt = _rt()
+    x._live_buf("Array.__dlpack__")
     if dl_device is not None:
         t, i = rt.dlpack_device(x._buf)
         if (int(dl_device[0]), int(dl_device[1])) != (t, i):
