@@ -142,9 +142,9 @@ def _failed(e: BaseException, op: str, what: str, nbytes: int | None) -> _errors
 BOUNDARY: list[tuple[str, Any, Any]] = [
     ("allocation failure -> XfMemoryError (MemoryError)", _is_oom, _oom),
     ("deleted/donated buffer -> ArgumentError (TypeError)", _is_consumed, _consumed),
-    ("C++/nanobind type error -> ExecutionError (RuntimeError)", _is_internal, _internal),
     ("compile failure -> CompileError (RuntimeError)",
      lambda e, text: getattr(e, "_xfront_compile", False), _compile_failed),
+    ("C++/nanobind type error -> ExecutionError (RuntimeError)", _is_internal, _internal),
     ("any other runtime failure -> ExecutionError (RuntimeError)", lambda e, text: True, _failed),
 ]
 

@@ -924,6 +924,7 @@ class _Transformed:
 
             program.__name__ = f"{self._api}_{getattr(self._fun, '__name__', 'f')}"
             cf = CompiledFunction(program, static_argnums=statics[0], static_argnames=statics[1])
+            cf._op = self._api
             cf = self._compiled.setdefault(statics, cf)  # (atomic for a dict)
         return cf
 
@@ -1146,7 +1147,9 @@ def jvp(fun: Callable, primals: Sequence[Any], tangents: Sequence[Any],
             return _jvp_traced("jvp", fun_ref(), p, t, has_aux)
 
         program.__name__ = f"jvp_{getattr(fun, '__name__', 'f')}"
-        cf = cache.setdefault(has_aux, CompiledFunction(program))  # one per fun across threads
+        cf = CompiledFunction(program)
+        cf._op = "jvp"
+        cf = cache.setdefault(has_aux, cf)  # one per fun across threads
     return cf(tuple(primals), tuple(tangents))
 
 

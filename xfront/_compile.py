@@ -305,6 +305,7 @@ class CompiledFunction:
                 raise _errors.err(_errors.ArgumentError, "compile",
                                   f"returns={returns!r} is not one of {', '.join(_RETURNS)}")
         self._returns = returns
+        self._op = "compile"  # the public function errors name (grad, jvp... set their own)
         self._cache: dict[Any, _Entry] = {}
         self._grad_plans: dict[Any, Any] = {}  # autograd route (bridges/_autograd.py)
         # fast paths (NOTE [The call path]): positional xfront arrays on one device, keyed by
@@ -533,7 +534,7 @@ class CompiledFunction:
                     try:
                         outs = entry.run(bufs)
                     except Exception:
-                        _raise_if_consumed(list(args), (args, {}))
+                        _raise_if_consumed(self._op, list(args), (args, {}))
                         raise
                     if entry.exe.donate:
                         self._mark_donated(list(args), entry)
@@ -617,7 +618,7 @@ class CompiledFunction:
         try:
             outs = run(bufs)
         except Exception:
-            _raise_if_consumed(leaves, dyn)
+            _raise_if_consumed(self._op, leaves, dyn)
             raise
         if entry.exe.donate:
             self._mark_donated(leaves, entry)
@@ -732,11 +733,11 @@ def _np_dtype(x: np.ndarray, dyn: Any, i: int) -> dt.DType:
     return d
 
 
-def _raise_if_consumed(leaves: list[Any], dyn: Any) -> None:
+def _raise_if_consumed(op: str, leaves: list[Any], dyn: Any) -> None:
     """After a failed execute: name an argument that was consumed (moved, donated, deleted)."""
     from xfront._eager import raise_if_consumed
 
-    raise_if_consumed("compile", leaves, lambda i: f"argument {_leaf_path(dyn, i)}")
+    raise_if_consumed(op, leaves, lambda i: f"argument {_leaf_path(dyn, i)}")
 
 
 def _hashable(x: Any) -> bool:

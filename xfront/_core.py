@@ -163,6 +163,19 @@ class _Marker:
         return self.name
 
 
+# NOTE [Platform names]
+#     Devices report their platform as 'cpu', 'gpu' or 'tpu' (the runtime folds CUDA and ROCm
+#     into 'gpu'), and lowering is asked for that name. Platform-specific lowering rules may be
+#     registered under 'cuda' or 'rocm' as well; both are stored under 'gpu' (StableHLO is the
+#     same for either vendor), so registration and lookup always agree.
+LOWERING_PLATFORMS = {"cpu": "cpu", "gpu": "gpu", "cuda": "gpu", "rocm": "gpu", "tpu": "tpu"}
+
+
+def lowering_rule(prim: Primitive, platform: str) -> Callable:
+    """The lowering rule of ``prim`` for ``platform`` (any name in LOWERING_PLATFORMS)."""
+    return prim.platform_lowering.get(LOWERING_PLATFORMS.get(platform, platform), prim.lowering)
+
+
 NONDIFFERENTIABLE = _Marker("NONDIFFERENTIABLE")  # comparisons, integer-valued ops, ...
 VJP_TODO = _Marker("VJP_TODO")  # a differentiable prim whose rule is not written yet
 
@@ -198,10 +211,16 @@ class Primitive:
                 raise TypeError(f"primitive {name!r}: {what} must be callable, got {rule!r}")
         if not (callable(vjp) or vjp is NONDIFFERENTIABLE or vjp is VJP_TODO):
             raise TypeError(f"primitive {name!r}: vjp must be a rule, NONDIFFERENTIABLE or VJP_TODO")
-        for platform in platform_lowering or {}:
-            if platform not in ("cpu", "cuda", "rocm", "tpu"):
+        rules: dict[str, Callable] = {}
+        for platform, rule in (platform_lowering or {}).items():
+            canon = LOWERING_PLATFORMS.get(platform)
+            if canon is None:
                 raise ValueError(f"primitive {name!r}: unknown platform {platform!r}; "
-                                 "known platforms: cpu, cuda, rocm, tpu")
+                                 f"known platforms: {', '.join(LOWERING_PLATFORMS)}")
+            if rules.get(canon, rule) is not rule:
+                raise ValueError(f"primitive {name!r}: different lowering rules for {platform!r} "
+                                 f"and another name of the {canon!r} platform")
+            rules[canon] = rule
         self.name = name
         self.abstract_eval = abstract_eval
         self.ref = ref
@@ -209,7 +228,7 @@ class Primitive:
         self.vjp = vjp
         self.jvp = jvp
         self.multiple_results = multiple_results
-        self.platform_lowering = dict(platform_lowering or {})
+        self.platform_lowering = rules  # keyed by canonical platform (see LOWERING_PLATFORMS)
         self.doc = doc
         PRIMITIVES[name] = self
 
