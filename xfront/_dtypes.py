@@ -267,9 +267,12 @@ def result_type(*arrays_and_dtypes: Any) -> DType:
     return weak_result(strong, weak)[0]
 
 
-def can_cast(from_: DType, to: DType) -> bool:
-    """Array API ``can_cast`` (same-kind-or-safe as by the promotion table)."""
-    return _PROMOTE_TABLE[from_, to] is to
+def can_cast(from_: Any, to: Any, /) -> bool:
+    """Array API ``can_cast`` (same-kind-or-safe as by the promotion table); ``from_`` may be a
+    dtype or an array."""
+    src = from_ if isinstance(from_, DType) else dtype(getattr(from_, "dtype", from_))
+    dst = to if isinstance(to, DType) else dtype(to)
+    return _PROMOTE_TABLE.get((src, dst)) is dst
 
 
 def check_int_fits(value: int, d: DType) -> None:
