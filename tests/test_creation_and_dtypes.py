@@ -286,3 +286,34 @@ def test_index_error_class():
     with pytest.raises(xf.XfIndexError) as info:
         xf.asarray(np.arange(3))[5]
     assert isinstance(info.value, IndexError)
+
+
+def test_every_dtype_name_is_its_numpy_dtype():
+    pairs = [(xf.bool_, np.bool_), (xf.bool, np.bool_), (xf.int8, np.int8), (xf.int16, np.int16),
+             (xf.int32, np.int32), (xf.int64, np.int64), (xf.uint8, np.uint8),
+             (xf.uint16, np.uint16), (xf.uint32, np.uint32), (xf.uint64, np.uint64),
+             (xf.float16, np.float16), (xf.float32, np.float32), (xf.float64, np.float64),
+             (xf.complex64, np.complex64), (xf.complex128, np.complex128)]
+    for d, n in pairs:
+        x = xf.asarray(np.zeros(2, n))
+        assert x.dtype == d and np.asarray(xf.astype(x, d)).dtype == n
+    assert xf.bool_ == xf.bool
+
+
+@pytest.mark.parametrize("size,window,stride", [(5, 3, 1), (5, 3, 2), (6, 2, 2), (7, 4, 3),
+                                                (1, 3, 1), (4, 1, 1)])
+def test_nn_padding_pairs(size, window, stride):
+    from xfront import nn
+
+    # 'SAME' (TF/XLA convention): output ceil(size/stride), the extra pad goes high
+    out = -(-size // stride)
+    total = max((out - 1) * stride + window - size, 0)
+    assert nn.padding_pairs("f", "SAME", [size], [window], [stride]) == \
+        ((total // 2, total - total // 2),)
+    assert nn.padding_pairs("f", "valid", [size, size], [window, 1], [stride, 1]) == ((0, 0),) * 2
+    assert nn.padding_pairs("f", 2, [size], [window], [stride]) == ((2, 2),)
+    assert nn.padding_pairs("f", [(1, 0), 3], [size, size], [1, 1], [1, 1]) == ((1, 0), (3, 3))
+    with pytest.raises(xf.ShapeError, match=r"xfront\.f: padding has 1 entries, expected 2"):
+        nn.padding_pairs("f", [1], [size, size], [1, 1], [1, 1])
+    with pytest.raises(xf.ArgumentError, match="is not 'SAME', 'VALID'"):
+        nn.padding_pairs("f", "FULL", [size], [window], [stride])
