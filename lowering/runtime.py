@@ -502,6 +502,24 @@ def unstage(bufs: list[Any]) -> None:
                 _staging_bytes += n
 
 
+def release_for_exit() -> None:
+    """Drop the buffers the adapter itself holds (pool, staging), at interpreter exit."""
+    global _staging_bytes
+    POOL.clear()
+    with _staging_lock:
+        _STAGING.clear()
+        _staging_bytes = 0
+
+
+def workers_may_hold_inputs() -> bool:
+    """Whether a finished call's inputs may still be referenced from a runtime worker thread:
+    True with asynchronous CPU dispatch or an accelerator client; fails closed (True) when the
+    dispatch mode cannot be determined."""
+    if any(p != "cpu" for p in _clients):
+        return True
+    return cpu_dispatch_is_async() is not False
+
+
 @_guarded("to_numpy", "a program's output")
 def to_numpy_owned(buf: Any, on_cpu: bool | None = None) -> np.ndarray:
     """A writable NumPy array over a buffer that nothing else references (a fresh output).

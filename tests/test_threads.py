@@ -218,3 +218,53 @@ def test_failed_build_lets_waiters_retry_and_raise_their_own_error():
 
     assert all(_run(n, worker))
     assert bad.cache_info().entries == 0
+
+
+def test_stress_eight_threads_mixed_work():
+    """8 threads mix compiled calls (shared and per-thread functions), eager ops, grad, vjp and
+    bridged torch/NumPy calls; every result is checked, and a watchdog bounds the run."""
+    torch = pytest.importorskip("torch")
+    n, rounds = 8, 4
+
+    @xf.compile
+    def shared(a, b):
+        return xf.tanh(a) @ b
+
+    shared_grad = xf.grad(lambda w, x: xf.sum(xf.sin(w * x)))
+    before = shared.cache_info()
+
+    def worker(i: int):
+        rng = np.random.default_rng(i)
+        own = xf.compile(lambda a, k=i: a * (k + 1) - 1)  # a function per thread
+        for r in range(rounds):
+            m = 2 + (r % 2)  # two shapes of the shared function
+            a = rng.standard_normal((m, 4)).astype(np.float32)
+            b = rng.standard_normal((4, 3)).astype(np.float32)
+            np.testing.assert_allclose(np.asarray(shared(xf.asarray(a), xf.asarray(b))),
+                                       np.tanh(a) @ b, rtol=1e-5, atol=1e-6)
+            got = shared(a, b)  # NumPy in, NumPy out
+            assert isinstance(got, np.ndarray)
+            np.testing.assert_allclose(got, np.tanh(a) @ b, rtol=1e-5, atol=1e-6)
+            t = shared(torch.from_numpy(a), torch.from_numpy(b))  # torch in, torch out
+            np.testing.assert_allclose(t.numpy(), np.tanh(a) @ b, rtol=1e-5, atol=1e-6)
+            x = xf.asarray(a)
+            np.testing.assert_allclose(np.asarray(xf.exp(x) + x * 2), np.exp(a) + a * 2,
+                                       rtol=1e-5)
+            np.testing.assert_allclose(np.asarray(own(x)), a * (i + 1) - 1, rtol=1e-5, atol=1e-6)
+            w = a[0]
+            np.testing.assert_allclose(np.asarray(shared_grad(xf.asarray(w), xf.asarray(w))),
+                                       np.cos(w * w) * w, rtol=1e-5, atol=1e-6)
+            out, pull = xf.vjp(lambda v: xf.sum(v * v), xf.asarray(w))
+            np.testing.assert_allclose(np.asarray(pull(xf.asarray(np.float32(1)))[0]), 2 * w,
+                                       rtol=1e-6)
+            moved = xf.to_torch(xf.asarray(w) * 1)  # move out, use in torch
+            assert torch.allclose(moved, torch.from_numpy(w))
+        return True
+
+    assert all(_run(n, worker))
+    info = shared.cache_info()
+    # two array-argument signatures (NumPy and torch arguments reuse them): compiled once each
+    assert info.compiles - before.compiles == 2
+    assert info.hits + info.misses - before.hits - before.misses == n * rounds * 3
+    assert shared_grad.cache_info().compiles == 1  # one signature: w is always f32[4]
+    assert _core.current_builder() is None

@@ -100,7 +100,8 @@ from xfront._autodiff import (DifferentiationError, grad, jvp, stop_gradient, va
                               vjp)
 
 # --- hardening: runtime error classes (NOTE [One exception boundary] in the runtime adapter) --
-from xfront._errors import CompileError, ExecutionError, XfMemoryError  # noqa: E402
+from xfront._errors import (CompileError, ExecutionError, XfMemoryError,  # noqa: E402
+                            XfOverflowError)
 
 # --- hardening: the public names (walked by tests/test_public_names.py) ----------------------
 # Every public name of the namespace. A new public name is added here as a word in its group
@@ -110,7 +111,7 @@ __all__ = """
     Array Device DType Graph Primitive Tracer CacheInfo CompiledFunction RecompileWarning
     XfrontError ArgumentError BridgeError CompileError DTypeError DeviceError
     DifferentiationError DynamicShapeError ExecutionError LoweringError ShapeError
-    TracerConversionError TracerLeakError XfIndexError XfMemoryError
+    TracerConversionError TracerLeakError XfIndexError XfMemoryError XfOverflowError
     bool bool_ int8 int16 int32 int64 uint8 uint16 uint32 uint64 float16 bfloat16 float32
     float64 complex64 complex128 e inf nan newaxis pi
     astype can_cast finfo iinfo isdtype result_type

@@ -708,7 +708,7 @@ class CompiledFunction:
             f"xfront.compile: `{self.__name__}` was recompiled {self._misses} times; "
             f"this call changed {'; '.join(changes) or 'the signature'}. "
             "Pad inputs to a few fixed shapes or mark non-array arguments static.",
-            RecompileWarning, stacklevel=4)
+            RecompileWarning, stacklevel=_user_stacklevel())
 
     def _wrap(self, entry: _Entry, outs: list[Any], mode: str, dev: Device) -> Any:
         if mode == "xfront":
@@ -738,6 +738,17 @@ def _raise_if_consumed(op: str, leaves: list[Any], dyn: Any) -> None:
     from xfront._eager import raise_if_consumed
 
     raise_if_consumed(op, leaves, lambda i: f"argument {_leaf_path(dyn, i)}")
+
+
+def _user_stacklevel() -> int:
+    """``stacklevel`` for ``warnings.warn`` called by the caller of this function that points
+    at the user's code (the innermost frame outside xfront)."""
+    f = sys._getframe(1)
+    level = 1
+    while f is not None and _errors._is_internal(f.f_code.co_filename):
+        f = f.f_back
+        level += 1
+    return level
 
 
 def _hashable(x: Any) -> bool:

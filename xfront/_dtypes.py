@@ -275,14 +275,18 @@ def can_cast(from_: Any, to: Any, /) -> bool:
     return _PROMOTE_TABLE.get((src, dst)) is dst
 
 
-def check_int_fits(value: int, d: DType) -> None:
+def check_int_fits(value: int, d: DType, op: str = "asarray") -> None:
     """NumPy 2 rule: a Python int must fit the integer dtype it is combined with."""
     if d.kind in "iu":
         info = np.iinfo(d.np)
         if not info.min <= value <= info.max:
-            raise OverflowError(
+            from xfront import _errors
+
+            raise _errors.err(
+                _errors.XfOverflowError, op,
                 f"Python integer {value} is out of bounds for {d.name} "
-                f"(valid range [{info.min}, {info.max}]); convert it or the array explicitly")
+                f"(valid range [{info.min}, {info.max}])",
+                "convert it or the array explicitly")
 
 
 # --- info objects ---------------------------------------------------------------------------

@@ -68,6 +68,10 @@ class ExecutionError(XfrontError, RuntimeError):
     """Running a compiled program (or another runtime operation) failed."""
 
 
+class XfOverflowError(XfrontError, OverflowError):
+    """A Python integer does not fit the integer dtype it is combined with or converted to."""
+
+
 class XfMemoryError(XfrontError, MemoryError):
     """The runtime could not allocate memory; names the bytes requested and the program/op."""
 

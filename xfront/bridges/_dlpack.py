@@ -41,9 +41,16 @@ NOTE [Borrowed memory at interpreter exit]
     worker thread. While Python runs that only waits for the GIL; but once the interpreter is
     finalizing, a thread that asks for the GIL is made to exit, and unwinding XLA's worker
     aborts the process ("terminate called without an active exception"), seen in about a third
-    of the runs of a script whose last line is a compiled call on torch tensors. So the first
-    import of borrowed DLPack memory registers an exit hook that releases the GIL for 50 ms
-    before finalization starts, letting the workers finish.
+    of the runs of a script whose last line is a compiled call on torch tensors (with
+    asynchronous CPU dispatch). So the first import of borrowed DLPack memory registers an
+    exit hook that releases xfront's references in order while the interpreter is still whole
+    (``_release_at_exit``): it collects garbage (arrays in reference cycles that view torch
+    memory), empties the runtime's buffer pool and staging buffers, and only then, when a
+    worker thread may still hold an input (asynchronous CPU dispatch, an accelerator, or a
+    dispatch mode it cannot determine), releases the GIL for a bounded grace period so the
+    workers finish. With synchronous CPU dispatch (xfront's default, NOTE [Synchronous CPU
+    dispatch] in the runtime adapter) a program runs on the calling thread, which also drops
+    its inputs before the call returns: nothing is left to wait for, and exit does not sleep.
 
 NOTE [Exporting an immutable buffer to a mutable framework]
     xfront arrays are immutable, but a torch tensor made from a DLPack capsule is writable and
@@ -362,8 +369,24 @@ def _note_borrowed_import() -> None:
     """See NOTE [Borrowed memory at interpreter exit]."""
     global _exit_hook
     if not _exit_hook:
-        atexit.register(time.sleep, _EXIT_GRACE_S)  # the GIL is free: workers finish now
+        atexit.register(_release_at_exit)
         _exit_hook = True
+
+
+def _release_at_exit() -> bool:
+    """The ordered release at exit (NOTE [Borrowed memory at interpreter exit]); returns
+    whether it had to wait for worker threads."""
+    import gc
+
+    gc.collect()  # cyclic garbage that views borrowed memory dies now, on this thread
+    rt = sys.modules.get("xfront.lowering.runtime")
+    if rt is None:
+        return False
+    rt.release_for_exit()
+    if rt.workers_may_hold_inputs():
+        time.sleep(_EXIT_GRACE_S)  # the GIL is free: XLA's workers finish now
+        return True
+    return False
 
 
 def _buffer_dtype(op: str, x: Any, buf: Any) -> _dtypes.DType:
