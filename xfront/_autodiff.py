@@ -508,40 +508,25 @@ def vjp_graphs(graph: Graph, wrt: Sequence[bool] | None = None,
 
 
 class _Program:
-    """One graph compiled for one device; runs on xfront Arrays."""
+    """One graph compiled for one device; runs on xfront Arrays (``Program.call`` in
+    xfront/_eager.py: the shared load-constants/execute/wrap path)."""
 
     op = "vjp"  # the public function named by errors
 
     def __init__(self, graph: Graph, device: Any):
-        from xfront._eager import compile_lowered
-        from xfront.lowering import lower_graph, runtime
+        from xfront._eager import Program, compile_lowered, load_consts
+        from xfront.lowering import lower_graph
 
         self.graph = graph
         self.device = device
-        self.exe = compile_lowered(lower_graph(graph, platform=device.platform), device)
-        self.const_bufs = []
-        for c in graph.consts:
-            if isinstance(c, Array):
-                self.const_bufs.append(c._buf if c._device == device else
-                                       c.to_device(device)._buf)
-            else:
-                self.const_bufs.append(runtime.put(np.asarray(c), device.rt, copy=True))
-        self.out_avals = [a.strong() for a in graph.out_avals]
+        out_avals = [a.strong() for a in graph.out_avals]
+        self.program = Program(compile_lowered(lower_graph(graph, platform=device.platform),
+                                               device), graph, device, (), out_avals)
+        self.const_bufs = load_consts(graph.consts, device)
+        self.out_avals = out_avals
 
     def __call__(self, arrays: Sequence[Array]) -> list[Array]:
-        bufs = list(self.const_bufs)
-        try:
-            bufs += [(a if a._device == self.device else a.to_device(self.device))._buf
-                     for a in arrays]
-            outs = self.exe.execute(bufs)
-        except Exception:
-            from xfront._eager import raise_if_consumed
-
-            raise_if_consumed(self.op, list(arrays),
-                              lambda i: f"input {i} ({arrays[i].aval.short}) of the "
-                                        f"{self.graph.name} program")
-            raise
-        return [Array._new(b, a, self.device) for b, a in zip(outs, self.out_avals)]
+        return self.program.call(self.const_bufs, arrays, self.op)
 
 
 class CompiledVJP:

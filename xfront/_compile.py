@@ -47,7 +47,7 @@ from xfront import _dtypes as dt
 from xfront._array import Array, mark_donated, poolable
 from xfront._aval import AbstractArray
 from xfront._device import Device, get_device
-from xfront._eager import Program, compile_lowered_counted
+from xfront._eager import Program, compile_lowered_counted, load_consts
 from xfront._once import SingleFlight
 from xfront._tree import TreeDef, tree_flatten, tree_flatten_with_path, tree_unflatten
 from xfront.bridges import adapter_for_type, adapter_named
@@ -665,14 +665,7 @@ class CompiledFunction:
         if compiled:
             with self._lock:
                 self._compiles += 1
-        rt = _rt()
-        const_bufs = []
-        for c in traced.graph.consts:
-            if isinstance(c, Array):
-                const_bufs.append(c._buf if c._device == dev else c.to_device(dev)._buf)
-            else:
-                const_bufs.append(rt.put(np.asarray(c), dev.rt, copy=True))
-        entry = _Entry(exe, const_bufs, traced)
+        entry = _Entry(exe, load_consts(traced.graph.consts, dev), traced)
         if (self._fast_ok and statics is None and not dyn[1]
                 and len(treedef.children[0].children) == len(avals)
                 and all(c.kind == "leaf" for c in treedef.children[0].children)

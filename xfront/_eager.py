@@ -114,6 +114,30 @@ class Program:
                 return exe.execute(bufs + donors)
         return self.exe.execute(bufs)
 
+    def call(self, const_bufs: list[Any], arrays: Sequence[Array], op: str) -> list[Array]:
+        """Load constants, execute on xfront ``arrays``, wrap the outputs as xfront arrays.
+
+        The one execution path of programs that take and return xfront arrays. Compiled calls
+        and eager ops take the same steps inline on their hot paths (NOTE [The call path] in
+        xfront/_compile.py): execute through ``run`` (the runtime's exception boundary), and
+        only after a failure look for a consumed argument (``raise_if_consumed``).
+        """
+        dev = self.device
+        bufs = list(const_bufs)
+        try:
+            bufs += [(a if a._device == dev else a.to_device(dev))._buf for a in arrays]
+            outs = self.run(bufs)
+        except Exception:
+            raise_if_consumed(op, list(arrays),
+                              lambda i: f"input {i} ({arrays[i].aval.short}) of the "
+                                        f"{self.graph.name} program")
+            raise
+        return [Array._new(b, a, dev, p) for b, a, p in zip(outs, self.out_avals, self.out_pool)]
+
+    @property
+    def out_pool(self) -> list[bool]:
+        return [a.size * a.dtype.itemsize >= _POOL_MIN for a in self.out_avals]
+
     def _compile_donor(self) -> Any:
         n = len(self.graph.constvars) + len(self.graph.invars)
         lowered = lower_graph(self.graph, platform=self.device.platform, donate=self.donate,
@@ -121,6 +145,18 @@ class Program:
                               extra_args=[self.out_avals[i] for i in self.pool_outs])
         self._donor_exe = compile_lowered(lowered, self.device)
         return self._donor_exe
+
+
+def load_consts(consts: Sequence[Any], dev: Device) -> list[Any]:
+    """Device buffers for a graph's constants (captured xfront arrays, NumPy arrays) on ``dev``."""
+    rt = _rt()
+    bufs = []
+    for c in consts:
+        if isinstance(c, Array):
+            bufs.append(c._buf if c._device == dev else c.to_device(dev)._buf)
+        else:
+            bufs.append(rt.put(np.asarray(c), dev.rt, copy=True))
+    return bufs
 
 
 def clear_executable_cache() -> None:

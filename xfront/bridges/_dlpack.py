@@ -322,7 +322,7 @@ def import_array(x: Any, ad: Adapter, op: str, device: Device | None = None,
         arr, dtype = ad.host_array(x, op)
         dev = device or default_device()
         buf = rt.put(arr, dev.rt, copy=copy is True)
-        buf.block_until_ready()  # NOTE [Hidden copies of borrowed memory]
+        rt.block_until_ready(buf)  # NOTE [Hidden copies of borrowed memory]
         if copy is False and arr.size and rt.buffer_pointer(buf) != arr.ctypes.data:
             raise _copy_error(op, x, "its memory is not 64-byte aligned or not row-major")
         cls = Array if copy is True else BorrowedArray
@@ -347,7 +347,7 @@ def import_array(x: Any, ad: Adapter, op: str, device: Device | None = None,
         copied = True
         buf = rt.import_dlpack(ad.capsule(src, stream), dev.rt, stream, row_major=True)
     if ad.borrows:
-        buf.block_until_ready()  # NOTE [Hidden copies of borrowed memory]
+        rt.block_until_ready(buf)  # NOTE [Hidden copies of borrowed memory]
         _note_borrowed_import()
     if copy is False and (copied or _pointer_moved(ad, src, buf)):
         raise _copy_error(op, x, "its memory is not row-major compact or not aligned")
