@@ -199,3 +199,20 @@ def test_crash_prone_cases_in_a_subprocess():
                        timeout=300, env=env, cwd=os.path.dirname(os.path.dirname(__file__)))
     assert r.returncode == 0 and "FUZZ-OK" in r.stdout, (r.returncode, r.stdout[-2000:],
                                                          r.stderr[-4000:])
+
+
+# --- what the fuzzer found ----------------------------------------------------------------------
+
+@pytest.mark.parametrize("call,op", [
+    (lambda: xf.add(128, np.zeros((), np.int8)), "add"),
+    (lambda: xf.compile(lambda a: a + 300)(np.zeros(2, np.uint8)), "add"),
+    (lambda: xf.asarray(2**70), "asarray"),
+    (lambda: xf.full((2,), 256, dtype=xf.uint8), "full"),
+    (lambda: xf.full_like(np.zeros(2, np.int8), -129), "full_like"),
+])
+def test_python_int_out_of_range_is_an_xfront_overflow_error(call, op):
+    # found by test_front_door: a bare OverflowError without the op's name escaped
+    with pytest.raises(xf.XfOverflowError, match=rf"xfront\.{op}: Python integer -?\d+ is out of "
+                                                 r"bounds for u?int\d+ \(valid range"):
+        call()
+    assert issubclass(xf.XfOverflowError, OverflowError)
