@@ -520,7 +520,6 @@ def workers_may_hold_inputs() -> bool:
     return cpu_dispatch_is_async() is not False
 
 
-@_guarded("to_numpy", "a program's output")
 def to_numpy_owned(buf: Any, on_cpu: bool | None = None) -> np.ndarray:
     """A writable NumPy array over a buffer that nothing else references (a fresh output).
 
@@ -531,19 +530,23 @@ def to_numpy_owned(buf: Any, on_cpu: bool | None = None) -> np.ndarray:
     if on_cpu is None:
         on_cpu = device_platform(buffer_device(buf)) == "cpu"
     shape = buf.shape
-    if not on_cpu or 0 in shape:
-        return np.array(buf)
-    # NOTE: unsafe_buffer_pointer() does not wait for the computation that defines the buffer;
-    # without this wait NumPy would read the memory before the program has written it.
-    buf.block_until_ready()
+    try:  # NOTE [One exception boundary] (inline: this is on the NumPy call path)
+        if not on_cpu or 0 in shape:
+            return np.array(buf)
+        # NOTE: unsafe_buffer_pointer() does not wait for the computation that defines the
+        # buffer; without this wait NumPy would read the memory before the program wrote it.
+        buf.block_until_ready()
+        ptr = buf.unsafe_buffer_pointer()
+    except Exception as e:
+        raise translate(e, "to_numpy", "a program's output") from None
     dt = np.dtype(buf.dtype)
     n = dt.itemsize
     for d in shape:
         n *= d
     if n >= POOL_MIN_BYTES and POOL_ENABLED:
-        mem = _holder_type(n).from_address(buf.unsafe_buffer_pointer())
+        mem = _holder_type(n).from_address(ptr)
     else:
-        mem = (ctypes.c_char * n).from_address(buf.unsafe_buffer_pointer())
+        mem = (ctypes.c_char * n).from_address(ptr)
     mem.xfront_buffer = buf  # keep-alive: the NumPy array's base owns the PJRT buffer
     return np.frombuffer(mem, dtype=dt).reshape(shape)
 
