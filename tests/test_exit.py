@@ -3,8 +3,8 @@ exit cleanly (no abort, no hang), in both CPU dispatch modes (NOTE [Borrowed mem
 interpreter exit] in xfront/bridges/_dlpack.py).
 
 Each process imports torch or TensorFlow, which costs seconds of CPU, so the default run is
-small (``XFRONT_EXIT_RUNS`` processes per torch case, default 2, half as many for TF); set
-it to e.g. 100 for a long run.
+small (``XFRONT_EXIT_RUNS`` processes for torch with the default dispatch, default 2, half as
+many for the other cases); set it to e.g. 100 for a long run.
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ def test_short_processes_exit_cleanly_after_a_bridged_call(framework, dispatch):
                XFRONT_CPU_ASYNC_DISPATCH="1" if dispatch == "async" else "0")
     code = TORCH if framework == "torch" else TF
     with ThreadPoolExecutor(2) as pool:
-        n = RUNS if framework == "torch" else max(1, RUNS // 2)
+        n = RUNS if (framework, dispatch) == ("torch", "sync") else max(1, RUNS // 2)
         results = list(pool.map(lambda _: _one(code, env), range(n)))
     for rc, out, err, _ in results:
         assert rc == 0 and "HOOK True" in out, (rc, out[-500:], err[-2000:])
