@@ -1,6 +1,6 @@
 """Eager execution: run one primitive now, through the same lowering as compiled code.
 
-Imports: _core, _array, _aval, _dtypes, _errors, _device, bridges._dlpack, lowering; the
+Imports: _core, _array, _aval, _dtypes, _errors, _device, _once, bridges._dlpack, lowering; the
 runtime lazily.
 
 Each (primitive, params, input avals, device) signature is lowered and compiled once into a
