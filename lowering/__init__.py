@@ -14,7 +14,7 @@ from typing import Any, Sequence
 
 from xfront import _errors
 from xfront._aval import AbstractArray
-from xfront._core import Graph, Literal
+from xfront._core import Graph, Literal, lowering_rule
 from xfront.lowering._emit import Block, Module, Region, Value, aval_type
 
 _errors.register_internal_dir(__file__)
@@ -93,7 +93,7 @@ def lower_subgraph(block: Block, graph: Graph, args: Sequence[Value], platform: 
     outer_loc = block.loc
     for eqn in graph.eqns:
         prim = eqn.prim
-        rule = prim.platform_lowering.get(platform, prim.lowering)
+        rule = lowering_rule(prim, platform)
         site = f" at {eqn.source}" if eqn.source else ""
         block.loc = f"{prim.name}{site}"
         ins = [read(a) for a in eqn.inputs]

@@ -18,7 +18,9 @@ Verified facts this adapter relies on (checked on jax/jaxlib 0.10.2):
 from __future__ import annotations
 
 import ctypes
+import functools
 import os
+import re
 import sys
 import threading
 from typing import Any, Sequence
@@ -52,6 +54,128 @@ def _check_version() -> None:
 _check_version()
 
 JAXLIB_VERSION = jaxlib.__version__
+
+
+# --- the exception boundary ------------------------------------------------------------------
+#
+# NOTE [One exception boundary]
+#     Every call into jaxlib goes through this module, and every exception it raises leaves as
+#     an xfront error that subclasses the builtin a user expects: ``translate`` maps it by the
+#     table ``BOUNDARY`` below (first match wins). The user never sees a C++ type name, a
+#     nanobind signature or a jaxlib exception class: messages keep XLA's own explanation (its
+#     first line, with the status code) and drop what only makes sense inside jaxlib. Hot paths
+#     (execute, put) wrap their jaxlib call in a try block, which costs nothing until it
+#     raises; the others use the ``_guarded`` decorator. Callers that know the arguments (a
+#     compiled call, an eager op) turn a consumed buffer into an ArgumentError naming the
+#     argument before this generic translation applies (``xfront._array.consumed_error``).
+
+_BYTES = re.compile(r"allocat\w* (\d+) bytes")
+_STATUS = re.compile(r"^[A-Z_]+: ")
+_LOCS = re.compile(r'loc\("((?:[^"\\]|\\.)*)"')
+_INTERNAL_MARKERS = ("std::", "incompatible function arguments", "nanobind", "Invoked with",
+                     "jaxlib", "_jax.")
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip()
+    line = text.splitlines()[0] if text else type(e).__name__
+    if any(m in line for m in _INTERNAL_MARKERS):
+        return ""
+    return line
+
+
+def _is_oom(e: BaseException, text: str) -> bool:
+    return isinstance(e, MemoryError) or "RESOURCE_EXHAUSTED" in text or \
+        "Out of memory" in text or "out of memory" in text
+
+
+def _is_consumed(e: BaseException, text: str) -> bool:
+    return ("deleted or donated" in text or "has been deleted" in text
+            or "called on deleted" in text or "donated buffer" in text)
+
+
+def _is_internal(e: BaseException, text: str) -> bool:
+    return any(m in text for m in _INTERNAL_MARKERS)
+
+
+def _oom(e: BaseException, op: str, what: str, nbytes: int | None) -> _errors.XfrontError:
+    m = _BYTES.search(str(e))
+    n = int(m.group(1)) if m else nbytes
+    amount = f"{n} bytes ({n / 2**30:.3g} GiB)" if n is not None else "memory"
+    return _errors.err(_errors.XfMemoryError, op,
+                       f"out of memory: the runtime could not allocate {amount} for {what}",
+                       "use smaller arrays (or fewer live ones), or a device with more memory")
+
+
+def _consumed(e: BaseException, op: str, what: str, nbytes: int | None) -> _errors.XfrontError:
+    return _errors.err(_errors.ArgumentError, op,
+                       f"an input of {what} was deleted: it was donated to an earlier call, moved "
+                       "to another framework, or deleted by a framework that shares its memory",
+                       "pass live arrays; keep a copy of an array you donate or move")
+
+
+def _internal(e: BaseException, op: str, what: str, nbytes: int | None) -> _errors.XfrontError:
+    return _errors.err(_errors.ExecutionError, op,
+                       f"the runtime rejected an operation on {what} (an internal error of "
+                       "xfront's runtime adapter: an object that is not a live device buffer "
+                       "reached it)", "please report this with the code that triggered it")
+
+
+def _compile_failed(e: BaseException, op: str, what: str,
+                    nbytes: int | None) -> _errors.XfrontError:
+    text = str(e)
+    sites = list(dict.fromkeys(_LOCS.findall(text)))[:5]
+    line = _first_line(e)
+    msg = f"XLA failed to compile {what}: {line or 'an internal compiler error'}"
+    if sites:
+        msg += "\n  at StableHLO location(s): " + "; ".join(sites)
+    return _errors.err(_errors.CompileError, op, msg,
+                       "this is most likely a bug in xfront's lowering; please report it")
+
+
+def _failed(e: BaseException, op: str, what: str, nbytes: int | None) -> _errors.XfrontError:
+    line = _first_line(e) or "an internal runtime error"
+    return _errors.err(_errors.ExecutionError, op, f"running {what} failed: {line}")
+
+
+# (name, matches(exception, text) -> bool, builds the xfront error): first match wins
+BOUNDARY: list[tuple[str, Any, Any]] = [
+    ("allocation failure -> XfMemoryError (MemoryError)", _is_oom, _oom),
+    ("deleted/donated buffer -> ArgumentError (TypeError)", _is_consumed, _consumed),
+    ("compile failure -> CompileError (RuntimeError)",
+     lambda e, text: getattr(e, "_xfront_compile", False), _compile_failed),
+    ("C++/nanobind type error -> ExecutionError (RuntimeError)", _is_internal, _internal),
+    ("any other runtime failure -> ExecutionError (RuntimeError)", lambda e, text: True, _failed),
+]
+
+
+def translate(e: BaseException, op: str, what: str = "the program",
+              nbytes: int | None = None) -> _errors.XfrontError:
+    """The xfront error for exception ``e`` raised by jaxlib during ``op`` on ``what``."""
+    if isinstance(e, _errors.XfrontError):
+        return e
+    text = str(e)
+    for _, matches, build in BOUNDARY:
+        if matches(e, text):
+            return build(e, op, what, nbytes)
+    raise AssertionError("unreachable: the last BOUNDARY row matches everything")
+
+
+def _guarded(op: str, what: str = "an array") -> Any:
+    """Decorator: exceptions of the wrapped adapter function leave through ``translate``."""
+    def deco(fn: Any) -> Any:
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return fn(*args, **kwargs)
+            except _errors.XfrontError:
+                raise
+            except (KeyboardInterrupt, SystemExit):
+                raise
+            except BaseException as e:
+                raise translate(e, op, what) from None
+        return wrapper
+    return deco
 _lock = threading.Lock()
 _clients: dict[str, Any] = {}
 _PLATFORM_ALIASES = {"cpu": "cpu", "gpu": "gpu", "cuda": "gpu", "rocm": "gpu", "tpu": "tpu"}
@@ -182,10 +306,15 @@ def put(x: np.ndarray, dev: Any, *, copy: bool = True, aval: AbstractArray | Non
             if len(_put_avals) > 4096:
                 _put_avals.clear()
             javal = _put_avals[key] = _jcore.ShapedArray(x.shape, x.dtype)
-    return xc.batched_device_put(javal, _sharding(dev), [x], [dev], True, False,
-                                 _COPY if copy else _ALIAS, True)
+    try:
+        return xc.batched_device_put(javal, _sharding(dev), [x], [dev], True, False,
+                                     _COPY if copy else _ALIAS, True)
+    except Exception as e:
+        raise translate(e, "asarray", f"a {x.dtype}{list(x.shape)} host array",
+                        x.nbytes) from None
 
 
+@_guarded("to_numpy")
 def to_numpy(buf: Any) -> np.ndarray:
     """A zero-copy, read-only NumPy view of a (CPU) buffer; copies from accelerators.
 
@@ -338,6 +467,7 @@ _STAGING: dict[tuple, list[Any]] = {}
 _STAGING_PER_KEY = 8
 _STAGING_MAX_BYTES = POOL_MAX_BYTES // 2
 _staging_bytes = 0
+_staging_lock = threading.Lock()
 
 
 def put_input(x: np.ndarray, dev: Any, aval: AbstractArray | None = None) -> tuple[Any, bool]:
@@ -348,10 +478,12 @@ def put_input(x: np.ndarray, dev: Any, aval: AbstractArray | None = None) -> tup
             or not x.flags.c_contiguous or device_platform(dev) != "cpu"):
         return put(x, dev, copy=False, aval=aval), False
     global _staging_bytes
-    lst = _STAGING.get((dev, x.shape, x.dtype))
-    if lst:
-        buf = lst.pop()
-        _staging_bytes -= n
+    with _staging_lock:  # threads share the staging buffers: each one goes to one caller
+        lst = _STAGING.get((dev, x.shape, x.dtype))
+        buf = lst.pop() if lst else None
+        if buf is not None:
+            _staging_bytes -= n
+    if buf is not None:
         mem = (ctypes.c_char * n).from_address(buf.unsafe_buffer_pointer())
         np.copyto(np.frombuffer(mem, dtype=x.dtype).reshape(x.shape), x)
         return buf, True
@@ -363,10 +495,29 @@ def unstage(bufs: list[Any]) -> None:
     for b in bufs:
         key = (buffer_device(b), tuple(b.shape), np.dtype(b.dtype))
         n = _nbytes(b)
-        lst = _STAGING.setdefault(key, [])
-        if len(lst) < _STAGING_PER_KEY and _staging_bytes + n <= _STAGING_MAX_BYTES:
-            lst.append(b)
-            _staging_bytes += n
+        with _staging_lock:
+            lst = _STAGING.setdefault(key, [])
+            if len(lst) < _STAGING_PER_KEY and _staging_bytes + n <= _STAGING_MAX_BYTES:
+                lst.append(b)
+                _staging_bytes += n
+
+
+def release_for_exit() -> None:
+    """Drop the buffers the adapter itself holds (pool, staging), at interpreter exit."""
+    global _staging_bytes
+    POOL.clear()
+    with _staging_lock:
+        _STAGING.clear()
+        _staging_bytes = 0
+
+
+def workers_may_hold_inputs() -> bool:
+    """Whether a finished call's inputs may still be referenced from a runtime worker thread:
+    True with asynchronous CPU dispatch or an accelerator client; fails closed (True) when the
+    dispatch mode cannot be determined."""
+    if any(p != "cpu" for p in _clients):
+        return True
+    return cpu_dispatch_is_async() is not False
 
 
 def to_numpy_owned(buf: Any, on_cpu: bool | None = None) -> np.ndarray:
@@ -379,31 +530,38 @@ def to_numpy_owned(buf: Any, on_cpu: bool | None = None) -> np.ndarray:
     if on_cpu is None:
         on_cpu = device_platform(buffer_device(buf)) == "cpu"
     shape = buf.shape
-    if not on_cpu or 0 in shape:
-        return np.array(buf)
-    # NOTE: unsafe_buffer_pointer() does not wait for the computation that defines the buffer;
-    # without this wait NumPy would read the memory before the program has written it.
-    buf.block_until_ready()
+    try:  # NOTE [One exception boundary] (inline: this is on the NumPy call path)
+        if not on_cpu or 0 in shape:
+            return np.array(buf)
+        # NOTE: unsafe_buffer_pointer() does not wait for the computation that defines the
+        # buffer; without this wait NumPy would read the memory before the program wrote it.
+        buf.block_until_ready()
+        ptr = buf.unsafe_buffer_pointer()
+    except Exception as e:
+        raise translate(e, "to_numpy", "a program's output") from None
     dt = np.dtype(buf.dtype)
     n = dt.itemsize
     for d in shape:
         n *= d
     if n >= POOL_MIN_BYTES and POOL_ENABLED:
-        mem = _holder_type(n).from_address(buf.unsafe_buffer_pointer())
+        mem = _holder_type(n).from_address(ptr)
     else:
-        mem = (ctypes.c_char * n).from_address(buf.unsafe_buffer_pointer())
+        mem = (ctypes.c_char * n).from_address(ptr)
     mem.xfront_buffer = buf  # keep-alive: the NumPy array's base owns the PJRT buffer
     return np.frombuffer(mem, dtype=dt).reshape(shape)
 
 
+@_guarded("Array.unsafe_buffer_pointer")
 def buffer_pointer(buf: Any) -> int:
     return buf.unsafe_buffer_pointer()
 
 
+@_guarded("Array.block_until_ready")
 def block_until_ready(buf: Any) -> None:
     buf.block_until_ready()
 
 
+@_guarded("compile", "a program's outputs")
 def block_all(bufs: Sequence[Any]) -> None:
     """Wait until every buffer in ``bufs`` holds its value."""
     for b in bufs:
@@ -411,13 +569,18 @@ def block_all(bufs: Sequence[Any]) -> None:
 
 
 def is_deleted(buf: Any) -> bool:
-    return buf.is_deleted()
+    try:
+        return bool(buf.is_deleted())
+    except Exception:  # fail closed: what cannot be shown to be live is not used
+        return True
 
 
+@_guarded("Array.to_device")
 def copy_to_device(buf: Any, dev: Any) -> Any:
     return jax.device_put(buf, dev)
 
 
+@_guarded("copy")
 def copy_buffer(buf: Any) -> Any:
     """A fresh buffer with the same value, on the same device (never an alias).
 
@@ -428,6 +591,7 @@ def copy_buffer(buf: Any) -> Any:
     return out
 
 
+@_guarded("Array.device")
 def buffer_device(buf: Any) -> Any:
     return next(iter(buf.devices()))
 
@@ -440,22 +604,29 @@ def has_default_layout(buf: Any) -> bool:
 
     ~0.3 us: the buffer's PJRT layout is compared with the last default layout seen for its
     rank and dtype; only a mismatch reads the dimension order (jax's ``.format`` costs ~4 us).
+
+    Fails closed: when the layout cannot be read (a jaxlib that moved these attributes, a
+    backend without layouts) the answer is False, and callers make a row-major copy. A deleted
+    buffer raises ArgumentError (NOTE: reading the layout of a deleted buffer crashes jaxlib).
     """
+    if is_deleted(buf):
+        raise translate(RuntimeError("Array has been deleted"), "asarray", "an imported array")
     try:
         layout = buf._pjrt_layout
-    except Exception:  # deleted, or a backend without layouts: nothing to fix
-        return True
-    key = (len(buf.shape), buf.dtype)
-    known = _default_layouts.get(key)
-    if known is not None and layout == known:
-        return True
-    ndim = key[0]
-    ok = tuple(layout._xla_layout().minor_to_major()) == tuple(range(ndim - 1, -1, -1))
+        key = (len(buf.shape), buf.dtype)
+        known = _default_layouts.get(key)
+        if known is not None and layout == known:
+            return True
+        ndim = key[0]
+        ok = tuple(layout._xla_layout().minor_to_major()) == tuple(range(ndim - 1, -1, -1))
+    except Exception:  # cannot establish the layout: take the safe path (a copy)
+        return False
     if ok:
         _default_layouts[key] = layout
     return ok
 
 
+@_guarded("asarray", "an imported array")
 def to_default_layout(buf: Any) -> Any:
     """A row-major copy of a buffer that has a non-default layout (complete on return)."""
     from jax._src.layout import Format, Layout
@@ -526,10 +697,12 @@ def external_ready_stream(dev: Any) -> Any:
         return None
 
 
+@_guarded("Array.__dlpack__")
 def to_dlpack(buf: Any, **kwargs: Any) -> Any:
     return buf.__dlpack__(**{k: v for k, v in kwargs.items() if v is not None})
 
 
+@_guarded("export", "an array")
 def export_dlpack(buf: Any, stream: Any = None, *, unshared: bool = False) -> Any:
     """A DLPack capsule viewing ``buf`` (no copy).
 
@@ -547,6 +720,7 @@ def export_dlpack(buf: Any, stream: Any = None, *, unshared: bool = False) -> An
     return buf.__dlpack__() if stream is None else buf.__dlpack__(stream=stream)
 
 
+@_guarded("Array.__dlpack_device__")
 def dlpack_device(buf: Any) -> tuple[int, int]:
     t, i = buf.__dlpack_device__()
     return int(t), int(i)
@@ -635,12 +809,15 @@ def default_compile_options(platform: str) -> list[tuple[str, Any]]:
 class Executable:
     """A compiled program bound to one device, with prebuilt output handlers."""
 
-    __slots__ = ("exe", "device", "in_avals", "out_avals", "_handlers", "text", "fingerprint")
+    __slots__ = ("exe", "device", "in_avals", "out_avals", "_handlers", "text", "fingerprint",
+                 "name", "from_disk")
 
     def __init__(self, exe: Any, dev: Any, in_avals: Sequence[AbstractArray],
-                 out_avals: Sequence[AbstractArray], text: str, fingerprint: str):
+                 out_avals: Sequence[AbstractArray], text: str, fingerprint: str,
+                 name: str = ""):
         self.exe = exe
         self.device = dev
+        self.from_disk = False  # loaded from the persistent compile cache
         self.in_avals = list(in_avals)
         self.out_avals = list(out_avals)
         sh = _sharding(dev)
@@ -648,9 +825,17 @@ class Executable:
                                                   _skip_checks=True) for a in out_avals]
         self.text = text
         self.fingerprint = fingerprint
+        self.name = name  # the graph's name, for messages
 
     def execute(self, bufs: list[Any]) -> list[Any]:
-        return self.exe.execute_sharded(bufs).consume_with_handlers(self._handlers)
+        try:
+            return self.exe.execute_sharded(bufs).consume_with_handlers(self._handlers)
+        except Exception as e:  # NOTE [One exception boundary]
+            raise translate(e, "compile", self.describe()) from None
+
+    def describe(self) -> str:
+        """``the program `name``` for messages."""
+        return f"the program `{self.name}`" if self.name else "the program"
 
     def hlo_text(self) -> str:
         """The optimized HLO XLA compiled (for inspection)."""
@@ -697,7 +882,8 @@ def pretty_print(text: str) -> str:
 
 def compile(text: str, dev: Any, in_avals: Sequence[AbstractArray],
             out_avals: Sequence[AbstractArray], *, fingerprint: str = "",
-            verify: bool = True, options: Sequence[tuple[str, Any]] | None = None) -> Executable:
+            verify: bool = True, options: Sequence[tuple[str, Any]] | None = None,
+            name: str = "") -> Executable:
     if verify:
         parse_verify(text)
     opts = xc.CompileOptions()
@@ -706,10 +892,18 @@ def compile(text: str, dev: Any, in_avals: Sequence[AbstractArray],
     if "lapack_" in text:  # LAPACK custom calls (lowered here, imported or cached): NOTE below
         ensure_lapack()
     try:
-        exe = _compile_cached(text, dev, opts)  # persistent cache: see the block at the end
-    except Exception as e:
-        raise _errors.LoweringError(f"xfront: XLA failed to compile the program: {e}") from None
-    return Executable(exe, dev, in_avals, out_avals, text, fingerprint)
+        exe, from_disk = _compile_cached(text, dev, opts)  # persistent cache: block at the end
+    except Exception as e:  # NOTE [One exception boundary]
+        what = f"the program `{name}`" if name else "the program"
+        try:
+            e._xfront_compile = True  # type: ignore[attr-defined]
+        except Exception:
+            e = RuntimeError(str(e))
+            e._xfront_compile = True  # type: ignore[attr-defined]
+        raise translate(e, "compile", what) from None
+    out = Executable(exe, dev, in_avals, out_avals, text, fingerprint, name)
+    out.from_disk = from_disk
+    return out
 
 
 def serialize(executable: Executable) -> bytes:
@@ -907,8 +1101,9 @@ def _jax_export_dict(e: Any, with_vjp: bool) -> dict[str, Any]:
 CACHE_STATS = {"disk_hits": 0, "disk_misses": 0, "disk_writes": 0, "xla_compiles": 0}
 
 
-def _compile_cached(text: str, dev: Any, opts: Any) -> Any:
-    """``compile_and_load`` through the persistent cache (when enabled)."""
+def _compile_cached(text: str, dev: Any, opts: Any) -> tuple[Any, bool]:
+    """``compile_and_load`` through the persistent cache (when enabled): (executable, whether
+    it came from the cache)."""
     from xfront.lowering import _diskcache
 
     c = client(device_platform(dev))
@@ -928,7 +1123,7 @@ def _compile_cached(text: str, dev: Any, opts: Any) -> Any:
             try:
                 exe = c.deserialize_executable(blob, xc.DeviceList((dev,)), opts)
                 CACHE_STATS["disk_hits"] += 1
-                return exe
+                return exe, True
             except Exception:  # refused by PJRT: never trusted, compiled again below
                 cache.discard(key)
         CACHE_STATS["disk_misses"] += 1
@@ -942,7 +1137,7 @@ def _compile_cached(text: str, dev: Any, opts: Any) -> Any:
             CACHE_STATS["disk_writes"] += 1
         except Exception:  # a full disk or a read-only directory: keep running uncached
             pass
-    return exe
+    return exe, False
 # --- LAPACK kernels (xfront.linalg) -------------------------------------------------------
 #
 # NOTE [LAPACK custom calls]

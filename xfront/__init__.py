@@ -116,3 +116,48 @@ from xfront._batching import BatchingError, vmap  # noqa: E402
 from xfront import testing as testing  # noqa: E402  (compare: imports frameworks lazily)
 # --- linear algebra and FFT extensions: xf.linalg, xf.fft ---------------------------------
 from xfront import fft as fft, linalg as linalg  # noqa: E402
+
+# --- hardening: runtime error classes (NOTE [One exception boundary] in the runtime adapter) --
+from xfront._errors import (CompileError, ExecutionError, XfMemoryError,  # noqa: E402
+                            XfOverflowError)
+
+# --- hardening: the public names (walked by tests/test_public_names.py) ----------------------
+# Every public name of the namespace. A new public name is added here as a word in its group
+# (or in a new group): the walk test fails for a public attribute missing from this list, and
+# for a listed name that no op-table row and no test uses.
+__all__ = """
+    Array Device DType Graph Primitive Tracer CacheInfo CompiledFunction RecompileWarning
+    XfrontError ArgumentError BridgeError CompileError DTypeError DeviceError
+    DifferentiationError DynamicShapeError ExecutionError LoweringError ShapeError
+    TracerConversionError TracerLeakError XfIndexError XfMemoryError XfOverflowError
+    bool bool_ int8 int16 int32 int64 uint8 uint16 uint32 uint64 float16 bfloat16 float32
+    float64 complex64 complex128 e inf nan newaxis pi
+    astype can_cast finfo iinfo isdtype result_type
+    default_device device devices using_device
+    compile jit trace grad value_and_grad vjp jvp stop_gradient
+    cond switch while_loop fori_loop scan
+    register_pytree_node tree_flatten tree_leaves tree_map tree_unflatten
+    to_jax to_numpy to_tf to_torch from_dlpack
+    arange asarray empty empty_like eye full full_like linspace meshgrid ones ones_like tril
+    triu zeros zeros_like
+    abs acos acosh add asin asinh atan atan2 atanh bitwise_and bitwise_count bitwise_invert
+    bitwise_left_shift bitwise_or bitwise_right_shift bitwise_xor cbrt ceil clip conj copysign
+    cos cosh digamma divide equal erf erfinv exp exp2 expm1 floor floor_divide greater
+    greater_equal hypot imag isfinite isinf isnan less less_equal lgamma log log10 log1p log2
+    logaddexp logical_and logical_not logical_or logical_xor maximum minimum multiply negative
+    nextafter not_equal positive pow real reciprocal remainder round rsqrt sigmoid sign signbit
+    sin sinh sqrt square subtract tan tanh trunc
+    all any argmax argmin count_nonzero cumulative_prod cumulative_sum max mean min prod std
+    sum var
+    matmul matrix_transpose tensordot vecdot
+    broadcast_arrays broadcast_to concat expand_dims flip moveaxis permute_dims repeat reshape
+    roll squeeze stack tile unstack
+    nonzero searchsorted sort argsort take take_along_axis unique_all unique_counts
+    unique_inverse unique_values where
+    nn random
+    einsum pad
+    ArtifactError Exported Spec deserialize export export_tf import_stablehlo
+    OnnxExportError export_onnx
+    BatchingError vmap testing
+    fft linalg
+""".split()

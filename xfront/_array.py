@@ -44,6 +44,62 @@ def _unpickle(data: bytes, dtype_name: str, shape: tuple[int, ...], device: str)
     return array_from_numpy(host, get_device(device), copy=True)
 
 
+# NOTE [Consumed arrays]
+#     An xfront array is consumed when ``xf.to_torch`` moves its buffer out (zero-copy) or a
+#     compiled call donates it (donate_argnums): its buffer slot then holds a ``ConsumedBuffer``
+#     that says how, and every entry point that reads the array raises ArgumentError naming
+#     the argument and how it was consumed. A buffer deleted behind xfront's back (a jax array
+#     imported zero-copy and then deleted or donated in jax) is found by the runtime's deleted
+#     flag instead. The checks run where the buffer is handed over (exports, ``__dlpack__``,
+#     ``np.asarray``) and, for executions, only after a failure (a hot call pays nothing).
+
+class ConsumedBuffer:
+    """Stands in for the buffer of a consumed array (NOTE [Consumed arrays]): any use raises."""
+
+    __slots__ = ("how", "hint")
+
+    def __init__(self, how: str, hint: str):
+        self.how = how
+        self.hint = hint
+
+    def is_deleted(self) -> bool:
+        return True
+
+    def error(self, op: str = "Array", what: str = "this array") -> _errors.XfrontError:
+        return _errors.err(_errors.ArgumentError, op,
+                           f"{what} was {self.how} and cannot be used any more", self.hint)
+
+    def __array__(self, *args: Any, **kwargs: Any) -> Any:
+        raise self.error()
+
+    def __getattr__(self, name: str) -> Any:
+        raise self.error()
+
+
+def consumed_error(buf: Any, op: str, what: str) -> _errors.XfrontError | None:
+    """The ArgumentError for a consumed or deleted buffer ``buf`` of argument ``what`` of
+    ``op`` (None when the buffer is live)."""
+    if isinstance(buf, ConsumedBuffer):
+        return buf.error(op, what)
+    if buf is None or not _rt().is_deleted(buf):
+        return None
+    return _errors.err(_errors.ArgumentError, op,
+                       f"{what} was deleted: its buffer was donated or deleted by the framework "
+                       "that shares its memory (e.g. a jax array's .delete() or a jax donation)",
+                       "pass a live array (copy an array before handing its memory elsewhere)")
+
+
+def mark_donated(x: Array, fn_name: str) -> None:
+    """After a call that donated ``x``'s buffer: make ``x`` say so when it is used again."""
+    buf = x._buf
+    if not isinstance(buf, ConsumedBuffer) and _rt().is_deleted(buf):
+        x._owned = False
+        x._buf = ConsumedBuffer(f"donated to the compiled function `{fn_name}` "
+                                "(donate_argnums): its memory now holds that call's output",
+                                "do not use an array after donating it; donate a copy "
+                                "(xf.asarray(x, copy=True)) to keep it")
+
+
 class Array:
     """An n-dimensional array held in a PJRT device buffer.
 
@@ -148,15 +204,11 @@ class Array:
         return xfront
 
     # --- conversion -------------------------------------------------------------------------
-    def _live_buf(self, op: str) -> Any:
-        moved = getattr(type(self._buf), "error", None)
-        if moved is not None:  # a MovedBuffer (xfront.to_torch took the memory)
-            raise self._buf.error()
-        if _rt().is_deleted(self._buf):
-            raise _errors.err(_errors.ArgumentError, op,
-                              f"this {self.aval.short} array was donated to a compiled call "
-                              "(donate_argnums) and its buffer now holds that call's output",
-                              "do not use an array after donating it")
+    def _live_buf(self, op: str, what: str | None = None) -> Any:
+        """The buffer, or ArgumentError when the array was consumed (NOTE [Consumed arrays])."""
+        e = consumed_error(self._buf, op, what or f"this {self.aval.short} array")
+        if e is not None:
+            raise e
         return self._buf
 
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
@@ -178,7 +230,7 @@ class Array:
                               copy=copy)
 
     def __dlpack_device__(self) -> tuple[int, int]:
-        return _rt().dlpack_device(self._buf)
+        return _rt().dlpack_device(self._live_buf("Array.__dlpack_device__"))
 
     def to_device(self, device: Any, /, *, stream: Any = None) -> Array:
         from xfront._device import get_device
@@ -186,7 +238,8 @@ class Array:
         dev = get_device(device)
         if dev == self._device:
             return self
-        return Array._new(_rt().copy_to_device(self._buf, dev.rt), self.aval, dev)
+        return Array._new(_rt().copy_to_device(self._live_buf("Array.to_device"), dev.rt),
+                          self.aval, dev)
 
     def _scalar(self, op: str):
         if self.ndim != 0:

@@ -62,6 +62,7 @@ NOTE [JVP by transposition]
 from __future__ import annotations
 
 import functools
+import threading
 import weakref
 from typing import Any, Callable, NamedTuple, Sequence
 
@@ -73,6 +74,7 @@ from xfront._array import Array
 from xfront._aval import AbstractArray
 from xfront._core import (NONDIFFERENTIABLE, VJP_TODO, Builder, Eqn, Graph, Literal, Tracer, Var,
                           WeakValue)
+from xfront._once import SingleFlight
 from xfront._tree import TreeDef, tree_flatten, tree_flatten_with_path, tree_map, tree_unflatten
 from xfront.prims import elementwise as _ew
 from xfront.prims import shape as _sh
@@ -506,30 +508,25 @@ def vjp_graphs(graph: Graph, wrt: Sequence[bool] | None = None,
 
 
 class _Program:
-    """One graph compiled for one device; runs on xfront Arrays."""
+    """One graph compiled for one device; runs on xfront Arrays (``Program.call`` in
+    xfront/_eager.py: the shared load-constants/execute/wrap path)."""
+
+    op = "vjp"  # the public function named by errors
 
     def __init__(self, graph: Graph, device: Any):
-        from xfront._eager import compile_lowered
-        from xfront.lowering import lower_graph, runtime
+        from xfront._eager import Program, compile_lowered, load_consts
+        from xfront.lowering import lower_graph
 
         self.graph = graph
         self.device = device
-        self.exe = compile_lowered(lower_graph(graph, platform=device.platform), device)
-        self.const_bufs = []
-        for c in graph.consts:
-            if isinstance(c, Array):
-                self.const_bufs.append(c._buf if c._device == device else
-                                       c.to_device(device)._buf)
-            else:
-                self.const_bufs.append(runtime.put(np.asarray(c), device.rt, copy=True))
-        self.out_avals = [a.strong() for a in graph.out_avals]
+        out_avals = [a.strong() for a in graph.out_avals]
+        self.program = Program(compile_lowered(lower_graph(graph, platform=device.platform),
+                                               device), graph, device, (), out_avals)
+        self.const_bufs = load_consts(graph.consts, device)
+        self.out_avals = out_avals
 
     def __call__(self, arrays: Sequence[Array]) -> list[Array]:
-        bufs = list(self.const_bufs)
-        bufs += [(a if a._device == self.device else a.to_device(self.device))._buf
-                 for a in arrays]
-        outs = self.exe.execute(bufs)
-        return [Array._new(b, a, self.device) for b, a in zip(outs, self.out_avals)]
+        return self.program.call(self.const_bufs, arrays, self.op)
 
 
 class CompiledVJP:
@@ -551,12 +548,25 @@ class CompiledVJP:
         self._plain: _Program | None = None
         self._fwd: _Program | None = None
         self._bwd: _Program | None = None
+        self._lock = threading.RLock()  # builds each lazy part once across threads
 
     @property
     def graphs(self) -> VJPGraphs:
         if self._graphs is None:
-            self._graphs = vjp_graphs(self.graph, self._wrt, self._has_ct)
+            with self._lock:
+                if self._graphs is None:
+                    self._graphs = vjp_graphs(self.graph, self._wrt, self._has_ct)
         return self._graphs
+
+    def _program(self, slot: str, graph: Callable[[], Graph]) -> _Program:
+        p = getattr(self, slot)
+        if p is None:
+            with self._lock:
+                p = getattr(self, slot)
+                if p is None:
+                    p = _Program(graph(), self.device)
+                    setattr(self, slot, p)
+        return p
 
     @property
     def wrt(self) -> tuple[int, ...]:
@@ -565,15 +575,11 @@ class CompiledVJP:
 
     def call(self, *primals: Array) -> list[Array]:
         """The outputs, from the plain forward program (nothing saved for a backward pass)."""
-        if self._plain is None:
-            self._plain = _Program(self.graph, self.device)
-        return self._plain(primals)
+        return self._program("_plain", lambda: self.graph)(primals)
 
     def forward(self, *primals: Array) -> tuple[list[Array], list[Array]]:
         """(outputs, residuals) from the forward program that saves what ``backward`` needs."""
-        if self._fwd is None:
-            self._fwd = _Program(self.graphs.forward, self.device)
-        res = self._fwd(primals)
+        res = self._program("_fwd", lambda: self.graphs.forward)(primals)
         n = len(self.graph.outs)
         return res[:n], res[n:]
 
@@ -587,15 +593,14 @@ class CompiledVJP:
         from xfront._eager import array_from_numpy
 
         g = self.graphs
-        if self._bwd is None:
-            self._bwd = _Program(g.backward, self.device)
+        bwd = self._program("_bwd", lambda: g.backward)
         ins = [primals[i] for i in g.bwd_primals] + list(residuals)
         for j in g.ct_outs:
             aval = self.graph.outs[j].aval
             ct = cts[j]
             ins.append(array_from_numpy(np.zeros(aval.shape, aval.dtype.np), self.device)
                        if ct is None else ct)
-        got = self._bwd(ins)
+        got = bwd(ins)
         out: list[Array | None] = [None] * len(self.graph.invars)
         for i, ct in zip(g.wrt, got):
             out[i] = ct
@@ -877,7 +882,7 @@ class _Transformed:
         return functools.partial(self, obj)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        if _core._STACK:
+        if _core._TRACE.stack:
             return self._traced(*args, **kwargs)
         return self._program(args, kwargs)(*args, **kwargs)
 
@@ -893,7 +898,7 @@ class _Transformed:
         """The compiled function that runs this transformation eagerly, per static layout."""
         statics = _static_positions(args, kwargs, self._diff)
         cf = self._compiled.get(statics)
-        if cf is None:
+        if cf is None:  # creating one traces nothing: a thread that loses the race drops its
             from xfront._compile import CompiledFunction
 
             traced = self._traced
@@ -904,7 +909,8 @@ class _Transformed:
 
             program.__name__ = f"{self._api}_{getattr(self._fun, '__name__', 'f')}"
             cf = CompiledFunction(program, static_argnums=statics[0], static_argnames=statics[1])
-            self._compiled[statics] = cf
+            cf._op = self._api
+            cf = self._compiled.setdefault(statics, cf)  # (atomic for a dict)
         return cf
 
     def cache_info(self) -> Any:
@@ -968,9 +974,14 @@ def _ref(fun: Callable) -> Callable[[], Callable]:
         return lambda: fun
 
 
+_cache_lock = threading.Lock()
+_FLIGHTS = SingleFlight()  # NOTE [Single-flight caches] in xfront/_once.py
+
+
 def _cache_for(cache: weakref.WeakKeyDictionary, fun: Callable) -> dict:
     try:
-        return cache.setdefault(fun, {})
+        with _cache_lock:  # a WeakKeyDictionary's setdefault is not atomic
+            return cache.setdefault(fun, {})
     except TypeError:  # not weak-referenceable: no caching
         return {}
 
@@ -988,7 +999,7 @@ def vjp(fun: Callable, *primals: Any, has_aux: bool = False) -> tuple:
     ``vjp_fn`` call). Inside a trace both are emitted into it; ``vjp_fn`` must then be called
     within the same trace.
     """
-    if _core._STACK:
+    if _core._TRACE.stack:
         out, pullback, aux = _vjp_traced("vjp", fun, primals, has_aux)
         return (out, pullback, aux) if has_aux else (out, pullback)
     return _vjp_eager(fun, primals, has_aux)
@@ -1015,11 +1026,12 @@ def _vjp_eager(fun: Callable, primals: tuple, has_aux: bool) -> tuple:
     cache = _cache_for(_vjp_cache, fun)
     entry = cache.get(key)
     if entry is None:
-        t = _trace_fun("vjp", fun, in_tree, avals, has_aux)  # top level: closures are consts
-        n_all = len(t.graph.outs)
-        cv = CompiledVJP(t.graph, None, dev, has_ct=[j < t.n_out for j in range(n_all)])
-        entry = (cv, t)
-        cache[key] = entry
+        def build() -> tuple[CompiledVJP, Any]:
+            t = _trace_fun("vjp", fun, in_tree, avals, has_aux)  # top level: closures are consts
+            n_all = len(t.graph.outs)
+            return CompiledVJP(t.graph, None, dev, has_ct=[j < t.n_out for j in range(n_all)]), t
+
+        entry = _FLIGHTS.get(cache, key, build)[0]
     cv, t = entry
     arrays = [v if isinstance(v, Array) else
               array_from_numpy(np.asarray(leaf, dtype=v.dtype.np), dev)
@@ -1107,7 +1119,7 @@ def jvp(fun: Callable, primals: Sequence[Any], tangents: Sequence[Any],
     if len(primals) != len(tangents):
         raise _errors.err(_errors.ArgumentError, "jvp",
                           f"got {len(primals)} primals but {len(tangents)} tangents")
-    if _core._STACK:
+    if _core._TRACE.stack:
         return _jvp_traced("jvp", fun, tuple(primals), tuple(tangents), has_aux)
     cache = _cache_for(_jvp_cache, fun)
     cf = cache.get(has_aux)
@@ -1121,7 +1133,8 @@ def jvp(fun: Callable, primals: Sequence[Any], tangents: Sequence[Any],
 
         program.__name__ = f"jvp_{getattr(fun, '__name__', 'f')}"
         cf = CompiledFunction(program)
-        cache[has_aux] = cf
+        cf._op = "jvp"
+        cf = cache.setdefault(has_aux, cf)  # one per fun across threads
     return cf(tuple(primals), tuple(tangents))
 
 

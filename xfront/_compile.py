@@ -35,6 +35,7 @@ import functools
 import inspect
 import os
 import sys
+import threading
 import warnings
 import weakref
 from typing import Any, Callable, NamedTuple, Sequence
@@ -43,10 +44,11 @@ import numpy as np
 
 from xfront import _core, _errors
 from xfront import _dtypes as dt
-from xfront._array import Array, poolable
+from xfront._array import Array, mark_donated, poolable
 from xfront._aval import AbstractArray
 from xfront._device import Device, get_device
-from xfront._eager import Program, compile_lowered
+from xfront._eager import Program, compile_lowered_counted, load_consts
+from xfront._once import SingleFlight
 from xfront._tree import TreeDef, tree_flatten, tree_flatten_with_path, tree_unflatten
 from xfront.bridges import adapter_for_type, adapter_named
 from xfront.bridges._dlpack import (BorrowedArray, NeedsAutograd, NeedsGraphCall, export_buffer,
@@ -304,6 +306,7 @@ class CompiledFunction:
                 raise _errors.err(_errors.ArgumentError, "compile",
                                   f"returns={returns!r} is not one of {', '.join(_RETURNS)}")
         self._returns = returns
+        self._op = "compile"  # the public function errors name (grad, jvp... set their own)
         self._cache: dict[Any, _Entry] = {}
         self._grad_plans: dict[Any, Any] = {}  # autograd route (bridges/_autograd.py)
         # fast paths (NOTE [The call path]): positional xfront arrays on one device, keyed by
@@ -312,10 +315,17 @@ class CompiledFunction:
         self._fast_np: dict[tuple, tuple[_Entry, list[AbstractArray]]] = {}
         self._fast_ok = not (self._static_nums or self._static_names)
         self._fast_xf = self._fast_ok and returns in (None, "xfront")
+        # NOTE [Exact cache counts under threads]: misses and compiles change under _lock (a
+        # miss is rare); a hit is ``self._hits += 1`` on the hot path, which under the GIL no
+        # other thread can interleave: no instruction between the load and the store calls
+        # Python code or checks for a thread switch (an int allocation never triggers the
+        # cyclic GC), so concurrent hits are all counted.
         self._hits = 0
         self._misses = 0
         self._compiles = 0
         self._disk_hits = 0
+        self._lock = threading.Lock()
+        self._flights = SingleFlight()  # NOTE [Single-flight caches] in xfront/_once.py
         self._last_sig: tuple[Any, list[tuple[str, Any]]] | None = None
         self._warn_after = int(os.environ.get("XFRONT_RECOMPILE_WARN", "4"))
         self._key = f"{getattr(fn, '__qualname__', 'fn')}@{id(self):x}"
@@ -500,7 +510,7 @@ class CompiledFunction:
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if _torch_compiling is not None and _torch_compiling():
             return _torch_graph_call(self._key, args, kwargs)  # type: ignore[misc]
-        if _core._STACK:  # called inside another trace: inline
+        if _core._TRACE.stack:  # called inside another trace: inline
             return self._fn(*args, **kwargs)
         if self._fast_ok and not kwargs and args:
             first = args[0]
@@ -527,8 +537,10 @@ class CompiledFunction:
                     try:
                         outs = entry.run(bufs)
                     except Exception:
-                        _raise_if_deleted("compile", bufs, len(entry.const_bufs), (args, {}))
+                        _raise_if_consumed(self._op, list(args), (args, {}))
                         raise
+                    if entry.exe.donate:
+                        self._mark_donated(list(args), entry)
                     if entry.single_out:
                         return Array._new(outs[0], entry.out_avals[0], dev, entry.out_pool[0])
                     return entry.wrap_xfront(outs)
@@ -574,7 +586,11 @@ class CompiledFunction:
         key = (treedef, tuple(avals), statics, dev)
         entry = self._cache.get(key)
         if entry is None:
-            entry = self._miss(key, dyn, statics, treedef, avals, dev)
+            entry, built = self._flights.get(
+                self._cache, key, lambda: self._miss(key, dyn, statics, treedef, avals, dev))
+            if not built:  # another thread built it while this one waited
+                with self._lock:
+                    self._hits += 1
         else:
             self._hits += 1
         rt = _rt()
@@ -605,13 +621,22 @@ class CompiledFunction:
         try:
             outs = run(bufs)
         except Exception:
-            _raise_if_deleted("compile", bufs, len(entry.const_bufs), dyn)
+            _raise_if_consumed(self._op, leaves, dyn)
             raise
+        if entry.exe.donate:
+            self._mark_donated(leaves, entry)
         if staged or (borrowed and (mode == "xfront" or mode == "jax")):
             rt.block_all(outs)
         if staged:  # the program has finished reading the staged inputs
             rt.unstage(staged)
         return self._wrap(entry, outs, mode, dev)
+
+    def _mark_donated(self, leaves: list[Any], entry: _Entry) -> None:
+        ncon = len(entry.const_bufs)
+        for i in entry.exe.donate:
+            x = leaves[i - ncon] if 0 <= i - ncon < len(leaves) else None
+            if isinstance(x, Array):
+                mark_donated(x, self.__name__)
 
     def _check_arity(self, dyn: Any, statics: Any) -> None:
         if self._sig is None:
@@ -630,28 +655,21 @@ class CompiledFunction:
 
     def _miss(self, key: Any, dyn: Any, statics: Any, treedef: TreeDef,
               avals: list[AbstractArray], dev: Device) -> _Entry:
-        self._misses += 1
+        """Trace, lower and compile for a new signature (one thread per key at a time: the
+        caller holds the key's flight); the caller stores the entry in ``_cache``."""
+        with self._lock:
+            self._misses += 1
         self._check_arity(dyn, statics)
         traced = self._trace(dyn, statics, treedef, avals, dev)
         lowered = traced.lower()
-        from xfront._eager import STATS
-
-        before = STATS.compiles
-        rt = _rt()
-        disk_before = rt.CACHE_STATS["disk_hits"]
-        exe = Program(compile_lowered(lowered, dev), traced.graph, dev, traced.donate,
+        exe, compiled = compile_lowered_counted(lowered, dev)
+        exe = Program(exe, traced.graph, dev, traced.donate,
                       [a.strong() for a in traced.graph.out_avals])
-        if STATS.compiles > before:
-            self._compiles += 1
-        self._disk_hits += rt.CACHE_STATS["disk_hits"] - disk_before
-        const_bufs = []
-        for c in traced.graph.consts:
-            if isinstance(c, Array):
-                const_bufs.append(c._buf if c._device == dev else c.to_device(dev)._buf)
-            else:
-                const_bufs.append(rt.put(np.asarray(c), dev.rt, copy=True))
-        entry = _Entry(exe, const_bufs, traced)
-        self._cache[key] = entry
+        if compiled:
+            with self._lock:
+                self._compiles += 1
+                self._disk_hits += exe.exe.from_disk
+        entry = _Entry(exe, load_consts(traced.graph.consts, dev), traced)
         if (self._fast_ok and statics is None and not dyn[1]
                 and len(treedef.children[0].children) == len(avals)
                 and all(c.kind == "leaf" for c in treedef.children[0].children)
@@ -687,7 +705,7 @@ class CompiledFunction:
             f"xfront.compile: `{self.__name__}` was recompiled {self._misses} times; "
             f"this call changed {'; '.join(changes) or 'the signature'}. "
             "Pad inputs to a few fixed shapes or mark non-array arguments static.",
-            RecompileWarning, stacklevel=4)
+            RecompileWarning, stacklevel=_user_stacklevel())
 
     def _wrap(self, entry: _Entry, outs: list[Any], mode: str, dev: Device) -> Any:
         if mode == "xfront":
@@ -712,16 +730,22 @@ def _np_dtype(x: np.ndarray, dyn: Any, i: int) -> dt.DType:
     return d
 
 
-def _raise_if_deleted(op: str, bufs: list[Any], offset: int, dyn: Any) -> None:
-    """After a failed execute: name an argument whose buffer was deleted, if any."""
-    rt = _rt()
-    for i, b in enumerate(bufs[offset:]):
-        if rt.is_deleted(b):
-            raise _errors.err(_errors.ArgumentError, op,
-                              f"argument {_leaf_path(dyn, i)} was deleted: it was donated to an "
-                              "earlier call (donate_argnums) or moved to torch by xf.to_torch",
-                              "pass a live array; keep a copy (xf.to_torch(x, copy=True)) if you "
-                              "need it afterwards") from None
+def _raise_if_consumed(op: str, leaves: list[Any], dyn: Any) -> None:
+    """After a failed execute: name an argument that was consumed (moved, donated, deleted)."""
+    from xfront._eager import raise_if_consumed
+
+    raise_if_consumed(op, leaves, lambda i: f"argument {_leaf_path(dyn, i)}")
+
+
+def _user_stacklevel() -> int:
+    """``stacklevel`` for ``warnings.warn`` called by the caller of this function that points
+    at the user's code (the innermost frame outside xfront)."""
+    f = sys._getframe(1)
+    level = 1
+    while f is not None and _errors._is_internal(f.f_code.co_filename):
+        f = f.f_back
+        level += 1
+    return level
 
 
 def _hashable(x: Any) -> bool:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import threading
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -162,6 +163,19 @@ class _Marker:
         return self.name
 
 
+# NOTE [Platform names]
+#     Devices report their platform as 'cpu', 'gpu' or 'tpu' (the runtime folds CUDA and ROCm
+#     into 'gpu'), and lowering is asked for that name. Platform-specific lowering rules may be
+#     registered under 'cuda' or 'rocm' as well; both are stored under 'gpu' (StableHLO is the
+#     same for either vendor), so registration and lookup always agree.
+LOWERING_PLATFORMS = {"cpu": "cpu", "gpu": "gpu", "cuda": "gpu", "rocm": "gpu", "tpu": "tpu"}
+
+
+def lowering_rule(prim: Primitive, platform: str) -> Callable:
+    """The lowering rule of ``prim`` for ``platform`` (any name in LOWERING_PLATFORMS)."""
+    return prim.platform_lowering.get(LOWERING_PLATFORMS.get(platform, platform), prim.lowering)
+
+
 NONDIFFERENTIABLE = _Marker("NONDIFFERENTIABLE")  # comparisons, integer-valued ops, ...
 VJP_TODO = _Marker("VJP_TODO")  # a differentiable prim whose rule is not written yet
 
@@ -202,10 +216,16 @@ class Primitive:
                 raise TypeError(f"primitive {name!r}: {what} must be callable, got {rule!r}")
         if not (callable(vjp) or vjp is NONDIFFERENTIABLE or vjp is VJP_TODO):
             raise TypeError(f"primitive {name!r}: vjp must be a rule, NONDIFFERENTIABLE or VJP_TODO")
-        for platform in platform_lowering or {}:
-            if platform not in ("cpu", "cuda", "rocm", "tpu"):
+        rules: dict[str, Callable] = {}
+        for platform, rule in (platform_lowering or {}).items():
+            canon = LOWERING_PLATFORMS.get(platform)
+            if canon is None:
                 raise ValueError(f"primitive {name!r}: unknown platform {platform!r}; "
-                                 "known platforms: cpu, cuda, rocm, tpu")
+                                 f"known platforms: {', '.join(LOWERING_PLATFORMS)}")
+            if rules.get(canon, rule) is not rule:
+                raise ValueError(f"primitive {name!r}: different lowering rules for {platform!r} "
+                                 f"and another name of the {canon!r} platform")
+            rules[canon] = rule
         self.name = name
         self.abstract_eval = abstract_eval
         self.ref = ref
@@ -213,7 +233,7 @@ class Primitive:
         self.vjp = vjp
         self.jvp = jvp
         self.multiple_results = multiple_results
-        self.platform_lowering = dict(platform_lowering or {})
+        self.platform_lowering = rules  # keyed by canonical platform (see LOWERING_PLATFORMS)
         self.doc = doc
         self.batch = batch
         PRIMITIVES[name] = self
@@ -222,7 +242,8 @@ class Primitive:
         return f"<primitive {self.name}>"
 
     def bind(self, *args: Any, **params: Any):
-        top = _STACK[-1] if _STACK else None
+        stack = _TRACE.stack
+        top = stack[-1] if stack else None
         if top is None:
             for a in args:
                 if isinstance(a, Tracer):
@@ -245,7 +266,53 @@ def set_eager_apply(fn: Callable) -> None:
 
 # --- tracing --------------------------------------------------------------------------------
 
-_STACK: list[Builder] = []
+# NOTE [Per-thread trace state]
+#     A trace belongs to the thread that opened it: the stack of open builders is thread-local,
+#     so eager work in another thread never sees (or records into) a trace, and two threads can
+#     trace different functions at once. Tracers carry their builder, so a tracer handed to
+#     another thread is still caught as a leak (its builder is not on that thread's stack).
+
+class _TraceState(threading.local):
+    def __init__(self) -> None:
+        self.stack: list[Builder] = []
+
+
+_TRACE = _TraceState()
+
+
+class _StackView:
+    """The calling thread's stack of open builders, read like a list (``if _STACK:``,
+    ``_STACK[-1]``, ``len(_STACK)``)."""
+
+    __slots__ = ()
+
+    def __bool__(self) -> bool:
+        return bool(_TRACE.stack)
+
+    def __len__(self) -> int:
+        return len(_TRACE.stack)
+
+    def __getitem__(self, i: Any) -> Any:
+        return _TRACE.stack[i]
+
+    def __iter__(self):
+        return iter(list(_TRACE.stack))
+
+    def append(self, b: Builder) -> None:
+        _TRACE.stack.append(b)
+
+    def pop(self) -> Builder:
+        return _TRACE.stack.pop()
+
+
+_STACK = _StackView()
+
+
+def tracing() -> bool:
+    """Whether the calling thread is inside a trace."""
+    return bool(_TRACE.stack)
+
+
 LITERAL_MAX_SIZE = 16  # NumPy constants up to this many elements are inlined as literals
 
 
@@ -283,12 +350,15 @@ class Builder:
         self.alive = True
 
     def __enter__(self) -> Builder:
-        _STACK.append(self)
+        _TRACE.stack.append(self)
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        popped = _STACK.pop()
-        assert popped is self, "trace stack corrupted"
+        stack = _TRACE.stack
+        if not stack or stack[-1] is not self:  # pragma: no cover - an internal bug
+            raise RuntimeError(f"xfront: the trace stack of this thread is corrupted while "
+                               f"closing `{self.name}`")
+        stack.pop()
 
     def new_arg(self, aval: AbstractArray) -> Tracer:
         v = Var(aval)
@@ -372,7 +442,8 @@ class Builder:
 
 
 def current_builder() -> Builder | None:
-    return _STACK[-1] if _STACK else None
+    stack = _TRACE.stack
+    return stack[-1] if stack else None
 
 
 class Tracer(Array):

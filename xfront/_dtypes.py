@@ -267,19 +267,26 @@ def result_type(*arrays_and_dtypes: Any) -> DType:
     return weak_result(strong, weak)[0]
 
 
-def can_cast(from_: DType, to: DType) -> bool:
-    """Array API ``can_cast`` (same-kind-or-safe as by the promotion table)."""
-    return _PROMOTE_TABLE[from_, to] is to
+def can_cast(from_: Any, to: Any, /) -> bool:
+    """Array API ``can_cast`` (same-kind-or-safe as by the promotion table); ``from_`` may be a
+    dtype or an array."""
+    src = from_ if isinstance(from_, DType) else dtype(getattr(from_, "dtype", from_))
+    dst = to if isinstance(to, DType) else dtype(to)
+    return _PROMOTE_TABLE.get((src, dst)) is dst
 
 
-def check_int_fits(value: int, d: DType) -> None:
+def check_int_fits(value: int, d: DType, op: str = "asarray") -> None:
     """NumPy 2 rule: a Python int must fit the integer dtype it is combined with."""
     if d.kind in "iu":
         info = np.iinfo(d.np)
         if not info.min <= value <= info.max:
-            raise OverflowError(
+            from xfront import _errors
+
+            raise _errors.err(
+                _errors.XfOverflowError, op,
                 f"Python integer {value} is out of bounds for {d.name} "
-                f"(valid range [{info.min}, {info.max}]); convert it or the array explicitly")
+                f"(valid range [{info.min}, {info.max}])",
+                "convert it or the array explicitly")
 
 
 # --- info objects ---------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """Eager execution: run one primitive now, through the same lowering as compiled code.
 
-Imports: _core, _array, _aval, _dtypes, _errors, _device, bridges._dlpack, lowering; the
+Imports: _core, _array, _aval, _dtypes, _errors, _device, _once, bridges._dlpack, lowering; the
 runtime lazily.
 
 Each (primitive, params, input avals, device) signature is lowered and compiled once into a
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import threading
 from typing import Any, Sequence
 
 import numpy as np
@@ -20,6 +21,7 @@ from xfront import _core, _dtypes, _errors
 from xfront._array import _POOL_MIN, Array
 from xfront._aval import AbstractArray
 from xfront._device import Device, default_device
+from xfront._once import SingleFlight
 from xfront.bridges._dlpack import BorrowedArray
 from xfront.lowering import Lowered, lower_graph
 
@@ -40,6 +42,9 @@ class _Stats:
 
 STATS = _Stats()
 _by_fingerprint: dict[tuple[str, Device], Any] = {}
+# NOTE [Single-flight caches] in xfront/_once.py: one build per key across threads
+_FLIGHTS = SingleFlight()
+_stats_lock = threading.Lock()
 
 
 _LOC = re.compile(r' loc\("(?:[^"\\]|\\.)*"\)')
@@ -52,17 +57,28 @@ def fingerprint(text: str) -> str:
 
 def compile_lowered(lowered: Lowered, device: Device) -> Any:
     """Compile (or reuse) the executable for a lowered module on ``device``."""
+    return compile_lowered_counted(lowered, device)[0]
+
+
+def compile_lowered_counted(lowered: Lowered, device: Device) -> tuple[Any, bool]:
+    """``(executable, compiled)``: ``compiled`` is True when this call ran the XLA compile
+    (False when the executable came from the fingerprint cache, or from another thread's
+    compile of the same module)."""
     fp = fingerprint(lowered.text)
     key = (fp, device)
     exe = _by_fingerprint.get(key)
-    if exe is not None:
-        STATS.fingerprint_hits += 1
-        return exe
-    exe = _rt().compile(lowered.text, device.rt, lowered.in_avals, lowered.out_avals,
-                        fingerprint=fp)
-    STATS.compiles += 1
-    _by_fingerprint[key] = exe
-    return exe
+    if exe is None:
+        exe, built = _FLIGHTS.get(_by_fingerprint, key, lambda: _rt().compile(
+            lowered.text, device.rt, lowered.in_avals, lowered.out_avals, fingerprint=fp,
+            name=lowered.graph.name))
+    else:
+        built = False
+    with _stats_lock:
+        if built:
+            STATS.compiles += 1
+        else:
+            STATS.fingerprint_hits += 1
+    return exe, built
 
 
 class Program:
@@ -98,6 +114,30 @@ class Program:
                 return exe.execute(bufs + donors)
         return self.exe.execute(bufs)
 
+    def call(self, const_bufs: list[Any], arrays: Sequence[Array], op: str) -> list[Array]:
+        """Load constants, execute on xfront ``arrays``, wrap the outputs as xfront arrays.
+
+        The one execution path of programs that take and return xfront arrays. Compiled calls
+        and eager ops take the same steps inline on their hot paths (NOTE [The call path] in
+        xfront/_compile.py): execute through ``run`` (the runtime's exception boundary), and
+        only after a failure look for a consumed argument (``raise_if_consumed``).
+        """
+        dev = self.device
+        bufs = list(const_bufs)
+        try:
+            bufs += [(a if a._device == dev else a.to_device(dev))._buf for a in arrays]
+            outs = self.run(bufs)
+        except Exception:
+            raise_if_consumed(op, list(arrays),
+                              lambda i: f"input {i} ({arrays[i].aval.short}) of the "
+                                        f"{self.graph.name} program")
+            raise
+        return [Array._new(b, a, dev, p) for b, a, p in zip(outs, self.out_avals, self.out_pool)]
+
+    @property
+    def out_pool(self) -> list[bool]:
+        return [a.size * a.dtype.itemsize >= _POOL_MIN for a in self.out_avals]
+
     def _compile_donor(self) -> Any:
         n = len(self.graph.constvars) + len(self.graph.invars)
         lowered = lower_graph(self.graph, platform=self.device.platform, donate=self.donate,
@@ -105,6 +145,18 @@ class Program:
                               extra_args=[self.out_avals[i] for i in self.pool_outs])
         self._donor_exe = compile_lowered(lowered, self.device)
         return self._donor_exe
+
+
+def load_consts(consts: Sequence[Any], dev: Device) -> list[Any]:
+    """Device buffers for a graph's constants (captured xfront arrays, NumPy arrays) on ``dev``."""
+    rt = _rt()
+    bufs = []
+    for c in consts:
+        if isinstance(c, Array):
+            bufs.append(c._buf if c._device == dev else c.to_device(dev)._buf)
+        else:
+            bufs.append(rt.put(np.asarray(c), dev.rt, copy=True))
+    return bufs
 
 
 def clear_executable_cache() -> None:
@@ -141,6 +193,19 @@ def common_device(op: str, arrays: Sequence[Any]) -> Device | None:
     return dev
 
 
+def _build_eager(prim: _core.Primitive, params: dict[str, Any], avals: list[AbstractArray],
+                 dev: Device) -> tuple[Program, list[AbstractArray], Device]:
+    def one(*xs: Any):
+        out = prim.bind(*xs, **params)
+        return out if prim.multiple_results else [out]
+
+    graph, _, _ = _core.trace_graph(one, avals, name=prim.name)
+    lowered = lower_graph(graph, platform=dev.platform)
+    out_avals = [a.strong() for a in graph.out_avals]
+    program = Program(compile_lowered(lowered, dev), graph, dev, (), out_avals)
+    return program, out_avals, dev
+
+
 def eager_apply(prim: _core.Primitive, args: Sequence[Any], params: dict[str, Any]):
     dev = common_device(prim.name, args) or default_device()
     rt = _rt()
@@ -161,25 +226,13 @@ def eager_apply(prim: _core.Primitive, args: Sequence[Any], params: dict[str, An
     key = (prim, _params_key(prim, params), tuple(avals), dev)
     entry = _eager_cache.get(key)
     if entry is None:
-        def one(*xs: Any):
-            out = prim.bind(*xs, **params)
-            return out if prim.multiple_results else [out]
-
-        graph, _, _ = _core.trace_graph(one, avals, name=prim.name)
-        lowered = lower_graph(graph, platform=dev.platform)
-        out_avals = [a.strong() for a in graph.out_avals]
-        program = Program(compile_lowered(lowered, dev), graph, dev, (), out_avals)
-        entry = (program, out_avals, dev)
-        _eager_cache[key] = entry
+        entry = _FLIGHTS.get(_eager_cache, key,
+                             lambda: _build_eager(prim, params, avals, dev))[0]
     program, out_avals, dev = entry
     try:
         outs = program.run(bufs)
     except Exception:
-        for b in bufs:
-            if rt.is_deleted(b):
-                raise _errors.err(_errors.ArgumentError, prim.name,
-                                  "an argument was deleted: it was donated to an earlier call "
-                                  "(donate_argnums) or moved to torch by xf.to_torch") from None
+        raise_if_consumed(prim.name, args, lambda i: f"argument {i} ({_errors.short(args[i])})")
         raise
     if borrowed:  # the caller may write that memory as soon as we return
         rt.block_all(outs)
@@ -189,6 +242,19 @@ def eager_apply(prim: _core.Primitive, args: Sequence[Any], params: dict[str, An
 
 
 _core.set_eager_apply(eager_apply)
+
+
+def raise_if_consumed(op: str, values: Sequence[Any], name_of: Any) -> None:
+    """After a failed execution: raise the ArgumentError for the first consumed array among
+    ``values`` (``name_of(i)`` names the i-th), if any (NOTE [Consumed arrays] in
+    xfront/_array.py)."""
+    from xfront._array import consumed_error
+
+    for i, v in enumerate(values):
+        if isinstance(v, Array):
+            e = consumed_error(v._buf, op, "?")
+            if e is not None:
+                raise consumed_error(v._buf, op, name_of(i)) from None
 
 
 def array_from_numpy(x: np.ndarray, device: Device | None = None, *, copy: bool = True) -> Array:

@@ -59,6 +59,23 @@ class DeviceError(XfrontError, ValueError):
     """Arrays on different devices were combined, or a device is unavailable."""
 
 
+class CompileError(LoweringError):
+    """XLA refused to compile a program; names the program and, where XLA gives one, the
+    StableHLO location (the primitive and the user's source line)."""
+
+
+class ExecutionError(XfrontError, RuntimeError):
+    """Running a compiled program (or another runtime operation) failed."""
+
+
+class XfOverflowError(XfrontError, OverflowError):
+    """A Python integer does not fit the integer dtype it is combined with or converted to."""
+
+
+class XfMemoryError(XfrontError, MemoryError):
+    """The runtime could not allocate memory; names the bytes requested and the program/op."""
+
+
 # --- where in the user's code are we? -------------------------------------------------------
 
 _INTERNAL_DIRS: list[str] = []

@@ -122,7 +122,7 @@ def cast(op: str, x: Operand, d: dt.DType, weak: bool = False) -> Any:
     """Convert an operand to dtype ``d`` (Python scalars become NumPy/weak constants)."""
     if is_py_scalar(x):
         if isinstance(x, int) and not isinstance(x, bool):
-            dt.check_int_fits(x, d)
+            dt.check_int_fits(x, d, op)
         if isinstance(x, complex) and d.kind != "c":
             raise _errors.err(_errors.DTypeError, op, f"cannot convert {x!r} to {d.name}")
         v = np.asarray(x, dtype=d.np) if d.kind != "b" else np.asarray(bool(x))

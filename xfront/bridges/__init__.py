@@ -136,6 +136,7 @@ def from_dlpack(x: Any, /, *, device: Any = None, copy: bool | None = None) -> A
     if isinstance(x, Array):
         if getattr(x, "_buf", None) is None:  # a tracer
             raise x._concrete_error("xfront.from_dlpack")
+        x._live_buf("from_dlpack", f"the {x.aval.short} array passed to xfront.from_dlpack")
         if dev is not None and dev != x.device:
             if copy is False:
                 raise _errors.err(BridgeError, "from_dlpack",

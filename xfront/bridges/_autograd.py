@@ -106,13 +106,16 @@ def plan_for(cf: Any, dyn: Any, statics: Any, treedef: TreeDef, avals: list[Abst
     plans = cf._grad_plans
     plan = plans.get((key, wrt))
     if plan is None:
-        entry = cf._cache.get(key)
-        if entry is not None:
-            traced = entry.traced
-        else:
-            cf._check_arity(dyn, statics)
-            traced = cf._trace(dyn, statics, treedef, avals, dev)
-        plan = plans[(key, wrt)] = GradPlan(traced, wrt)
+        def build() -> GradPlan:
+            entry = cf._cache.get(key)
+            if entry is not None:
+                traced = entry.traced
+            else:
+                cf._check_arity(dyn, statics)
+                traced = cf._trace(dyn, statics, treedef, avals, dev)
+            return GradPlan(traced, wrt)
+
+        plan = cf._flights.get(plans, (key, wrt), build)[0]  # one trace across threads
     return plan
 
 

@@ -42,9 +42,16 @@ NOTE [Borrowed memory at interpreter exit]
     worker thread. While Python runs that only waits for the GIL; but once the interpreter is
     finalizing, a thread that asks for the GIL is made to exit, and unwinding XLA's worker
     aborts the process ("terminate called without an active exception"), seen in about a third
-    of the runs of a script whose last line is a compiled call on torch tensors. So the first
-    import of borrowed DLPack memory registers an exit hook that releases the GIL for 50 ms
-    before finalization starts, letting the workers finish.
+    of the runs of a script whose last line is a compiled call on torch tensors (with
+    asynchronous CPU dispatch). So the first import of borrowed DLPack memory registers an
+    exit hook that releases xfront's references in order while the interpreter is still whole
+    (``_release_at_exit``): it collects garbage (arrays in reference cycles that view torch
+    memory), empties the runtime's buffer pool and staging buffers, and only then, when a
+    worker thread may still hold an input (asynchronous CPU dispatch, an accelerator, or a
+    dispatch mode it cannot determine), releases the GIL for a bounded grace period so the
+    workers finish. With synchronous CPU dispatch (xfront's default, NOTE [Synchronous CPU
+    dispatch] in the runtime adapter) a program runs on the calling thread, which also drops
+    its inputs before the call returns: nothing is left to wait for, and exit does not sleep.
 
 NOTE [Exporting an immutable buffer to a mutable framework]
     xfront arrays are immutable, but a torch tensor made from a DLPack capsule is writable and
@@ -76,7 +83,7 @@ import time
 from typing import Any
 
 from xfront import _dtypes, _errors
-from xfront._array import Array
+from xfront._array import Array, ConsumedBuffer
 from xfront._aval import AbstractArray
 from xfront._device import Device, default_device, devices
 
@@ -116,30 +123,15 @@ class BorrowedArray(Array):
 _runtime: Any = None
 
 
-class MovedBuffer:
+class MovedBuffer(ConsumedBuffer):
     """Stands in for the buffer of an array that ``xf.to_torch`` moved out: any use raises."""
 
-    __slots__ = ("framework", "op")
+    __slots__ = ()
 
     def __init__(self, framework: str, op: str):
-        self.framework = framework
-        self.op = op
-
-    def is_deleted(self) -> bool:
-        return True
-
-    def error(self) -> _errors.XfrontError:
-        return _errors.err(_errors.ArgumentError, "Array",
-                           f"this array was moved to {self.framework} by xfront.{self.op} "
-                           "(zero-copy) and cannot be used any more",
-                           f"use the {self.framework} array, or call xfront.{self.op}(x, "
-                           "copy=True) to keep x")
-
-    def __array__(self, *args: Any, **kwargs: Any) -> Any:
-        raise self.error()
-
-    def __getattr__(self, name: str) -> Any:
-        raise self.error()
+        super().__init__(f"moved to {framework} by xfront.{op} (zero-copy)",
+                         f"use the {framework} array, or call xfront.{op}(x, copy=True) to "
+                         "keep x")
 
 
 def _rt() -> Any:
@@ -331,7 +323,7 @@ def import_array(x: Any, ad: Adapter, op: str, device: Device | None = None,
         arr, dtype = ad.host_array(x, op)
         dev = device or default_device()
         buf = rt.put(arr, dev.rt, copy=copy is True)
-        buf.block_until_ready()  # NOTE [Hidden copies of borrowed memory]
+        rt.block_until_ready(buf)  # NOTE [Hidden copies of borrowed memory]
         if copy is False and arr.size and rt.buffer_pointer(buf) != arr.ctypes.data:
             raise _copy_error(op, x, "its memory is not 64-byte aligned or not row-major")
         cls = Array if copy is True else BorrowedArray
@@ -356,7 +348,7 @@ def import_array(x: Any, ad: Adapter, op: str, device: Device | None = None,
         copied = True
         buf = rt.import_dlpack(ad.capsule(src, stream), dev.rt, stream, row_major=True)
     if ad.borrows:
-        buf.block_until_ready()  # NOTE [Hidden copies of borrowed memory]
+        rt.block_until_ready(buf)  # NOTE [Hidden copies of borrowed memory]
         _note_borrowed_import()
     if copy is False and (copied or _pointer_moved(ad, src, buf)):
         raise _copy_error(op, x, "its memory is not row-major compact or not aligned")
@@ -378,8 +370,24 @@ def _note_borrowed_import() -> None:
     """See NOTE [Borrowed memory at interpreter exit]."""
     global _exit_hook
     if not _exit_hook:
-        atexit.register(time.sleep, _EXIT_GRACE_S)  # the GIL is free: workers finish now
+        atexit.register(_release_at_exit)
         _exit_hook = True
+
+
+def _release_at_exit() -> bool:
+    """The ordered release at exit (NOTE [Borrowed memory at interpreter exit]); returns
+    whether it had to wait for worker threads."""
+    import gc
+
+    gc.collect()  # cyclic garbage that views borrowed memory dies now, on this thread
+    rt = sys.modules.get("xfront.lowering.runtime")
+    if rt is None:
+        return False
+    rt.release_for_exit()
+    if rt.workers_may_hold_inputs():
+        time.sleep(_EXIT_GRACE_S)  # the GIL is free: XLA's workers finish now
+        return True
+    return False
 
 
 def _buffer_dtype(op: str, x: Any, buf: Any) -> _dtypes.DType:
@@ -430,6 +438,7 @@ def export_array(x: Array, ad: Adapter, op: str, copy: bool | None) -> Any:
     rt = _rt()
     if getattr(x, "_buf", None) is None:  # a tracer
         raise x._concrete_error(f"xfront.{op}")
+    x._live_buf(op, f"the {x.aval.short} array passed to xfront.{op}")
     if copy:
         return export_buffer(rt.copy_buffer(x._buf), x._device, ad, owned=True)
     if not ad.writable_export:
@@ -451,6 +460,7 @@ def dlpack_capsule(x: Array, *, stream: Any = None, max_version: Any = None,
                    dl_device: Any = None, copy: bool | None = None) -> Any:
     """``xf.Array.__dlpack__``: a capsule of a copy, or of the buffer itself with ``copy=False``."""
     rt = _rt()
+    x._live_buf("Array.__dlpack__")
     if dl_device is not None:
         t, i = rt.dlpack_device(x._buf)
         if (int(dl_device[0]), int(dl_device[1])) != (t, i):
