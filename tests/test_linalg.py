@@ -474,3 +474,16 @@ def test_deserialized_lapack_artifact_runs_in_a_fresh_process():
     r = subprocess.run([sys.executable, "-c", code], input=blob, capture_output=True, timeout=120)
     assert r.returncode == 0, r.stderr.decode()[-2000:]
     assert float(r.stdout.decode().strip()) == 1.5
+
+
+def test_results_are_the_standards_named_tuples():
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((3, 3))
+    s = a @ a.T + 3 * np.eye(3)
+    for result, kind, fields in ((LA.eigh(s), LA.EighResult, ("eigenvalues", "eigenvectors")),
+                                 (LA.qr(a), LA.QRResult, ("Q", "R")),
+                                 (LA.slogdet(a), LA.SlogdetResult, ("sign", "logabsdet")),
+                                 (LA.svd(a), LA.SVDResult, ("U", "S", "Vh"))):
+        assert isinstance(result, kind) and kind._fields == fields
+    q, r = LA.qr(a)
+    np.testing.assert_allclose(np.asarray(q) @ np.asarray(r), a, atol=1e-12)

@@ -451,7 +451,7 @@ def test_leading_batch_rule_for_new_primitives():
         f = lambda v: p.bind(v) * 2.0  # noqa: E731
         _close(_both(xf.vmap(f, in_axes=2), x), _loop(f, x, in_axes=(2,)))
         p.batch = None
-        with pytest.raises(_batching.BatchingError, match="`test_vmap_rowsum` has no batching"):
+        with pytest.raises(xf.BatchingError, match="`test_vmap_rowsum` has no batching"):
             xf.vmap(f)(x)
         p.batch = _batching.NotBatchable("it is a test")
         with pytest.raises(_batching.BatchingError, match="cannot be batched.*it is a test"):
