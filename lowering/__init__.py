@@ -149,13 +149,17 @@ class Lowered:
 
 def lower_graph(graph: Graph, *, platform: str = "cpu", name: str = "main",
                 donate: Sequence[int] = (), alias_outputs: dict[int, int] | None = None,
-                extra_args: Sequence[AbstractArray] = ()) -> Lowered:
+                extra_args: Sequence[AbstractArray] = (),
+                spmd: dict[str, Any] | None = None) -> Lowered:
     """Lower a graph to a StableHLO module whose ``@main`` takes ``(*consts, *inputs, *extra)``.
 
     Args:
       donate: indices (into consts+inputs) of parameters whose buffers XLA may reuse for outputs.
       alias_outputs: {parameter index: output index} explicit input/output aliasing; parameters
         may be ``extra_args`` (unused donor buffers that recycled outputs are written into).
+      spmd: for programs partitioned over several devices (xfront/sharding.py):
+        ``{"arg_attrs": [dict|None per parameter], "res_attrs": [dict|None per result],
+        "num_partitions": int, "preamble": [module-level lines]}``.
     """
     in_avals = [v.aval for v in graph.constvars] + [v.aval for v in graph.invars]
     all_avals = in_avals + list(extra_args)
@@ -164,8 +168,16 @@ def lower_graph(graph: Graph, *, platform: str = "cpu", name: str = "main",
         attrs[i] = {"jax.buffer_donor": "true"}
     for i, o in (alias_outputs or {}).items():
         attrs[i] = {"tf.aliasing_output": f"{int(o)} : i32"}
+    if spmd:
+        for i, extra in enumerate(spmd.get("arg_attrs") or ()):
+            if extra:
+                attrs[i] = {**(attrs[i] or {}), **extra}
     module = Module()
     fn = module.function(name, all_avals, attrs)
+    if spmd:
+        fn.res_attrs = list(spmd.get("res_attrs") or ())
+        fn.num_partitions = int(spmd.get("num_partitions", 1))
+        fn.preamble = list(spmd.get("preamble") or ())
     nconst = len(graph.constvars)
     args = fn.args[nconst:nconst + len(graph.invars)]
     outs = lower_subgraph(fn.body, graph, args, platform, consts=fn.args[:nconst])

@@ -267,6 +267,11 @@ class Function:
         self.arg_attrs = list(arg_attrs or [None] * len(self.args))
         self.body = Block(module.names, 4, self.args)
         self.results: list[Value] = []
+        # SPMD programs (xfront/sharding.py): result attributes, the partition count and
+        # module-level declarations such as ``sdy.mesh``
+        self.res_attrs: list[dict[str, str] | None] | None = None
+        self.num_partitions = 1
+        self.preamble: list[str] = []
 
     def finish(self, results: Sequence[Value]) -> str:
         self.results = list(results)
@@ -282,10 +287,16 @@ class Function:
                 "{" + ", ".join(f"{k} = {v}" for k, v in (d or {}).items()) + "}"
                 for d in self.arg_attrs)
             props.insert(0, f"arg_attrs = [{attrs}]")
+        if self.res_attrs and any(self.res_attrs):
+            rattrs = ", ".join(
+                "{" + ", ".join(f"{k} = {v}" for k, v in (d or {}).items()) + "}"
+                for d in self.res_attrs)
+            props.append(f"res_attrs = [{rattrs}]")
         sig = ", ".join(f"{a.ref}: {a.type}" for a in self.args)
-        lines = ['module @xfront attributes {mhlo.num_partitions = 1 : i32, '
-                 'mhlo.num_replicas = 1 : i32} {',
-                 '  "func.func"() <{' + ", ".join(props) + "}> ({"]
+        lines = ['module @xfront attributes {mhlo.num_partitions = '
+                 f'{self.num_partitions} : i32, mhlo.num_replicas = 1 : i32}} {{']
+        lines.extend("  " + ln for ln in self.preamble)
+        lines.append('  "func.func"() <{' + ", ".join(props) + "}> ({")
         if self.args:
             lines.append(f"  ^bb0({sig}):")
         lines.extend(self.body.lines)

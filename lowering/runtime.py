@@ -1163,3 +1163,186 @@ def ensure_lapack() -> None:
 
             _jlapack._lapack.initialize()
             _lapack_ready = True
+
+
+# === multi-device (SPMD) programs and global arrays: used by xfront/sharding.py ===============
+#
+# NOTE [SPMD programs]
+#     A program partitioned over N devices is StableHLO text with Shardy annotations (an
+#     ``sdy.mesh`` declaration, ``sdy.sharding`` on parameters and results, and
+#     ``sdy.sharding_constraint`` ops), compiled with num_partitions=N, the SPMD partitioner and
+#     Shardy enabled, and a device assignment listing the mesh's devices in row-major order.
+#     Its parameters and results are global arrays: one logical array made of one buffer per
+#     device. Two hazards of the CPU runtime shape the code below:
+#       * executing with a global array whose sharding differs from the compiled parameter's
+#         (a replicated array for a row-sharded parameter, say) crashes the process, so
+#         ``SpmdExecutable.execute`` checks every argument's sharding first, and
+#         xfront/sharding.py never hands it an unchecked array;
+#       * back-to-back launches of a program with a cross-device reduction, without waiting in
+#         between, can deadlock the CPU runtime's collectives (then abort the process) when
+#         there are more virtual devices than cores, so every launch waits for its results.
+
+def jax_mesh(devs: np.ndarray, axis_names: tuple[str, ...]) -> Any:
+    """A jax Mesh over the PJRT devices ``devs`` (an object array of mesh shape)."""
+    return jax.sharding.Mesh(devs, axis_names)
+
+
+def named_sharding(mesh: Any, spec: tuple) -> Any:
+    return jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec(*spec))
+
+
+@_guarded("device_put", "a sharded array")
+def put_global(x: np.ndarray, sharding: Any) -> Any:
+    """A global array holding ``x``, split over ``sharding``'s devices (copies each shard)."""
+    x = np.ascontiguousarray(x)
+    imap = sharding.addressable_devices_indices_map(x.shape)
+    devs = list(imap.keys())
+    shards = [np.ascontiguousarray(x[idx]) for idx in imap.values()]
+    return xc.batched_device_put(_jcore.ShapedArray(x.shape, x.dtype), sharding, shards, devs,
+                                 True, False, _COPY, True)
+
+
+@_guarded("make_array_from_process_local_data", "a sharded array")
+def global_from_local(sharding: Any, local: np.ndarray, global_shape: tuple[int, ...]) -> Any:
+    """A global array from this process's part ``local`` (all processes call this)."""
+    from jax._src import array as _jarray
+
+    return _jarray.make_array_from_process_local_data(sharding, local, global_shape)
+
+
+@_guarded("global array", "a sharded array")
+def global_from_single(bufs: list[Any], aval: AbstractArray, sharding: Any) -> Any:
+    """A global array from one buffer per device of ``sharding`` (in its device order)."""
+    return xc.ArrayImpl(_javal(aval), sharding, list(bufs), committed=True, _skip_checks=True)
+
+
+def global_shards(buf: Any) -> list[tuple[Any, tuple, Any]]:
+    """(PJRT device, index into the global array, single-device buffer) per addressable shard."""
+    return [(s.device, s.index, s.data) for s in buf.addressable_shards]
+
+
+def sharding_matches(buf: Any, sharding: Any, ndim: int) -> bool:
+    try:
+        return bool(buf.sharding.is_equivalent_to(sharding, ndim))
+    except Exception:
+        return False
+
+
+def is_fully_addressable(buf: Any) -> bool:
+    return bool(getattr(buf, "is_fully_addressable", True))
+
+
+@_guarded("gather", "a sharded array")
+def gather(buf: Any) -> np.ndarray:
+    """The whole value of a (fully addressable) global array on the host."""
+    return np.asarray(buf)
+
+
+@_guarded("gather", "a sharded array")
+def gather_to(buf: Any, dev: Any) -> Any:
+    """The whole value of a global array as one buffer on ``dev``."""
+    return put(np.asarray(buf), dev, copy=True)
+
+
+class SpmdExecutable:
+    """A compiled program partitioned over the devices of one mesh (NOTE [SPMD programs])."""
+
+    __slots__ = ("exe", "in_shardings", "out_shardings", "in_avals", "out_avals", "_handlers",
+                 "text", "name", "ndims")
+
+    def __init__(self, exe: Any, in_shardings: list[Any], out_shardings: list[Any],
+                 in_avals: Sequence[AbstractArray], out_avals: Sequence[AbstractArray],
+                 text: str, name: str):
+        self.exe = exe
+        self.in_shardings = in_shardings
+        self.out_shardings = out_shardings
+        self.in_avals = list(in_avals)
+        self.out_avals = list(out_avals)
+        self.ndims = [len(a.shape) for a in in_avals]
+        self._handlers = [xc.array_result_handler(_javal(a), s, committed=True,
+                                                  _skip_checks=True)
+                          for a, s in zip(out_avals, out_shardings)]
+        self.text = text
+        self.name = name
+
+    def mismatched(self, bufs: Sequence[Any]) -> int | None:
+        """The index of the first argument whose sharding differs from the compiled one."""
+        for i, (b, s, n) in enumerate(zip(bufs, self.in_shardings, self.ndims)):
+            if not sharding_matches(b, s, n):
+                return i
+        return None
+
+    def execute(self, bufs: list[Any]) -> list[Any]:
+        if len(bufs) != len(self.in_shardings) or self.mismatched(bufs) is not None:
+            raise _errors.err(_errors.ArgumentError, "compile",
+                              f"the program `{self.name}` got an argument whose sharding "
+                              "differs from its compiled input sharding (internal error)")
+        try:
+            outs = self.exe.execute_sharded(bufs).consume_with_handlers(self._handlers)
+            for o in outs:  # NOTE [SPMD programs]: one launch in flight
+                o.block_until_ready()
+            return outs
+        except Exception as e:  # NOTE [One exception boundary]
+            raise translate(e, "compile", f"the program `{self.name}`") from None
+
+    def hlo_text(self) -> str:
+        return self.exe.hlo_modules()[0].to_string()
+
+
+def compile_spmd(text: str, devs: Sequence[Any], in_shardings: list[Any],
+                 out_shardings: list[Any], in_avals: Sequence[AbstractArray],
+                 out_avals: Sequence[AbstractArray], name: str = "") -> SpmdExecutable:
+    """Compile SPMD text for the devices ``devs`` (the mesh's devices, row-major)."""
+    parse_verify(text)
+    platform = device_platform(devs[0])
+    opts = xc.CompileOptions()
+    opts.env_option_overrides = list(default_compile_options(platform))
+    n = len(devs)
+    opts.num_replicas = 1
+    opts.num_partitions = n
+    b = opts.executable_build_options
+    b.use_spmd_partitioning = n > 1
+    b.use_shardy_partitioner = True
+    opts.device_assignment = xc.DeviceAssignment.create(
+        np.array([d.id for d in devs], dtype=np.int64).reshape(1, n))
+    try:
+        exe = client(platform).compile_and_load(text, xc.DeviceList(tuple(devs)), opts)
+    except Exception as e:  # NOTE [One exception boundary]
+        e2 = RuntimeError(str(e))
+        e2._xfront_compile = True  # type: ignore[attr-defined]
+        raise translate(e2, "compile", f"the program `{name}`" if name else "the program") \
+            from None
+    CACHE_STATS["xla_compiles"] += 1
+    return SpmdExecutable(exe, in_shardings, out_shardings, in_avals, out_avals, text, name)
+
+
+def distributed_initialize(coordinator_address: str, num_processes: int, process_id: int,
+                           local_device_ids: Any = None, timeout_s: int = 300) -> None:
+    """Start (process 0) or join jaxlib's distributed service; CPU collectives use gloo.
+
+    Must run before the first device use of this process (the CPU client is created after)."""
+    from jax._src import distributed as _jdist
+    from jax._src import xla_bridge as _xb
+
+    if _clients or _xb._backends:
+        raise RuntimeError("devices were already used in this process; call "
+                           "xfront.distributed.initialize before any array is created")
+    jax.config.update("jax_cpu_collectives_implementation", "gloo")
+    _jdist.initialize(coordinator_address, num_processes, process_id,
+                      local_device_ids=local_device_ids,
+                      initialization_timeout=timeout_s)
+
+
+def distributed_shutdown() -> None:
+    from jax._src import distributed as _jdist
+
+    _jdist.shutdown()
+
+
+def process_index() -> int:
+    return int(client("cpu").process_index()) if _clients.get("cpu") is not None \
+        else int(jax.process_index())
+
+
+def process_count() -> int:
+    return int(jax.process_count())

@@ -161,3 +161,15 @@ __all__ = """
     BatchingError vmap testing
     fft linalg
 """.split()
+
+# --- beyond one device (issue 14): meshes, shardings, global arrays, SPMD programs ---------
+from xfront import distributed as distributed  # noqa: E402
+from xfront.sharding import Mesh as Mesh, NamedSharding as NamedSharding  # noqa: E402
+from xfront.sharding import P as P, PartitionSpec as PartitionSpec  # noqa: E402
+from xfront.sharding import ShardedArray as ShardedArray, device_put as device_put  # noqa: E402
+from xfront.sharding import shard as shard  # noqa: E402
+from xfront.sharding import make_array_from_process_local_data as make_array_from_process_local_data  # noqa: E402,E501
+__all__ += """
+    Mesh NamedSharding P PartitionSpec ShardedArray device_put shard
+    make_array_from_process_local_data distributed sharding
+""".split()

@@ -772,7 +772,8 @@ def _pretty_path(p: str) -> str:
 
 def compile(fn: Callable | None = None, *, static_argnums: int | Sequence[int] = (),  # noqa: A001
             static_argnames: str | Sequence[str] = (), donate_argnums: int | Sequence[int] = (),
-            device: Any = None, returns: str | None = None) -> Any:
+            device: Any = None, returns: str | None = None, in_shardings: Any = None,
+            out_shardings: Any = None) -> Any:
     """Compile ``fn`` with XLA: trace per abstract signature, lower to StableHLO, cache.
 
     Usable as ``@xfront.compile``, ``@xfront.compile(static_argnums=...)`` or
@@ -785,7 +786,17 @@ def compile(fn: Callable | None = None, *, static_argnums: int | Sequence[int] =
         donated xfront array cannot be used afterwards.
       device: where to run ('cpu', 'gpu', a Device); default: the inputs' device.
       returns: output framework override (see NOTE [Which framework do outputs come back in?]).
+      in_shardings / out_shardings: NamedShardings (one for all, one per argument/result) that
+        make ``fn`` one program partitioned over a mesh of devices (xfront/sharding.py).
     """
+    if in_shardings is not None or out_shardings is not None:
+        from xfront.sharding import compile_sharded
+
+        def wrap_sharded(f: Callable) -> Any:
+            return compile_sharded(f, in_shardings, out_shardings, static_argnums)
+
+        return wrap_sharded if fn is None else wrap_sharded(fn)
+
     def wrap(f: Callable) -> CompiledFunction:
         return CompiledFunction(f, static_argnums=static_argnums, static_argnames=static_argnames,
                                 donate_argnums=donate_argnums, device=device, returns=returns)

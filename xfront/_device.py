@@ -9,6 +9,7 @@ accelerator found (GPU/TPU), else the CPU.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import os
 from typing import Any, Iterator
 
@@ -50,7 +51,13 @@ class Device:
 
 
 _devices: dict[str, list[Device]] = {}
-_default: list[Device] = []  # stack; the last one wins
+# NOTE [Per-thread default device]
+#     ``using_device`` sets a context variable, so it affects only the thread (or asyncio task)
+#     that entered it: two threads may each run on their own device at the same time. A new
+#     thread starts with no override (the environment's or the first device), as
+#     ``contextvars`` gives every thread a fresh context.
+_default: contextvars.ContextVar[Device | None] = contextvars.ContextVar(
+    "xfront_default_device", default=None)
 
 
 def devices(platform: str | None = None) -> list[Device]:
@@ -105,8 +112,9 @@ _env_default: Device | None = None
 
 def default_device() -> Device:
     global _env_default
-    if _default:
-        return _default[-1]
+    d = _default.get()
+    if d is not None:
+        return d
     if _env_default is None:
         spec = os.environ.get("XFRONT_DEVICE")
         _env_default = get_device(spec) if spec else devices()[0]
@@ -115,10 +123,11 @@ def default_device() -> Device:
 
 @contextlib.contextmanager
 def using_device(spec: Any) -> Iterator[Device]:
-    """``with xfront.using_device('cpu'): ...`` makes new arrays and programs use that device."""
+    """``with xfront.using_device('cpu'): ...`` makes new arrays and programs of this thread
+    use that device (NOTE [Per-thread default device])."""
     dev = get_device(spec)
-    _default.append(dev)
+    token = _default.set(dev)
     try:
         yield dev
     finally:
-        _default.pop()
+        _default.reset(token)
