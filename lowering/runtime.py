@@ -880,6 +880,12 @@ def pretty_print(text: str) -> str:
         return m.operation.get_asm(enable_debug_info=False)
 
 
+# NOTE [Programs for a device other than the first]
+#     ``compile_and_load`` given a one-device DeviceList of, say, cpu:1 still builds an
+#     executable whose default device assignment is device 0, and executing it with cpu:1's
+#     buffers then fails ("replica is assigned to device cpu:0"). A program for any device
+#     but the first therefore gets an explicit one-entry device assignment.
+
 def compile(text: str, dev: Any, in_avals: Sequence[AbstractArray],
             out_avals: Sequence[AbstractArray], *, fingerprint: str = "",
             verify: bool = True, options: Sequence[tuple[str, Any]] | None = None,
@@ -891,6 +897,8 @@ def compile(text: str, dev: Any, in_avals: Sequence[AbstractArray],
                                      else default_compile_options(device_platform(dev)))
     if "lapack_" in text:  # LAPACK custom calls (lowered here, imported or cached): NOTE below
         ensure_lapack()
+    if dev.id != 0:  # multi-device: NOTE [Programs for a device other than the first]
+        opts.device_assignment = xc.DeviceAssignment.create(np.array([[dev.id]], dtype=np.int64))
     try:
         exe, from_disk = _compile_cached(text, dev, opts)  # persistent cache: block at the end
     except Exception as e:  # NOTE [One exception boundary]
@@ -1197,9 +1205,11 @@ def put_global(x: np.ndarray, sharding: Any) -> Any:
     x = np.ascontiguousarray(x)
     imap = sharding.addressable_devices_indices_map(x.shape)
     devs = list(imap.keys())
-    shards = [np.ascontiguousarray(x[idx]) for idx in imap.values()]
+    # NOTE: IMMUTABLE_ONLY_DURING_CALL fails (bad_function_call) when shards repeat over
+    # devices (a partly replicated layout); fresh copies handed over with ZERO_COPY do not
+    shards = [np.array(x[idx], copy=True, order="C") for idx in imap.values()]
     return xc.batched_device_put(_jcore.ShapedArray(x.shape, x.dtype), sharding, shards, devs,
-                                 True, False, _COPY, True)
+                                 True, False, _ALIAS, True)
 
 
 @_guarded("make_array_from_process_local_data", "a sharded array")

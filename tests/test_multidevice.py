@@ -1,0 +1,259 @@
+"""Beyond one device: shardings, SPMD programs, per-thread devices, multi-process runs.
+
+The number of CPU devices is fixed when the runtime creates its CPU client, so every case runs
+in a fresh Python process with ``--xla_force_host_platform_device_count=N`` (2, 4 or 8). All
+cases start together (one fixture launches them in parallel) and each has a timeout, so a
+hang or a crash fails its test instead of the suite.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TIMEOUT_S = 240
+
+PRELUDE = """
+import numpy as np
+import xfront as xf
+devs = xf.devices("cpu")
+rng = np.random.default_rng(0)
+def close(a, b, tol=1e-5):
+    a = np.asarray(a); b = np.asarray(b)
+    assert a.shape == b.shape and a.dtype == b.dtype, (a.shape, a.dtype, b.shape, b.dtype)
+    np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
+"""
+
+CASES: dict[str, tuple[int, str]] = {}
+
+# --- per-thread default device (2 devices) ----------------------------------------------------
+CASES["threads"] = (2, """
+import threading
+assert len(devs) == 2
+barrier = threading.Barrier(2, timeout=60)
+seen = {}
+def body(i):
+    with xf.using_device(devs[i]):
+        barrier.wait()            # both threads are inside their own `using_device`
+        x = xf.ones((3,)) * i
+        barrier.wait()
+        seen[i] = (x.device, xf.default_device(), float(xf.sum(x)))
+ts = [threading.Thread(target=body, args=(i,)) for i in range(2)]
+for t in ts: t.start()
+for t in ts: t.join(60)
+assert seen[0][:2] == (devs[0], devs[0]) and seen[1][:2] == (devs[1], devs[1]), seen
+assert seen[1][2] == 3.0
+assert xf.default_device() == devs[0]   # this thread never entered a using_device
+""")
+
+# --- a table of ops x shardings equals the one-device program (4 devices) --------------------
+CASES["table"] = (4, """
+mesh1 = xf.Mesh(devs[:4], ("x",))
+mesh2 = xf.Mesh(np.array(devs[:4], dtype=object).reshape(2, 2), ("a", "b"))
+S = lambda m, *spec: xf.NamedSharding(m, xf.P(*spec))
+shardings = [S(mesh1, "x"), S(mesh1, None, "x"), S(mesh1), S(mesh2, "a", "b"),
+             S(mesh2, ("a", "b")), S(mesh2, None, "a")]
+ops = {
+    "sin_mul": lambda a, b: xf.sin(a) * b + 1.0,
+    "sum0": lambda a, b: xf.sum(a, axis=0) + xf.sum(b),
+    "sum1": lambda a, b: xf.max(a * b, axis=1),
+    "matmul": lambda a, b: a @ xf.permute_dims(b, (1, 0)),
+    "reshape": lambda a, b: xf.reshape(a + b, (4, 16)),
+    "cumsum": lambda a, b: xf.cumulative_sum(a - b, axis=0),
+    "where": lambda a, b: xf.where(a > b, a, b),
+    "mean_keep": lambda a, b: a - xf.mean(a, axis=1, keepdims=True),
+}
+a = rng.standard_normal((8, 8)).astype(np.float32)
+b = rng.standard_normal((8, 8)).astype(np.float32)
+n = 0
+for name, fn in ops.items():
+    want = xf.compile(fn)(a, b)
+    for s in shardings:
+        f = xf.compile(fn, in_shardings=s)
+        got = f(a, b)                                   # NumPy in -> NumPy out (gathered)
+        close(got, want, 1e-4)
+        ga, gb = xf.device_put(a, s), xf.device_put(b, s)
+        out = f(ga, gb)                                 # global arrays in -> global array out
+        assert isinstance(out, xf.ShardedArray), type(out)
+        close(np.asarray(out), want, 1e-4)
+        n += 1
+assert n == len(ops) * len(shardings)
+# vocabulary: shards, shard shapes, eager use of a global array, lower() shows annotations
+s = S(mesh2, "a", "b")
+g = xf.device_put(a, s)
+assert g.sharding == s and g.sharding.shard_shape(a.shape) == (4, 4)
+shards = g.addressable_shards
+assert len(shards) == 4 and {sh.device for sh in shards} == set(devs[:4])
+for sh in shards:
+    close(np.asarray(sh.data), a[sh.index])
+    assert sh.data.device == sh.device
+close(xf.sum(g * 2.0), np.float32((a * 2).sum()), 1e-4)   # eager ops gather
+plain = xf.ones((2,))
+assert plain.sharding.device_set == {plain.device} and len(plain.addressable_shards) == 1
+text = xf.compile(ops["sin_mul"], in_shardings=s, out_shardings=s).lower(a, b).as_text()
+assert 'sdy.mesh @mesh = <["a"=2, "b"=2]>' in text, text
+assert '#sdy.sharding<@mesh, [{"a"}, {"b"}]>' in text and "num_partitions = 4" in text
+# int and float64 data survive the split
+i64 = np.arange(32, dtype=np.int64).reshape(8, 4) * (2 ** 40)
+close(xf.device_put(i64, S(mesh1, "x")), i64)
+# torch in -> torch out, gathered
+import torch
+t = xf.compile(ops["sin_mul"], in_shardings=S(mesh1, "x"))(torch.from_numpy(a), torch.from_numpy(b))
+assert isinstance(t, torch.Tensor)
+close(t.numpy(), np.sin(a) * b + np.float32(1), 1e-4)
+print("cases", n)
+""")
+
+# --- errors and the two crash traps (4 devices) ---------------------------------------------
+CASES["errors"] = (4, """
+import time
+mesh = xf.Mesh(devs[:4], ("x",))
+rows = xf.NamedSharding(mesh, xf.P("x"))
+repl = xf.NamedSharding(mesh, xf.P())
+def raises(exc, fn, *words):
+    try:
+        fn()
+    except exc as e:
+        msg = str(e)
+        assert isinstance(e, xf.XfrontError), type(e)
+        for w in words:
+            assert w in msg, (w, msg)
+        return msg
+    raise AssertionError(f"no {exc.__name__}")
+x6 = np.ones((6, 2), np.float32)
+raises(ValueError, lambda: xf.device_put(x6, rows), "(6, 2)", "size 4", "does not divide")
+raises(ValueError, lambda: xf.compile(lambda a: a * 2, in_shardings=rows)(x6), "argument 0",
+       "does not divide")
+raises(ValueError, lambda: xf.compile(lambda a: xf.shard(a[:3], rows), in_shardings=repl)(
+       np.ones((8,), np.float32)), "shard", "does not divide")
+raises(TypeError, lambda: xf.NamedSharding(mesh, xf.P("y")), "'y'", "['x']")
+raises(TypeError, lambda: xf.NamedSharding(mesh, xf.P("x", "x")), "twice")
+raises(TypeError, lambda: xf.Mesh(devs[:4], ("x", "y")), "axis names")
+other = xf.NamedSharding(xf.Mesh(devs[:2], ("x",)), xf.P("x"))
+raises(TypeError, lambda: xf.compile(lambda a, b: a + b, in_shardings=(rows, other))(
+       np.ones((8,), np.float32), np.ones((8,), np.float32)), "different meshes")
+raises(TypeError, lambda: xf.compile(lambda a: a, in_shardings=(rows, rows))(
+       np.ones((8,), np.float32)), "in_shardings")
+# crash trap 1: a replicated global array given to a row-sharded parameter must be refused
+f = xf.compile(lambda a: (a * a, xf.sum(a * a)), in_shardings=rows, out_shardings=(rows, repl))
+X = np.arange(16, dtype=np.float32).reshape(8, 2)
+raises(TypeError, lambda: f(xf.device_put(X, repl)), "argument 0", "P('x')", "device_put")
+y, s = f(xf.device_put(X, rows))                 # the process is still alive and correct
+close(s, np.float32((X * X).sum()))
+# crash trap 2: back-to-back launches of a program with a cross-device all-reduce
+gx = xf.device_put(X, rows)
+t0 = time.perf_counter()
+for _ in range(300):
+    y, s = f(gx)
+close(s, np.float32((X * X).sum()))
+print("300 launches", round(time.perf_counter() - t0, 3), "s")
+""")
+
+# --- data-parallel MLP training and a tensor-parallel MLP (4 devices) ------------------------
+CASES["training"] = (4, """
+mesh = xf.Mesh(devs[:4], ("batch",))
+data = xf.NamedSharding(mesh, xf.P("batch"))
+repl = xf.NamedSharding(mesh, xf.P())
+def loss(params, x, y):
+    w1, b1, w2 = params
+    h = xf.tanh(x @ w1 + b1)
+    return xf.mean((h @ w2 - y) ** 2)
+def step(params, x, y):
+    g = xf.grad(loss)(params, x, y)
+    return tuple(p - 0.1 * gp for p, gp in zip(params, g)), loss(params, x, y)
+params = (rng.standard_normal((5, 16)).astype(np.float32) * 0.3,
+          np.zeros((16,), np.float32), rng.standard_normal((16, 1)).astype(np.float32) * 0.3)
+x = rng.standard_normal((32, 5)).astype(np.float32)
+y = np.sin(x.sum(axis=1, keepdims=True)).astype(np.float32)
+one = xf.compile(step)
+dp = xf.compile(step, in_shardings=(repl, data, data), out_shardings=(repl, repl))
+p1 = tuple(xf.asarray(p) for p in params)
+pd = tuple(xf.device_put(p, repl) for p in params)
+xd, yd = xf.device_put(x, data), xf.device_put(y, data)
+losses = []
+for i in range(10):
+    p1, l1 = one(p1, x, y)
+    pd, ld = dp(pd, xd, yd)
+    close(ld, np.asarray(l1), 1e-5)
+    for a, b in zip(pd, p1):
+        close(np.asarray(a), np.asarray(b), 1e-5)
+    losses.append(float(l1))
+assert losses[-1] < losses[0], losses
+assert dp.compiles == 1
+# tensor parallel: first matmul column-sharded, second row-sharded (2x2 mesh: data x model)
+mesh2 = xf.Mesh(np.array(devs[:4], dtype=object).reshape(2, 2), ("data", "model"))
+col = xf.NamedSharding(mesh2, xf.P(None, "model"))
+row = xf.NamedSharding(mesh2, xf.P("model", None))
+bat = xf.NamedSharding(mesh2, xf.P("data"))
+w1 = rng.standard_normal((6, 8)).astype(np.float32)
+w2 = rng.standard_normal((8, 3)).astype(np.float32)
+xt = rng.standard_normal((4, 6)).astype(np.float32)
+def tp(w1, w2, x):
+    h = xf.shard(xf.tanh(x @ w1), xf.NamedSharding(mesh2, xf.P("data", "model")))
+    return h @ w2
+close(xf.compile(tp, in_shardings=(col, row, bat), out_shardings=bat)(w1, w2, xt),
+      np.tanh(xt @ w1) @ w2, 1e-5)
+tloss = lambda w1, w2, x: xf.sum(tp(w1, w2, x) ** 2)
+g_tp = xf.compile(xf.grad(tloss, argnums=(0, 1)), in_shardings=(col, row, bat),
+                  out_shardings=(col, row))(w1, w2, xt)
+g_1 = xf.compile(xf.grad(tloss, argnums=(0, 1)))(w1, w2, xt)
+for a, b in zip(g_tp, g_1):
+    close(a, b, 1e-4)
+text = xf.compile(xf.grad(tloss), in_shardings=(col, row, bat)).lower(w1, w2, xt).as_text()
+assert text.count("sdy.sharding_constraint") >= 2, text   # forward and transposed constraint
+""")
+
+# --- 8 devices: a 2x4 mesh ---------------------------------------------------------------------
+CASES["eight"] = (8, """
+assert len(devs) == 8
+mesh = xf.Mesh(np.array(devs, dtype=object).reshape(2, 4), ("a", "b"))
+s = xf.NamedSharding(mesh, xf.P("a", "b"))
+a = rng.standard_normal((4, 8)).astype(np.float32)
+f = xf.compile(lambda v: (xf.exp(v) @ xf.permute_dims(v, (1, 0)), xf.sum(v, axis=0)),
+               in_shardings=s, out_shardings=(xf.NamedSharding(mesh, xf.P("a")),
+                                              xf.NamedSharding(mesh, xf.P("b"))))
+m, c = f(xf.device_put(a, s))
+close(m, (np.exp(a) @ a.T).astype(np.float32), 1e-4)
+close(c, a.sum(axis=0), 1e-5)
+assert len(c.addressable_shards) == 8 and c.addressable_shards[0].data.shape == (2,)
+""")
+
+
+def _launch(name: str, ndev: int, body: str) -> subprocess.Popen:
+    env = dict(os.environ)
+    env["XLA_FLAGS"] = (env.get("XLA_FLAGS", "") +
+                        f" --xla_force_host_platform_device_count={ndev}").strip()
+    env["PYTHONPATH"] = ROOT + os.pathsep + env.get("PYTHONPATH", "")
+    env["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    code = PRELUDE + textwrap.dedent(body) + "\nprint('CASE-OK')\n"
+    return subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+@pytest.fixture(scope="module")
+def results() -> dict[str, tuple[int, str]]:
+    procs = {name: _launch(name, n, body) for name, (n, body) in CASES.items()}
+    deadline = time.monotonic() + TIMEOUT_S
+    out: dict[str, tuple[int, str]] = {}
+    for name, p in procs.items():
+        try:
+            text, _ = p.communicate(timeout=max(1.0, deadline - time.monotonic()))
+            out[name] = (p.returncode, text)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            text, _ = p.communicate()
+            out[name] = (-1, f"TIMED OUT after {TIMEOUT_S} s\n{text}")
+    return out
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_case(results: dict[str, tuple[int, str]], name: str) -> None:
+    rc, text = results[name]
+    assert rc == 0 and "CASE-OK" in text, f"case {name} failed (rc={rc}):\n{text[-4000:]}"
