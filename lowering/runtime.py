@@ -1244,14 +1244,16 @@ def is_fully_addressable(buf: Any) -> bool:
 
 @_guarded("gather", "a sharded array")
 def gather(buf: Any) -> np.ndarray:
-    """The whole value of a (fully addressable) global array on the host."""
+    """The whole value of a global array on the host (a replicated one may span processes)."""
+    if not getattr(buf, "is_fully_addressable", True) and buf.is_fully_replicated:
+        return np.asarray(buf.addressable_shards[0].data)
     return np.asarray(buf)
 
 
 @_guarded("gather", "a sharded array")
 def gather_to(buf: Any, dev: Any) -> Any:
     """The whole value of a global array as one buffer on ``dev``."""
-    return put(np.asarray(buf), dev, copy=True)
+    return put(gather(buf), dev, copy=True)
 
 
 class SpmdExecutable:

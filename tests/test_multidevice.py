@@ -23,7 +23,6 @@ TIMEOUT_S = 240
 PRELUDE = """
 import numpy as np
 import xfront as xf
-devs = xf.devices("cpu")
 rng = np.random.default_rng(0)
 def close(a, b, tol=1e-5):
     a = np.asarray(a); b = np.asarray(b)
@@ -58,6 +57,7 @@ CASES["table"] = (4, """
 mesh1 = xf.Mesh(devs[:4], ("x",))
 mesh2 = xf.Mesh(np.array(devs[:4], dtype=object).reshape(2, 2), ("a", "b"))
 S = lambda m, *spec: xf.NamedSharding(m, xf.P(*spec))
+assert xf.P is xf.PartitionSpec and xf.PartitionSpec("x", None) == ("x", None)
 shardings = [S(mesh1, "x"), S(mesh1, None, "x"), S(mesh1), S(mesh2, "a", "b"),
              S(mesh2, ("a", "b")), S(mesh2, None, "a")]
 ops = {
@@ -225,21 +225,63 @@ close(c, a.sum(axis=0), 1e-5)
 assert len(c.addressable_shards) == 8 and c.addressable_shards[0].data.shape == (2,)
 """)
 
+# --- multi-process: 2 and 4 processes over loopback, gloo collectives ----------------------
+MULTI = """
+import sys
+pid, nproc, port = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+xf.distributed.initialize(f"127.0.0.1:{port}", nproc, pid, timeout_s=60)
+devs = xf.devices("cpu")
+assert xf.distributed.process_index() == pid and xf.distributed.process_count() == nproc
+assert len(devs) == nproc * NDEV, devs
+mesh = xf.Mesh(devs, ("x",))
+rows = xf.NamedSharding(mesh, xf.P("x"))
+repl = xf.NamedSharding(mesh, xf.P())
+local = np.arange(2 * NDEV * 3, dtype=np.float32).reshape(2 * NDEV, 3) + 100 * pid
+g = xf.make_array_from_process_local_data(rows, local)
+assert g.shape == (2 * NDEV * nproc, 3)
+full = np.concatenate([np.arange(2 * NDEV * 3, dtype=np.float32).reshape(2 * NDEV, 3) + 100 * p
+                       for p in range(nproc)])
+w = np.linspace(-1, 1, 12, dtype=np.float32).reshape(3, 4)
+f = xf.compile(lambda a, w: (xf.sum(xf.tanh(a @ w), axis=0), a * 2),
+               in_shardings=(rows, repl), out_shardings=(repl, rows))
+s, y = f(g, w)
+close(s, np.tanh(full @ w).sum(axis=0), 1e-4)
+for sh in y.addressable_shards:             # this process's rows only
+    close(sh.data, full[sh.index] * 2)
+assert len(y.addressable_shards) == NDEV
+grad = xf.compile(xf.grad(lambda w, a: xf.sum(xf.tanh(a @ w))), in_shardings=(repl, rows),
+                  out_shardings=repl)(w, g)
+close(grad, full.T @ (1 - np.tanh(full @ w) ** 2), 1e-3)
+"""
+PROCS = {"procs2": (2, 2), "procs4": (4, 1)}  # name: (processes, devices per process)
 
-def _launch(name: str, ndev: int, body: str) -> subprocess.Popen:
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _launch(name: str, ndev: int, body: str, argv: tuple = ()) -> subprocess.Popen:
     env = dict(os.environ)
     env["XLA_FLAGS"] = (env.get("XLA_FLAGS", "") +
                         f" --xla_force_host_platform_device_count={ndev}").strip()
     env["PYTHONPATH"] = ROOT + os.pathsep + env.get("PYTHONPATH", "")
     env["TF_CPP_MIN_LOG_LEVEL"] = "3"
     code = PRELUDE + textwrap.dedent(body) + "\nprint('CASE-OK')\n"
-    return subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, env=env,
+    return subprocess.Popen([sys.executable, "-c", code, *map(str, argv)], cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
 @pytest.fixture(scope="module")
 def results() -> dict[str, tuple[int, str]]:
-    procs = {name: _launch(name, n, body) for name, (n, body) in CASES.items()}
+    procs = {name: _launch(name, n, 'devs = xf.devices("cpu")\n' + body)
+             for name, (n, body) in CASES.items()}
+    for name, (nproc, ndev) in PROCS.items():
+        port = _free_port()
+        for pid in range(nproc):
+            procs[f"{name}/{pid}"] = _launch(name, ndev, f"NDEV = {ndev}\n" + MULTI,
+                                             (pid, nproc, port))
     deadline = time.monotonic() + TIMEOUT_S
     out: dict[str, tuple[int, str]] = {}
     for name, p in procs.items():
@@ -257,3 +299,12 @@ def results() -> dict[str, tuple[int, str]]:
 def test_case(results: dict[str, tuple[int, str]], name: str) -> None:
     rc, text = results[name]
     assert rc == 0 and "CASE-OK" in text, f"case {name} failed (rc={rc}):\n{text[-4000:]}"
+
+
+@pytest.mark.parametrize("name", list(PROCS))
+def test_processes(results: dict[str, tuple[int, str]], name: str) -> None:
+    """``xf.distributed.initialize`` over loopback: every process gets the same reduction."""
+    for pid in range(PROCS[name][0]):
+        rc, text = results[f"{name}/{pid}"]
+        assert rc == 0 and "CASE-OK" in text, \
+            f"process {pid} of {name} failed (rc={rc}):\n{text[-4000:]}"

@@ -409,6 +409,9 @@ def device_put(x: Any, sharding: Any) -> Array:
 
     aval = AbstractArray(tuple(host.shape), _dtype(host.dtype))
     sharding.check(aval.shape, "device_put", f"the {aval.short} array")
+    if sharding.is_fully_replicated and _rt().process_count() > 1:  # every process has it all
+        return ShardedArray._wrap(_rt().global_from_local(sharding._rt_sharding(), host,
+                                                          aval.shape), aval, sharding)
     _check_addressable(sharding, "device_put")
     return ShardedArray._wrap(_rt().put_global(host, sharding._rt_sharding()), aval, sharding)
 
