@@ -225,6 +225,81 @@ close(c, a.sum(axis=0), 1e-5)
 assert len(c.addressable_shards) == 8 and c.addressable_shards[0].data.shape == (2,)
 """)
 
+# --- shard_map with collectives, and their gradients (4 devices) ------------------------------
+CASES["shard_map"] = (4, """
+mesh = xf.Mesh(devs[:4], ("x",))
+rows = xf.NamedSharding(mesh, xf.P("x"))
+repl = xf.NamedSharding(mesh, xf.P())
+X = np.arange(16, dtype=np.float32).reshape(8, 2)
+ring = [(i, (i + 1) % 4) for i in range(4)]
+def body(a):
+    return (xf.psum(xf.sum(a, axis=0), "x"), xf.pmean(a, "x"), xf.pmax(a, "x"),
+            xf.all_gather(a * 2, "x"), xf.axis_index("x") + xf.zeros((1,), dtype=xf.int32),
+            xf.ppermute(a, "x", ring), xf.reduce_scatter(xf.all_gather(a, "x"), "x"),
+            xf.all_to_all(xf.tile(a, (1, 2)), "x", 1, 0))
+specs = (xf.P(), xf.P(), xf.P(), xf.P(), xf.P("x"), xf.P("x"), xf.P("x"), xf.P("x"))
+sm = xf.shard_map(body, mesh=mesh, in_specs=xf.P("x"), out_specs=specs)
+f = xf.compile(sm, in_shardings=rows, out_shardings=tuple(xf.NamedSharding(mesh, s) for s in specs))
+text = f.lower(X).as_text()
+assert "sdy.manual_computation" in text and "stablehlo.all_reduce" in text, text
+ps, pm, px, ag, ai, pp, rs, a2a = f(X)
+blocks = X.reshape(4, 2, 2)
+close(ps, X.sum(axis=0))
+close(pm, blocks.mean(axis=0))
+close(px, blocks.max(axis=0))
+close(ag, X * 2)
+close(ai, np.arange(4, dtype=np.int32))
+close(pp, np.roll(X, 2, axis=0))
+close(rs, X * 4)
+# all_to_all: each device splits its (2, 4) tile into 4 column blocks (2, 1), block j goes to
+# device j, which stacks what it receives along rows: device j gets column j of every tile
+tiles = [np.tile(b, (1, 2)) for b in blocks]
+want = np.concatenate([np.concatenate([t[:, j:j + 1] for t in tiles], axis=0) for j in range(4)])
+close(a2a, want)
+# 2-D mesh: collectives over one axis only
+mesh2 = xf.Mesh(np.array(devs[:4], dtype=object).reshape(2, 2), ("a", "b"))
+s2 = xf.NamedSharding(mesh2, xf.P("a", "b"))
+g2 = xf.compile(xf.shard_map(lambda v: xf.psum(v, "b"), mesh=mesh2, in_specs=xf.P("a", "b"),
+                             out_specs=xf.P("a", None)), in_shardings=s2,
+                out_shardings=xf.NamedSharding(mesh2, xf.P("a")))
+Y = np.arange(16, dtype=np.float32).reshape(4, 4)
+close(g2(Y), Y[:, :2] + Y[:, 2:])
+# gradients through shard_map: data-parallel loss with psum equals the one-device gradient
+w = np.linspace(-1, 1, 6, dtype=np.float32).reshape(2, 3)
+def local_loss(w, a):
+    return xf.psum(xf.sum(xf.tanh(a @ w)), "x")
+loss_sm = lambda w, a: xf.shard_map(local_loss, mesh=mesh, in_specs=(xf.P(), xf.P("x")),
+                                    out_specs=xf.P())(w, a)
+g_sm = xf.compile(xf.grad(loss_sm), in_shardings=(repl, rows), out_shardings=repl)(w, X)
+g_1 = xf.compile(xf.grad(lambda w, a: xf.sum(xf.tanh(a @ w))))(w, X)
+close(g_sm, g_1, 1e-4)
+c = np.arange(16, dtype=np.float32).reshape(8, 2)
+blocksum = np.tile(c.reshape(4, 2, 2).sum(0), (4, 1))
+for fn, spec, weight, want in [
+        (lambda a: xf.ppermute(a, "x", ring), xf.P("x"), c, np.roll(c, -2, axis=0)),
+        (lambda a: xf.all_gather(a, "x"), xf.P(), c, c),
+        (lambda a: xf.pmean(a, "x"), xf.P(), c[:2], np.tile(c[:2], (4, 1)) / 4),
+        (lambda a: xf.reduce_scatter(xf.tile(a, (4, 1)), "x"), xf.P("x"), c, blocksum)]:
+    outer = lambda a, fn=fn, spec=spec, weight=weight: xf.sum(
+        xf.shard_map(fn, mesh=mesh, in_specs=xf.P("x"), out_specs=spec)(a) * weight)
+    got = xf.compile(xf.grad(outer), in_shardings=rows, out_shardings=rows)(X)
+    close(got, want.astype(np.float32), 1e-5)
+# errors at trace time
+def raises(exc, fn, *words):
+    try:
+        fn()
+    except exc as e:
+        for w_ in words:
+            assert w_ in str(e), (w_, str(e))
+        return
+    raise AssertionError("no error")
+raises(TypeError, lambda: xf.compile(xf.shard_map(lambda v: xf.psum(v, "y"), mesh=mesh,
+       in_specs=xf.P("x"), out_specs=xf.P()), in_shardings=rows)(X), "psum", "'y'")
+raises(TypeError, lambda: xf.psum(xf.ones((2,)), "x"), "outside xf.shard_map")
+raises(ValueError, lambda: xf.compile(xf.shard_map(lambda v: v, mesh=mesh, in_specs=xf.P("x"),
+       out_specs=xf.P("x")), in_shardings=repl)(np.ones((6,), np.float32)), "does not divide")
+""")
+
 # --- multi-process: 2 and 4 processes over loopback, gloo collectives ----------------------
 MULTI = """
 import sys

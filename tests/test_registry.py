@@ -35,6 +35,7 @@ NONDIFFERENTIABLE_REASONS = {
     "threefry2x32": "random bits: integer-valued",
     "bitcast_convert": "reinterprets bits; not a numeric function of its input",
     "stop_gradient": "blocks gradients by definition",
+    "axis_index": "integer-valued (a device index), no array inputs",
 }
 
 

@@ -173,3 +173,11 @@ __all__ += """
     Mesh NamedSharding P PartitionSpec ShardedArray device_put shard
     make_array_from_process_local_data distributed sharding
 """.split()
+from xfront._shard_map import all_gather as all_gather, all_to_all as all_to_all  # noqa: E402
+from xfront._shard_map import axis_index as axis_index, pmax as pmax  # noqa: E402
+from xfront._shard_map import pmean as pmean, ppermute as ppermute, psum as psum  # noqa: E402
+from xfront._shard_map import reduce_scatter as reduce_scatter  # noqa: E402
+from xfront._shard_map import shard_map as shard_map  # noqa: E402
+__all__ += """
+    shard_map psum pmean pmax all_gather reduce_scatter ppermute all_to_all axis_index
+""".split()

@@ -655,6 +655,8 @@ def _constraint_shardings(graph: Any) -> list[NamedSharding]:
         if eqn.prim is sharding_constraint_p:
             out.append(eqn.params["sharding"])
         for v in eqn.params.values():
+            if isinstance(v, Mesh):  # shard_map and collectives
+                out.append(NamedSharding(v, PartitionSpec()))
             if isinstance(v, _core.Graph):
                 out.extend(_constraint_shardings(v))
     return out
