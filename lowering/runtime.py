@@ -1213,11 +1213,40 @@ def put_global(x: np.ndarray, sharding: Any) -> Any:
 
 
 @_guarded("make_array_from_process_local_data", "a sharded array")
-def global_from_local(sharding: Any, local: np.ndarray, global_shape: tuple[int, ...]) -> Any:
-    """A global array from this process's part ``local`` (all processes call this)."""
-    from jax._src import array as _jarray
+def global_from_local(sharding: Any, local: np.ndarray, factors: Sequence[int],
+                      global_shape: tuple[int, ...] | None) -> Any:
+    """A global array from this process's part ``local`` (all processes call this).
 
-    return _jarray.make_array_from_process_local_data(sharding, local, global_shape)
+    ``factors[d]``: how many blocks the sharding splits dimension d into. This process's part
+    covers the blocks of its own devices; without ``global_shape`` each dimension is the local
+    size times (blocks in all / blocks here). NOTE: jax's helper for this narrows 64-bit data
+    to 32 bits unless jax's x64 mode is on (a global array whose type then differs from the
+    program's crashes it), so the shards are put here, with 64-bit types kept.
+    """
+    ndim = local.ndim
+    probe = sharding.addressable_devices_indices_map(tuple(int(f) for f in factors))
+    here = [len({idx[d].indices(factors[d])[0] for idx in probe.values()}) for d in range(ndim)]
+    if global_shape is None:
+        global_shape = tuple(local.shape[d] * factors[d] // here[d] for d in range(ndim))
+    imap = sharding.addressable_devices_indices_map(tuple(global_shape))
+    starts = [min(idx[d].indices(global_shape[d])[0] for idx in imap.values())
+              for d in range(ndim)]
+    devs, shards = [], []
+    for dev, idx in imap.items():
+        rel = []
+        for d in range(ndim):
+            a, b, _ = idx[d].indices(global_shape[d])
+            rel.append(slice(a - starts[d], b - starts[d]))
+        part = local[tuple(rel)]
+        want = tuple(idx[d].indices(global_shape[d])[1] - idx[d].indices(global_shape[d])[0]
+                     for d in range(ndim))
+        if part.shape != want:
+            raise ValueError(f"the local part {local.shape} does not cover this process's "
+                             f"blocks of the global shape {tuple(global_shape)}")
+        devs.append(dev)
+        shards.append(np.array(part, copy=True, order="C"))
+    return xc.batched_device_put(_jcore.ShapedArray(tuple(global_shape), local.dtype), sharding,
+                                 shards, devs, True, False, _ALIAS, True)
 
 
 @_guarded("global array", "a sharded array")
@@ -1279,8 +1308,9 @@ class SpmdExecutable:
 
     def mismatched(self, bufs: Sequence[Any]) -> int | None:
         """The index of the first argument whose sharding differs from the compiled one."""
-        for i, (b, s, n) in enumerate(zip(bufs, self.in_shardings, self.ndims)):
-            if not sharding_matches(b, s, n):
+        for i, (b, s, a) in enumerate(zip(bufs, self.in_shardings, self.in_avals)):
+            if not sharding_matches(b, s, len(a.shape)) or b.dtype != a.dtype.np or \
+                    tuple(b.shape) != a.shape:
                 return i
         return None
 

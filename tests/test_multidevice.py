@@ -327,6 +327,12 @@ assert len(y.addressable_shards) == NDEV
 grad = xf.compile(xf.grad(lambda w, a: xf.sum(xf.tanh(a @ w))), in_shardings=(repl, rows),
                   out_shardings=repl)(w, g)
 close(grad, full.T @ (1 - np.tanh(full @ w) ** 2), 1e-3)
+# 64-bit values keep their type across processes (replicated and split)
+w64 = w.astype(np.float64)
+g64 = xf.make_array_from_process_local_data(rows, local.astype(np.float64))
+s64 = xf.compile(lambda a, w: xf.sum(a @ w, axis=0), in_shardings=(rows, repl),
+                 out_shardings=repl)(g64, w64)
+close(s64, (full.astype(np.float64) @ w64).sum(axis=0), 1e-9)
 """
 PROCS = {"procs2": (2, 2), "procs4": (4, 1)}  # name: (processes, devices per process)
 

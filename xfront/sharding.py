@@ -187,6 +187,9 @@ class NamedSharding:
             n *= self.mesh.shape[a]
         return n
 
+    def _factors(self, ndim: int) -> list[int]:
+        return [self._factor(self.spec[d]) if d < len(self.spec) else 1 for d in range(ndim)]
+
     def check(self, shape: tuple[int, ...], op: str, what: str = "the array") -> None:
         """Raise ShapeError unless ``shape`` can be laid out by this sharding."""
         if len(self.spec) > len(shape):
@@ -410,8 +413,9 @@ def device_put(x: Any, sharding: Any) -> Array:
     aval = AbstractArray(tuple(host.shape), _dtype(host.dtype))
     sharding.check(aval.shape, "device_put", f"the {aval.short} array")
     if sharding.is_fully_replicated and _rt().process_count() > 1:  # every process has it all
-        return ShardedArray._wrap(_rt().global_from_local(sharding._rt_sharding(), host,
-                                                          aval.shape), aval, sharding)
+        return ShardedArray._wrap(_rt().global_from_local(
+            sharding._rt_sharding(), host, sharding._factors(len(aval.shape)), aval.shape),
+            aval, sharding)
     _check_addressable(sharding, "device_put")
     return ShardedArray._wrap(_rt().put_global(host, sharding._rt_sharding()), aval, sharding)
 
@@ -427,9 +431,9 @@ def make_array_from_process_local_data(sharding: NamedSharding, local_data: Any,
     from xfront._dtypes import dtype as _dtype
 
     try:
-        g = _rt().global_from_local(sharding._rt_sharding(), host,
+        g = _rt().global_from_local(sharding._rt_sharding(), host, sharding._factors(host.ndim),
                                     None if global_shape is None else tuple(global_shape))
-    except _errors.XfrontError as e:
+    except (_errors.XfrontError, ValueError) as e:
         raise _errors.err(_errors.ShapeError, "make_array_from_process_local_data",
                           f"the local part {host.shape} does not fit {sharding!r} with global "
                           f"shape {global_shape}: {e}") from None
