@@ -95,6 +95,19 @@ for sh in shards:
     close(np.asarray(sh.data), a[sh.index])
     assert sh.data.device == sh.device
 close(xf.sum(g * 2.0), np.float32((a * 2).sum()), 1e-4)   # eager ops gather
+close(xf.compile(ops["matmul"])(g, g), a @ a.T, 1e-4)      # so do one-device programs
+close(xf.grad(lambda v: xf.sum(v ** 2))(g), 2 * a, 1e-5)
+import pickle
+back = pickle.loads(pickle.dumps(g))
+assert back.sharding == s and isinstance(back, xf.ShardedArray)
+close(back, a)
+assert isinstance(xf.compile(ops["sin_mul"], in_shardings=s, returns="xfront")(a, b),
+                  xf.ShardedArray)
+try:
+    xf.compile(ops["sin_mul"], in_shardings=s, static_argnums=1)
+    raise AssertionError("no error")
+except TypeError as e:
+    assert "static_argnums" in str(e)
 plain = xf.ones((2,))
 assert plain.sharding.device_set == {plain.device} and len(plain.addressable_shards) == 1
 text = xf.compile(ops["sin_mul"], in_shardings=s, out_shardings=s).lower(a, b).as_text()
@@ -223,6 +236,10 @@ m, c = f(xf.device_put(a, s))
 close(m, (np.exp(a) @ a.T).astype(np.float32), 1e-4)
 close(c, a.sum(axis=0), 1e-5)
 assert len(c.addressable_shards) == 8 and c.addressable_shards[0].data.shape == (2,)
+import tensorflow as tf                      # TF in -> TF out, split and gathered
+m_tf, c_tf = f(tf.constant(a))
+assert isinstance(c_tf, tf.Tensor)
+close(c_tf.numpy(), a.sum(axis=0), 1e-5)
 """)
 
 # --- shard_map with collectives, and their gradients (4 devices) ------------------------------

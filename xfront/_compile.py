@@ -792,8 +792,15 @@ def compile(fn: Callable | None = None, *, static_argnums: int | Sequence[int] =
     if in_shardings is not None or out_shardings is not None:
         from xfront.sharding import compile_sharded
 
+        if static_argnums or static_argnames or donate_argnums or device is not None:
+            raise _errors.err(_errors.ArgumentError, "compile",
+                              "static_argnums, static_argnames, donate_argnums and device are "
+                              "not supported together with in_shardings/out_shardings yet",
+                              "close over static values (functools.partial); the mesh of the "
+                              "shardings decides the devices")
+
         def wrap_sharded(f: Callable) -> Any:
-            return compile_sharded(f, in_shardings, out_shardings, static_argnums)
+            return compile_sharded(f, in_shardings, out_shardings, returns=returns)
 
         return wrap_sharded if fn is None else wrap_sharded(fn)
 

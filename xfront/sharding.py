@@ -507,10 +507,11 @@ class ShardedFunction:
     """``xf.compile(f, in_shardings=..., out_shardings=...)``: ``f`` as one SPMD program."""
 
     def __init__(self, fn: Callable, in_shardings: Any, out_shardings: Any,
-                 static_argnums: Any = ()):
+                 returns: str | None = None):
         from xfront._compile import CompiledFunction
 
-        self._inner = CompiledFunction(fn, static_argnums=static_argnums)
+        self._inner = CompiledFunction(fn)
+        self._returns = returns
         self._fn = fn
         self.__name__ = getattr(fn, "__name__", "fn")
         self._in = in_shardings
@@ -647,7 +648,7 @@ class ShardedFunction:
         outs = exe.execute(bufs)
         vals: list[Any] = [ShardedArray._wrap(b, a, s) for b, a, s
                            in zip(outs, e["out_avals"], e["out_sh"])]
-        mode = returns or (next(iter(frameworks)) if len(frameworks) == 1 else "xfront")
+        mode = returns or self._returns or (next(iter(frameworks)) if len(frameworks) == 1 else "xfront")
         if mode != "xfront":
             vals = [_to_framework(v, mode) for v in vals]
         return tree_unflatten(e["out_tree"], vals)
@@ -695,6 +696,6 @@ def _to_framework(v: ShardedArray, mode: str) -> Any:
     return v
 
 
-def compile_sharded(fn: Callable, in_shardings: Any = None, out_shardings: Any = None,
-                    static_argnums: Any = ()) -> ShardedFunction:
-    return ShardedFunction(fn, in_shardings, out_shardings, static_argnums)
+def compile_sharded(fn: Callable, in_shardings: Any = None, out_shardings: Any = None, *,
+                    returns: str | None = None) -> ShardedFunction:
+    return ShardedFunction(fn, in_shardings, out_shardings, returns)
