@@ -1,6 +1,7 @@
 """Scaling of a data-parallel training step over 1..N devices, and a multi-process run.
 
-    python -m benchmarks.bench_scaling [--devices 1,2,4,8] [--processes 2] [--steps 30] [--json PATH]
+    python -m benchmarks.bench_scaling [--devices 1,2,4,8] [--processes 2] [--steps 30]
+                                       [--json PATH]
 
 Each configuration runs in a fresh process (the CPU device count is fixed when the runtime
 starts; ``--xla_force_host_platform_device_count`` gives N virtual CPU devices). The step is an

@@ -168,7 +168,8 @@ from xfront.sharding import Mesh as Mesh, NamedSharding as NamedSharding  # noqa
 from xfront.sharding import P as P, PartitionSpec as PartitionSpec  # noqa: E402
 from xfront.sharding import ShardedArray as ShardedArray, device_put as device_put  # noqa: E402
 from xfront.sharding import shard as shard  # noqa: E402
-from xfront.sharding import make_array_from_process_local_data as make_array_from_process_local_data  # noqa: E402,E501
+from xfront.sharding import (  # noqa: E402
+    make_array_from_process_local_data as make_array_from_process_local_data)
 __all__ += """
     Mesh NamedSharding P PartitionSpec ShardedArray device_put shard
     make_array_from_process_local_data distributed sharding

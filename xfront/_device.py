@@ -1,7 +1,7 @@
 """Devices: which PJRT device an array lives on and where programs run.
 
 Imports: _errors; the runtime adapter lazily. Platform choice, in order: an explicit
-``device=`` argument, ``xfront.default_device(...)`` as a context manager or setter, the
+``device=`` argument, ``xfront.using_device(...)`` (per thread), the
 ``XFRONT_DEVICE`` environment variable (``cpu``, ``gpu``, ``cuda:1``...), else the first
 accelerator found (GPU/TPU), else the CPU.
 """

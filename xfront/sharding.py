@@ -648,7 +648,8 @@ class ShardedFunction:
         outs = exe.execute(bufs)
         vals: list[Any] = [ShardedArray._wrap(b, a, s) for b, a, s
                            in zip(outs, e["out_avals"], e["out_sh"])]
-        mode = returns or self._returns or (next(iter(frameworks)) if len(frameworks) == 1 else "xfront")
+        mode = returns or self._returns or \
+            (next(iter(frameworks)) if len(frameworks) == 1 else "xfront")
         if mode != "xfront":
             vals = [_to_framework(v, mode) for v in vals]
         return tree_unflatten(e["out_tree"], vals)
