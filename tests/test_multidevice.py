@@ -120,6 +120,12 @@ close(xf.device_put(i64, S(mesh1, "x")), i64)
 import torch
 t = xf.compile(ops["sin_mul"], in_shardings=S(mesh1, "x"))(torch.from_numpy(a), torch.from_numpy(b))
 assert isinstance(t, torch.Tensor)
+try:
+    xf.compile(ops["sin_mul"], in_shardings=S(mesh1, "x"))(torch.ones(8, 8, requires_grad=True),
+                                                        torch.from_numpy(b))
+    raise AssertionError("no error")
+except TypeError as e:
+    assert "requires grad" in str(e), e
 close(t.numpy(), np.sin(a) * b + np.float32(1), 1e-4)
 print("cases", n)
 """)

@@ -377,6 +377,11 @@ def _host_value(x: Any, op: str) -> np.ndarray:
         return np.asarray(x)
     if isinstance(x, np.ndarray):
         return x
+    if getattr(x, "requires_grad", False):  # a torch tensor recorded by autograd
+        raise _errors.err(_errors.ArgumentError, op,
+                          "a torch tensor that requires grad reached a sharded program; "
+                          "gradients through torch autograd are not supported there yet",
+                          "compute gradients inside with xf.grad, or pass x.detach()")
     from xfront import asarray
 
     return np.asarray(asarray(x))
