@@ -5,7 +5,10 @@ extra: ``pip install xfront[onnx]``).
 
 One translation rule per primitive, in a table keyed by the primitive object (``_RULES``); a
 primitive without a rule raises ``OnnxExportError`` naming it and the user's source line. The
-model uses ONNX opset 18 (reductions take their axes as an input there), which onnxruntime runs.
+model uses ONNX opset 18 (reductions take their axes as an input there), which onnxruntime runs,
+unless a translation needs a newer operator: ``bitcast_convert`` becomes ``BitCast`` (opset 26;
+onnxruntime 1.24 and later run it), which the namespace uses for ``signbit``, ``copysign``,
+``floor_divide``/``remainder`` of floats, ``nextafter`` and the sort keys of floats.
 
 NOTE [Where ONNX and xfront differ]
     The translation is value-for-value on ordinary inputs; a few edge cases follow ONNX's (or
@@ -67,6 +70,10 @@ class _Ctx:
         self.inits: list[Any] = []
         self._n = 0
         self.eqn: _core.Eqn | None = None
+        self.opset = OPSET  # raised by rules that need a newer operator (BitCast: 26)
+
+    def need(self, opset: int) -> None:
+        self.opset = max(self.opset, opset)
 
     def fresh(self, hint: str = "v") -> str:
         self._n += 1
@@ -101,6 +108,29 @@ class _Ctx:
     def one(self, op: str, inputs: list[str], **attrs: Any) -> str:
         return self.node(op, inputs, **attrs)[0]
 
+    # NOTE [onnxruntime kernel gaps]: onnxruntime's CPU kernels for Where lack bool, int16,
+    # uint16 and uint64, and those for Min/Max lack int16 and uint16; these two helpers widen
+    # such operands exactly (to int32, or bit-cast uint64 to int64) and narrow the result back.
+    def where(self, c: str, a: str, b: str, d: dt.DType) -> str:
+        if d in (dt.bool_, dt.int16, dt.uint16):
+            from onnx import TensorProto as T
+
+            a, b = (self.one("Cast", [v], to=T.INT32) for v in (a, b))
+            return self.one("Cast", [self.one("Where", [c, a, b])], to=_elem_type(d))
+        if d is dt.uint64:
+            self.need(26)
+            a, b = (self.one("BitCast", [v], to=_elem_type(dt.int64)) for v in (a, b))
+            return self.one("BitCast", [self.one("Where", [c, a, b])], to=_elem_type(d))
+        return self.one("Where", [c, a, b])
+
+    def minmax(self, op: str, a: str, b: str, d: dt.DType) -> str:
+        if d in (dt.int16, dt.uint16):
+            from onnx import TensorProto as T
+
+            a, b = (self.one("Cast", [v], to=T.INT32) for v in (a, b))
+            return self.one("Cast", [self.one(op, [a, b])], to=_elem_type(d))
+        return self.one(op, [a, b])
+
     def unsupported(self, why: str) -> OnnxExportError:
         e = self.eqn
         site = f" at {e.source}" if e is not None and e.source else ""
@@ -130,15 +160,6 @@ def _bitwise(bool_op: str, int_op: str) -> Rule:
     def rule(ctx: _Ctx, eqn: _core.Eqn, *xs: str, **params: Any) -> list[str]:
         op = bool_op if eqn.inputs[0].aval.dtype is dt.bool_ else int_op
         return [ctx.one(op, list(xs))]
-    return rule
-
-
-def _shift(direction: str) -> Rule:
-    def rule(ctx: _Ctx, eqn: _core.Eqn, x: str, y: str, **params: Any) -> list[str]:
-        d = eqn.inputs[0].aval.dtype
-        if d.kind != "u":
-            raise ctx.unsupported(f"on {d.name}: ONNX BitShift takes unsigned integers only")
-        return [ctx.one("BitShift", [x, y], direction=direction)]
     return rule
 
 
@@ -176,16 +197,18 @@ def _convert(ctx: _Ctx, eqn: _core.Eqn, x: str, *, dtype: dt.DType) -> list[str]
 
 
 def _select(ctx: _Ctx, eqn: _core.Eqn, p: str, a: str, b: str) -> list[str]:
-    if eqn.inputs[1].aval.dtype is dt.bool_:  # onnxruntime's Where has no bool kernel
-        from onnx import TensorProto as T
-
-        a, b = (ctx.one("Cast", [v], to=T.UINT8) for v in (a, b))
-        return [ctx.one("Cast", [ctx.one("Where", [p, a, b])], to=T.BOOL)]
-    return [ctx.one("Where", [p, a, b])]
+    return [ctx.where(p, a, b, eqn.inputs[1].aval.dtype)]
 
 
 def _clamp(ctx: _Ctx, eqn: _core.Eqn, lo: str, x: str, hi: str) -> list[str]:
-    return [ctx.one("Min", [ctx.one("Max", [x, lo]), hi])]
+    d = eqn.inputs[1].aval.dtype
+    return [ctx.minmax("Min", ctx.minmax("Max", x, lo, d), hi, d)]
+
+
+def _minmax(op: str) -> Rule:
+    def rule(ctx: _Ctx, eqn: _core.Eqn, a: str, b: str) -> list[str]:
+        return [ctx.minmax(op, a, b, eqn.inputs[0].aval.dtype)]
+    return rule
 
 
 def _broadcast_in_dim(ctx: _Ctx, eqn: _core.Eqn, x: str, *, shape: Any, dims: Any) -> list[str]:
@@ -227,13 +250,6 @@ def _rev(ctx: _Ctx, eqn: _core.Eqn, x: str, *, axes: Any) -> list[str]:
     n = len(axes)
     return [ctx.one("Slice", [x, ctx.i64([-1] * n), ctx.i64([-(2 ** 62)] * n),
                               ctx.i64(list(axes)), ctx.i64([-1] * n)])]
-
-
-def _pad(ctx: _Ctx, eqn: _core.Eqn, x: str, v: str, *, lo: Any, hi: Any,
-         interior: Any) -> list[str]:
-    if any(interior):
-        raise ctx.unsupported("with interior padding has no ONNX translation")
-    return [ctx.one("Pad", [x, ctx.i64(list(lo) + list(hi)), v], mode="constant")]
 
 
 def _iota(ctx: _Ctx, eqn: _core.Eqn, *, shape: Any, dtype: dt.DType, axis: int) -> list[str]:
@@ -308,8 +324,14 @@ def _gather(ctx: _Ctx, eqn: _core.Eqn, x: str, idx: str, *, offset_dims: Any,
             slice_sizes: Any, indices_are_sorted: Any) -> list[str]:
     # the single-axis gather (take, integer-array indexing of one axis): ONNX Gather
     xa, ia = eqn.inputs[0].aval, eqn.inputs[1].aval
-    if (len(start_index_map) != 1 or tuple(collapsed_slice_dims) != tuple(start_index_map)):
-        raise ctx.unsupported("of this form (several indexed axes) has no ONNX translation")
+    if len(start_index_map) != 1:
+        return _gather_nd(ctx, eqn, x, idx, offset_dims=offset_dims,
+                          collapsed_slice_dims=collapsed_slice_dims,
+                          start_index_map=start_index_map, index_vector_dim=index_vector_dim,
+                          slice_sizes=slice_sizes)
+    if tuple(collapsed_slice_dims) != tuple(start_index_map):
+        raise ctx.unsupported("of this form (a window over the indexed axis) has no ONNX "
+                              "translation")
     axis = start_index_map[0]
     full = tuple(1 if i == axis else s for i, s in enumerate(xa.shape))
     if tuple(slice_sizes) != full:
@@ -338,6 +360,51 @@ def _gather(ctx: _Ctx, eqn: _core.Eqn, x: str, idx: str, *, offset_dims: Any,
     perm = [onnx_labels.index(lab) for lab in hlo_labels]
     if perm != list(range(out_rank)):
         g = ctx.one("Transpose", [g], perm=perm)
+    return [g]
+
+
+def _gather_nd(ctx: _Ctx, eqn: _core.Eqn, x: str, idx: str, *, offset_dims: Any,
+               collapsed_slice_dims: Any, start_index_map: Any, index_vector_dim: int,
+               slice_sizes: Any) -> list[str]:
+    """A point gather over several axes with full windows elsewhere (``take_along_axis``,
+    ``x[i, j]``): ONNX GatherND on the operand with the indexed axes moved first. stablehlo
+    clamps each index into range; so does this (GatherND rejects out-of-range indices)."""
+    from onnx import TensorProto as T
+
+    xa, ia = eqn.inputs[0].aval, eqn.inputs[1].aval
+    sdims = list(start_index_map)
+    k = len(sdims)
+    rest = [i for i in range(xa.ndim) if i not in sdims]
+    if sorted(collapsed_slice_dims) != sorted(sdims) or len(set(sdims)) != k:
+        raise ctx.unsupported("of this form (windows over indexed axes) has no ONNX translation")
+    if [slice_sizes[i] for i in rest] != [xa.shape[i] for i in rest]:
+        raise ctx.unsupported("with partial slices has no ONNX translation")
+    perm = sdims + rest
+    if perm != list(range(xa.ndim)):
+        x = ctx.one("Transpose", [x], perm=perm)
+    batch_shape = [s for i, s in enumerate(ia.shape) if i != index_vector_dim]
+    if index_vector_dim == ia.ndim:
+        idx = ctx.one("Reshape", [idx, ctx.i64(batch_shape + [1])], allowzero=1)
+    elif index_vector_dim != ia.ndim - 1:
+        ip = [i for i in range(ia.ndim) if i != index_vector_dim] + [index_vector_dim]
+        idx = ctx.one("Transpose", [idx], perm=ip)
+    idx = ctx.one("Cast", [idx], to=T.INT64)
+    idx = ctx.one("Min", [ctx.one("Max", [idx, ctx.i64([0] * k)]),
+                          ctx.i64([xa.shape[i] - 1 for i in sdims])])
+    g = ctx.one("GatherND", [x, idx])
+    # GatherND: batch dims, then the rest dims in operand order; stablehlo: the offset (rest)
+    # dims at offset_dims, batch dims in order elsewhere
+    nb, out_rank = len(batch_shape), len(batch_shape) + len(rest)
+    order: list[int] = [-1] * out_rank
+    for j, d in enumerate(offset_dims):
+        order[d] = nb + j
+    b = 0
+    for p in range(out_rank):
+        if order[p] < 0:
+            order[p] = b
+            b += 1
+    if order != list(range(out_rank)):
+        g = ctx.one("Transpose", [g], perm=order)
     return [g]
 
 
@@ -426,6 +493,7 @@ def _cond(ctx: _Ctx, eqn: _core.Eqn, index: str, *ops: str, branches: Any) -> li
         sub._n = ctx._n + 100000 * (len(ctx.nodes) + 1)  # names unique across scopes
         outs = _translate(g, sub, env)
         ctx._n = sub._n
+        ctx.need(sub.opset)
         names = []
         for r in outs:
             names.append(sub.one("Identity", [r]))
@@ -459,6 +527,328 @@ def _identity(ctx: _Ctx, eqn: _core.Eqn, x: str) -> list[str]:
     return [ctx.one("Identity", [x])]
 
 
+# --- bit-level rules -----------------------------------------------------------------------
+
+_UNSIGNED = {1: dt.uint8, 2: dt.uint16, 4: dt.uint32, 8: dt.uint64}
+
+
+def _bitcast(ctx: _Ctx, x: str, to: dt.DType) -> str:
+    ctx.need(26)
+    return ctx.one("BitCast", [x], to=_elem_type(to))
+
+
+def _bitcast_convert(ctx: _Ctx, eqn: _core.Eqn, x: str, *, dtype: dt.DType) -> list[str]:
+    return [_bitcast(ctx, x, dtype)]
+
+
+def _shift(kind: str) -> Rule:
+    """stablehlo shifts: a shift count >= the bit width (or negative, read as unsigned) gives 0,
+    or all sign bits for the arithmetic right shift; ONNX BitShift takes unsigned integers only
+    (signed values are bit-cast through the unsigned type of their width)."""
+    def rule(ctx: _Ctx, eqn: _core.Eqn, x: str, y: str, **params: Any) -> list[str]:
+        d = eqn.inputs[0].aval.dtype
+        bits = 8 * d.itemsize
+        u = _UNSIGNED[d.itemsize]
+        xu = x if d.kind == "u" else _bitcast(ctx, x, u)
+        yu = y if d.kind == "u" else _bitcast(ctx, y, u)
+        width = ctx.const(np.asarray(bits - 1, u.np), u)
+        big = ctx.one("Greater", [yu, width])
+        if kind == "ra":
+            yc = ctx.minmax("Min", yu, width, u)
+            r = ctx.one("BitShift", [xu, yc], direction="RIGHT")
+            ones = ctx.const(np.asarray(np.iinfo(u.np).max, u.np), u)
+            fill = ctx.one("BitwiseNot", [ctx.one("BitShift", [ones, yc], direction="RIGHT")])
+            neg = ctx.one("Less", [x, ctx.const(np.asarray(0, d.np), d)])
+            r = ctx.where(neg, ctx.one("BitwiseOr", [r, fill]), r, u)
+        else:
+            r = ctx.one("BitShift", [xu, ctx.minmax("Min", yu, width, u)],
+                        direction="LEFT" if kind == "l" else "RIGHT")
+            r = ctx.where(big, ctx.const(np.asarray(0, u.np), u), r, u)
+        return [r if d.kind == "u" else _bitcast(ctx, r, d)]
+    return rule
+
+
+def _popcnt(ctx: _Ctx, eqn: _core.Eqn, x: str) -> list[str]:
+    # the sum of the bits, one shift-and-mask per bit position (exact; ONNX has no popcount)
+    from onnx import TensorProto as T
+
+    d = eqn.inputs[0].aval.dtype
+    u = _UNSIGNED[d.itemsize]
+    xu = x if d.kind == "u" else _bitcast(ctx, x, u)
+    one = ctx.const(np.asarray(1, u.np), u)
+    total = None
+    for k in range(8 * d.itemsize):
+        shifted = ctx.one("BitShift", [xu, ctx.const(np.asarray(k, u.np), u)],
+                          direction="RIGHT") if k else xu
+        bit = ctx.one("Cast", [ctx.one("BitwiseAnd", [shifted, one])], to=T.INT32)
+        total = bit if total is None else ctx.one("Add", [total, bit])
+    return [ctx.one("Cast", [total], to=_elem_type(eqn.outputs[0].aval.dtype))]
+
+
+def _next_after(ctx: _Ctx, eqn: _core.Eqn, x: str, y: str) -> list[str]:
+    """C nextafter through the bits: step the integer image of |x| towards y (NaN in either
+    gives NaN, x == y gives y, zero steps to the smallest subnormal with y's sign)."""
+    d = eqn.inputs[0].aval.dtype
+    i = {2: dt.int16, 4: dt.int32, 8: dt.int64}[d.itemsize]
+    xi = _bitcast(ctx, x, i)
+    zero_f = ctx.const(np.asarray(0, d.np), d)
+    one_i = ctx.const(np.asarray(1, i.np), i)
+    # away from zero when (y > x) == (x > 0): +1 on the bits of |x| (sign kept), else -1
+    up = ctx.one("Greater", [y, x])
+    xpos = ctx.one("Greater", [x, zero_f])
+    away = ctx.one("Equal", [ctx.one("Cast", [up], to=_elem_type(dt.int32)),
+                             ctx.one("Cast", [xpos], to=_elem_type(dt.int32))])
+    stepped = ctx.where(away, ctx.one("Add", [xi, one_i]), ctx.one("Sub", [xi, one_i]), i)
+    r = _bitcast(ctx, stepped, d)
+    # x == 0: the smallest subnormal, signed like the direction
+    tiny = ctx.const(np.asarray(np.finfo(d.np).smallest_subnormal, d.np), d)
+    r = ctx.where(ctx.one("Equal", [x, zero_f]),
+                  ctx.where(up, tiny, ctx.one("Neg", [tiny]), d), r, d)
+    r = ctx.one("Where", [ctx.one("Equal", [x, y]), y, r])
+    nan = ctx.one("Or", [ctx.one("IsNaN", [x]), ctx.one("IsNaN", [y])])
+    return [ctx.one("Where", [nan, ctx.one("Add", [x, y]), r])]
+
+
+# --- padding and updates ---------------------------------------------------------------------
+
+def _pad(ctx: _Ctx, eqn: _core.Eqn, x: str, v: str, *, lo: Any, hi: Any,
+         interior: Any) -> list[str]:
+    shape = list(eqn.inputs[0].aval.shape)
+    for ax, k in enumerate(interior):
+        n = shape[ax]
+        if k == 0 or n <= 1:
+            continue
+        # interior padding of one axis: append k pad values after each element (a new axis of
+        # size 1 padded to 1 + k), merge the two axes and drop the last k
+        inner = shape[:ax + 1] + [1] + shape[ax + 1:]
+        x = ctx.one("Reshape", [x, ctx.i64(inner)], allowzero=1)
+        pads = [0] * (2 * len(inner))
+        pads[len(inner) + ax + 1] = k
+        x = ctx.one("Pad", [x, ctx.i64(pads), v], mode="constant")
+        merged = shape[:ax] + [n * (1 + k)] + shape[ax + 1:]
+        x = ctx.one("Reshape", [x, ctx.i64(merged)], allowzero=1)
+        shape[ax] = n + (n - 1) * k
+        x = ctx.one("Slice", [x, ctx.i64([0]), ctx.i64([shape[ax]]), ctx.i64([ax])])
+    if not any(lo) and not any(hi):
+        return [ctx.one("Identity", [x])]
+    # ONNX Pad crops for negative amounts, like stablehlo.pad
+    return [ctx.one("Pad", [x, ctx.i64(list(lo) + list(hi)), v], mode="constant")]
+
+
+def _grid(shape: Any) -> np.ndarray:
+    """Index vectors of every position of ``shape``: ``shape + (len(shape),)`` int64."""
+    return np.stack(np.indices(shape, dtype=np.int64), axis=-1) if shape else \
+        np.zeros((0,), np.int64)
+
+
+def _starts_vector(ctx: _Ctx, starts: Any, shape: Any, sizes: Any) -> str:
+    """The dynamic start indices as one int64 vector, clamped into [0, dim - size] as
+    stablehlo does."""
+    from onnx import TensorProto as T
+
+    parts = [ctx.one("Reshape", [ctx.one("Cast", [s], to=T.INT64), ctx.i64([1])], allowzero=1)
+             for s in starts]
+    st = parts[0] if len(parts) == 1 else ctx.one("Concat", parts, axis=0)
+    return ctx.one("Min", [ctx.one("Max", [st, ctx.i64([0] * len(shape))]),
+                           ctx.i64([d - k for d, k in zip(shape, sizes)])])
+
+
+def _dynamic_update_slice(ctx: _Ctx, eqn: _core.Eqn, x: str, upd: str, *starts: str) -> list[str]:
+    shape, ushape = eqn.inputs[0].aval.shape, eqn.inputs[1].aval.shape
+    if not shape:
+        return [ctx.one("Identity", [upd])]
+    if eqn.inputs[1].aval.size == 0:
+        return [ctx.one("Identity", [x])]
+    st = _starts_vector(ctx, starts, shape, ushape)
+    idx = ctx.one("Add", [ctx.const(_grid(ushape)), st])
+    return [ctx.one("ScatterND", [x, idx, upd])]
+
+
+_REDUCTION = {"set": "none", "add": "add", "mul": "mul", "min": "min", "max": "max"}
+
+
+def _scatter(ctx: _Ctx, eqn: _core.Eqn, x: str, idx: str, upd: str, *, update_window_dims: Any,
+             inserted_window_dims: Any, scatter_dims_to_operand_dims: Any, index_vector_dim: int,
+             mode: str, indices_are_sorted: Any, unique_indices: Any) -> list[str]:
+    """The point-and-full-window scatter (``x.at[i].op(v)``, scatter-add along an axis) as ONNX
+    ScatterND with a reduction. stablehlo drops an update whose index is out of range; ONNX
+    rejects it, so the operand gets one extra slot at the end of each indexed axis that such
+    updates are sent to, and the slot is sliced off afterwards."""
+    from onnx import TensorProto as T
+
+    xa, ia, ua = (v.aval for v in eqn.inputs)
+    sdims = list(scatter_dims_to_operand_dims)
+    k = len(sdims)
+    rest = [i for i in range(xa.ndim) if i not in sdims]
+    if sorted(inserted_window_dims) != sorted(sdims) or len(set(sdims)) != k:
+        raise ctx.unsupported("of this form (windows over indexed axes) has no ONNX translation")
+    batch_pos = [i for i in range(ua.ndim) if i not in update_window_dims]
+    if [ua.shape[i] for i in update_window_dims] != [xa.shape[i] for i in rest]:
+        raise ctx.unsupported("with partial windows has no ONNX translation")
+    dtype = xa.dtype
+    if dtype is dt.bool_:  # add/mul of bools are or/and: max/min of 0/1
+        x, upd = (ctx.one("Cast", [v], to=T.UINT8) for v in (x, upd))
+        mode = {"add": "max", "mul": "min"}.get(mode, mode)
+    perm = sdims + rest
+    if perm != list(range(xa.ndim)):
+        x = ctx.one("Transpose", [x], perm=perm)
+    tshape = [xa.shape[i] for i in perm]
+    if batch_pos + list(update_window_dims) != list(range(ua.ndim)):
+        upd = ctx.one("Transpose", [upd], perm=batch_pos + list(update_window_dims))
+    # index vectors on the last axis, int64
+    ishape = list(ia.shape)
+    if index_vector_dim == ia.ndim:
+        ishape.append(1)
+        idx = ctx.one("Reshape", [idx, ctx.i64(ishape)], allowzero=1)
+    elif index_vector_dim != ia.ndim - 1:
+        ip = [i for i in range(ia.ndim) if i != index_vector_dim] + [index_vector_dim]
+        idx = ctx.one("Transpose", [idx], perm=ip)
+    idx = ctx.one("Cast", [idx], to=T.INT64)
+    dims = ctx.i64(tshape[:k])
+    ok = ctx.one("And", [ctx.one("GreaterOrEqual", [idx, ctx.i64([0] * k)]),
+                         ctx.one("Less", [idx, dims])])
+    ok = ctx.one("Cast", [ctx.one("ReduceMin", [ctx.one("Cast", [ok], to=T.INT32),
+                                                ctx.i64([-1])], keepdims=1)], to=T.BOOL)
+    idx = ctx.one("Where", [ok, idx, dims])
+    pads = [0] * (2 * xa.ndim)
+    for j in range(k):
+        pads[xa.ndim + j] = 1
+    zero = ctx.const(np.zeros((), np.uint8 if dtype is dt.bool_ else dtype.np),
+                     dt.uint8 if dtype is dt.bool_ else dtype)
+    x = ctx.one("Pad", [x, ctx.i64(pads), zero], mode="constant")
+    y = ctx.one("ScatterND", [x, idx, upd], reduction=_REDUCTION[mode])
+    y = ctx.one("Slice", [y, ctx.i64([0] * k), ctx.i64(tshape[:k]), ctx.i64(list(range(k)))])
+    if perm != list(range(xa.ndim)):
+        y = ctx.one("Transpose", [y], perm=_inverse(perm))
+    if dtype is dt.bool_:
+        y = ctx.one("Cast", [y], to=T.BOOL)
+    return [y]
+
+
+# --- sorting ---------------------------------------------------------------------------------
+
+def _sort_keys(ctx: _Ctx, key: str, d: dt.DType) -> list[str]:
+    """ONNX TopK keys (int64/float/double, most significant first) whose lexicographic order
+    is NOTE [Sort order] of xfront/prims/sort.py on ``key``."""
+    from onnx import TensorProto as T
+
+    if d.kind in "biu" and d is not dt.uint64:
+        return [ctx.one("Cast", [key], to=T.INT64)]
+    if d is dt.uint64:  # high and low 32-bit halves, each exact in int64
+        c32 = ctx.const(np.asarray(32, np.uint64), dt.uint64)
+        hi = ctx.one("BitShift", [key, c32], direction="RIGHT")
+        lo = ctx.one("BitShift", [ctx.one("BitShift", [key, c32], direction="LEFT"), c32],
+                     direction="RIGHT")
+        return [ctx.one("Cast", [hi], to=T.INT64), ctx.one("Cast", [lo], to=T.INT64)]
+    if d in (dt.float16, dt.bfloat16):
+        key, d = ctx.one("Cast", [key], to=T.FLOAT), dt.float32
+    # NaNs after everything (equal to each other), then the value (NaN read as 0); TopK treats
+    # -0.0 == 0.0 as a tie
+    nan = ctx.one("IsNaN", [key])
+    value = ctx.one("Where", [nan, ctx.const(np.zeros((), d.np), d), key])
+    return [ctx.one("Cast", [nan], to=T.INT64), value]
+
+
+def _sort_perm(ctx: _Ctx, keys: Any, dtypes: Any, n: int, dimension: int,
+               descending: bool) -> str:
+    """The stable permutation sorting ``keys`` lexicographically along ``dimension``: a chain
+    of stable single-key sorts, least significant key first (ONNX TopK with k = the axis size
+    breaks ties by position, in both directions)."""
+    parts: list[str] = []
+    for x, d in zip(keys, dtypes):
+        if d.kind == "c":
+            raise ctx.unsupported("on complex keys has no ONNX translation")
+        parts += _sort_keys(ctx, x, d)
+    kk = ctx.i64([n])
+    perm: str | None = None
+    for key in reversed(parts):
+        if perm is not None:
+            key = ctx.one("GatherElements", [key, perm], axis=dimension)
+        _, order = ctx.node("TopK", [key, kk], n_out=2, axis=dimension,
+                            largest=int(bool(descending)), sorted=1)
+        perm = order if perm is None else ctx.one("GatherElements", [perm, order],
+                                                  axis=dimension)
+    assert perm is not None
+    return perm
+
+
+def _sort(ctx: _Ctx, eqn: _core.Eqn, *xs: str, dimension: int, num_keys: int, is_stable: bool,
+          descending: bool) -> list[str]:
+    # a stable result is also a valid result of a non-stable sort
+    avals = [v.aval for v in eqn.inputs]
+    perm = _sort_perm(ctx, xs[:num_keys], [a.dtype for a in avals[:num_keys]],
+                      avals[0].shape[dimension], dimension, descending)
+    return [ctx.one("GatherElements", [x, perm], axis=dimension) for x in xs]
+
+
+def _sort_by_key(ctx: _Ctx, eqn: _core.Eqn, keys: str, x: str, *, axis: int) -> list[str]:
+    a = eqn.inputs[0].aval
+    perm = _sort_perm(ctx, [keys], [a.dtype], a.shape[axis], axis, False)
+    return [ctx.one("GatherElements", [x, perm], axis=axis)]
+
+
+# --- cumulative products and extrema: ONNX Scan ---------------------------------------------
+
+class _Shim:
+    """Stands in for an equation where a rule re-enters another with other operand types."""
+
+    def __init__(self, avals: list[AbstractArray]) -> None:
+        self.inputs = [type("V", (), {"aval": a})() for a in avals]
+
+
+def _cumulative(op: str) -> Rule:
+    def rule(ctx: _Ctx, eqn: _core.Eqn, x: str, *, axis: int, reverse: bool) -> list[str]:
+        from onnx import helper
+
+        a = eqn.inputs[0].aval
+        d = a.dtype
+        if d in (dt.int16, dt.uint16) and op != "Mul":  # NOTE [onnxruntime kernel gaps]
+            from onnx import TensorProto as T
+
+            wide = AbstractArray(a.shape, dt.int32)
+            y = _cumulative(op)(ctx, _Shim([wide]), ctx.one("Cast", [x], to=T.INT32),
+                                axis=axis, reverse=reverse)[0]
+            return [ctx.one("Cast", [y], to=_elem_type(d))]
+        if op == "Mul":
+            init = 1
+        elif d.kind == "f":
+            init = -np.inf if op == "Max" else np.inf
+        else:
+            init = np.iinfo(d.np).min if op == "Max" else np.iinfo(d.np).max
+        carry_shape = [s for i, s in enumerate(a.shape) if i != axis]
+        s0 = ctx.const(np.full(carry_shape, init, d.np), d)
+        names = [ctx.fresh(h) for h in ("carry", "elem", "next", "out")]
+        body = helper.make_graph(
+            [helper.make_node(op, names[:2], [names[2]]),
+             helper.make_node("Identity", [names[2]], [names[3]])],
+            ctx.fresh("scan_body"),
+            [_value_info(names[0], AbstractArray(tuple(carry_shape), d)),
+             _value_info(names[1], AbstractArray(tuple(carry_shape), d))],
+            [_value_info(names[2], AbstractArray(tuple(carry_shape), d)),
+             _value_info(names[3], AbstractArray(tuple(carry_shape), d))])
+        direction = [1 if reverse else 0]
+        outs = ctx.node("Scan", [s0, x], n_out=2, body=body, num_scan_inputs=1,
+                        scan_input_axes=[axis], scan_output_axes=[axis],
+                        scan_input_directions=direction, scan_output_directions=direction)
+        return [outs[1]]
+    return rule
+
+
+# --- primitives with no ONNX operator -----------------------------------------------------------
+
+_NO_ONNX = {
+    **{n: "is a LAPACK-based linear-algebra routine; ONNX has no such operator"
+       for n in ("cholesky", "eigh", "lu", "qr", "svd", "triangular_solve")},
+    "fft": "works on complex values, which have no ONNX tensor type here (ONNX DFT keeps "
+           "complex numbers as a trailing axis of 2 reals, which xfront's graphs do not)",
+    "erf_inv": "has no ONNX operator (ONNX has Erf but no inverse)",
+    "lgamma": "has no ONNX operator", "digamma": "has no ONNX operator",
+    "polygamma": "has no ONNX operator",
+    "threefry2x32": "has no ONNX operator (ONNX random operators are not counter-based, so "
+                    "they cannot reproduce xfront's random numbers)",
+}
+
+
 def _build_rules() -> dict[_core.Primitive, Rule]:
     # resolved once by name from the registry; dispatch is by the primitive object
     by_name: dict[str, Rule] = {
@@ -473,12 +863,18 @@ def _build_rules() -> dict[_core.Primitive, Rule]:
         "rsqrt": _chain("Sqrt", "Reciprocal"), "expm1": _expm1, "log1p": _log1p,
         "is_finite": _is_finite, "stop_gradient": _identity, "not": _not,
         "add": _simple("Add"), "sub": _simple("Sub"), "mul": _simple("Mul"),
-        "div": _simple("Div"), "rem": _rem, "pow": _simple("Pow"), "max": _simple("Max"),
-        "min": _simple("Min"), "eq": _simple("Equal"), "ne": _ne, "lt": _simple("Less"),
+        "div": _simple("Div"), "rem": _rem, "pow": _simple("Pow"), "max": _minmax("Max"),
+        "min": _minmax("Min"), "eq": _simple("Equal"), "ne": _ne, "lt": _simple("Less"),
         "le": _simple("LessOrEqual"), "gt": _simple("Greater"),
         "ge": _simple("GreaterOrEqual"), "and": _bitwise("And", "BitwiseAnd"),
         "or": _bitwise("Or", "BitwiseOr"), "xor": _bitwise("Xor", "BitwiseXor"),
-        "shift_left": _shift("LEFT"), "shift_right_logical": _shift("RIGHT"),
+        "shift_left": _shift("l"), "shift_right_logical": _shift("r"),
+        "shift_right_arithmetic": _shift("ra"), "popcnt": _popcnt,
+        "bitcast_convert": _bitcast_convert, "next_after": _next_after,
+        "dynamic_update_slice": _dynamic_update_slice, "scatter": _scatter, "sort": _sort,
+        "sort_by_key": _sort_by_key,
+        "cumprod": _cumulative("Mul"), "cummax": _cumulative("Max"),
+        "cummin": _cumulative("Min"),
         "convert": _convert, "select": _select, "clamp": _clamp,
         "broadcast_in_dim": _broadcast_in_dim, "reshape": _reshape, "transpose": _transpose,
         "concatenate": _concatenate, "slice": _slice, "rev": _rev, "pad": _pad, "iota": _iota,
@@ -517,12 +913,21 @@ def _translate(graph: _core.Graph, ctx: _Ctx, env: dict[int, str]) -> list[str]:
             return ctx.const(value, atom.aval.dtype)
         return env[atom.id]
 
+    # a primitive without a rule is the first thing to report (before, say, the complex
+    # values around an fft)
+    for eqn in graph.eqns:
+        if eqn.prim not in _RULES:
+            ctx.eqn = eqn
+            why = _NO_ONNX.get(eqn.prim.name)
+            raise ctx.unsupported(f"has no ONNX translation: {why}" if why else
+                                  "has no ONNX translation")
     for eqn in graph.eqns:
         ctx.eqn = eqn
-        rule = _RULES.get(eqn.prim)
-        if rule is None:
-            raise ctx.unsupported("has no ONNX translation",)
+        rule = _RULES[eqn.prim]
         for a in list(eqn.inputs) + list(eqn.outputs):
+            if a.aval.dtype.kind == "c":
+                raise ctx.unsupported(f"on {a.aval.dtype.name} has no ONNX translation: "
+                                      "complex values cannot be exported to ONNX")
             _elem_type(a.aval.dtype)
         if all(v.aval.size == 0 for v in eqn.outputs):
             # zero-size results hold no values: constants (onnxruntime's Expand and friends
@@ -572,9 +977,10 @@ def export_onnx(exported: Any, path: str | None = None) -> Any:
         outputs.append(_value_info(f"out{j}", a.aval))
     g = helper.make_graph(ctx.nodes, exported.name or "xfront", inputs, outputs,
                           initializer=ctx.inits)
-    model = helper.make_model(g, opset_imports=[helper.make_opsetid("", OPSET)],
+    model = helper.make_model(g, opset_imports=[helper.make_opsetid("", ctx.opset)],
                               producer_name="xfront")
-    model.ir_version = 8  # the IR version that goes with opset 18
+    # the IR version that goes with the opset (8 for opset 18)
+    model.ir_version = helper.find_min_ir_version_for(list(model.opset_import))
     onnx.checker.check_model(model)
     if path is not None:
         onnx.save(model, path)
