@@ -110,7 +110,8 @@ def test_every_translation_rule_is_exercised_by_the_table():
     direct = {"cond", "shift_left", "shift_right_logical", "pad", "reduce_and", "reduce_or", "not",
               "xor", "and", "or", "rem", "clamp", "round", "is_finite", "expm1", "log1p",
               "stop_gradient", "rsqrt", "sign", "argmin", "reduce_prod", "reduce_min",
-              "logistic", "erf", "iota", "cummax", "cummin", "sort_by_key"}
+              "logistic", "erf", "iota", "cummax", "cummin", "sort_by_key",
+              "clz", "while", "scan"}
     missing = {p.name for p in rules} - reached - direct
     assert not missing, f"ONNX rules no table row exercises: {sorted(missing)}"
 
@@ -168,8 +169,8 @@ def test_direct_rules_and_errors(tmp_path):
             for g, w in zip(got, cexp(*args)):
                 np.testing.assert_allclose(g, np.asarray(w), rtol=1e-5, atol=1e-5,
                                            err_msg=f"p={p} k={k}")
-    with pytest.raises(xf.OnnxExportError, match=r"primitive `atan2` at test_onnx"):
-        xf.export_onnx(xf.export(lambda x: xf.atan2(x, x), x))
+    with pytest.raises(xf.OnnxExportError, match=r"primitive `lgamma` at test_onnx"):
+        xf.export_onnx(xf.export(lambda x: xf.lgamma(x), x))
     with pytest.raises(xf.OnnxExportError, match="complex"):
         xf.export_onnx(xf.export(lambda x: x * 1j, x))
     with pytest.raises(xf.OnnxExportError, match="carries no graph IR"):
@@ -399,3 +400,50 @@ def test_primitives_without_onnx_operators_name_the_reason():
                            match=rf"primitive `{prim}` at test_onnx\.py:\d+ .*has no ONNX "
                                  rf"translation: .*{why}"):
             xf.export_onnx(xf.export(fn, a))
+
+
+def test_formulated_rules_cbrt_atan2_clz_on_special_values():
+    from xfront.prims import elementwise as ew
+
+    y = _floats((8, 11))
+    x = _floats((8, 11))
+    x[0], y[0] = np.float32(np.inf), np.float32(-np.inf)
+    _onnx_vs_xfront(lambda y, x: (xf.atan2(y, x), xf.cbrt(y * 3.7)), y, x, tol=3e-7,
+                    numpy_ref=lambda y, x: (np.arctan2(y, x), np.cbrt(y * np.float32(3.7))))
+    # signed zeros of atan2 exactly
+    z = np.array([0.0, -0.0, 0.0, -0.0, -0.0, -0.0], np.float32)
+    w = np.array([0.0, 0.0, -0.0, -1.0, 5.0, np.inf], np.float32)
+    exp = xf.export(xf.atan2, z, w)
+    got = _run_onnx(xf.export_onnx(exp), [z, w])[0]
+    assert np.array_equal(np.signbit(got), np.signbit(np.arctan2(z, w)))
+    for dtype in (np.int8, np.uint16, np.int32, np.uint64):
+        v = _ints((3, 5), dtype)
+        _onnx_vs_xfront(lambda v: ew.clz(v), v)
+
+
+def test_loops_become_onnx_loop_and_scan():
+    """while_loop/fori_loop (ONNX Loop, the condition tested before each trip, zero trips
+    included) and scan in both directions, with and without scanned operands (ONNX Scan)."""
+    x = np.arange(12, dtype=np.float32).reshape(3, 4) / 7
+
+    def f(x, n):
+        a = xf.while_loop(lambda c: c[0] < n, lambda c: (c[0] + 1, c[1] * 1.5 + x),
+                          (xf.asarray(np.int32(0)), x))
+        b = xf.fori_loop(0, n, lambda i, v: v * 0.5 + x, x)
+
+        def step(c, xt):
+            return c + xt, c * xt
+
+        return (a, b, xf.scan(step, x[0], x), xf.scan(step, x[0], x, reverse=True),
+                xf.fori_loop(0, 3, lambda i, v: v * 2 - x, x))
+
+    exp = xf.export(f, x, np.int32(0))
+    assert {"while", "scan"} <= {e.prim.name for e in exp.graph.eqns}
+    model = xf.export_onnx(exp)
+    for n in (0, 1, 4):
+        args = [x, np.int32(n)]
+        got = _run_onnx(model, args)
+        want = [np.asarray(w) for w in xf.tree_leaves(exp(*args))]
+        assert len(got) == len(want)
+        for g, w in zip(got, want):
+            np.testing.assert_allclose(g, w, rtol=1e-6, err_msg=f"n={n}")

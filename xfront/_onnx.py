@@ -13,10 +13,25 @@ onnxruntime 1.24 and later run it), which the namespace uses for ``signbit``, ``
 NOTE [Where ONNX and xfront differ]
     The translation is value-for-value on ordinary inputs; a few edge cases follow ONNX's (or
     onnxruntime's) definitions instead of xfront's: float-to-int ``Cast`` of NaN or of values
-    outside the integer range is undefined in ONNX (xfront saturates), gathers assume in-range
-    indices (xfront's namespace clamps traced indices before the gather primitive, so graphs
-    from the namespace are fine), and ``Max``/``Min``/``ArgMax`` with NaN inputs follow
-    onnxruntime. Complex dtypes have no ONNX mapping.
+    outside the integer range is undefined in ONNX (xfront saturates), single-axis gathers
+    (ONNX Gather) assume in-range indices (xfront's namespace clamps traced indices before the
+    gather primitive, so graphs from the namespace are fine; multi-axis gathers clamp, as
+    stablehlo does), and ``Max``/``Min``/``ArgMax`` with NaN inputs follow onnxruntime.
+    onnxruntime's elementwise ``Where`` returns +0.0 where it takes a -0.0 from its first
+    value operand (measured with onnxruntime 1.32), so a ``select`` that picks -0.0 there
+    (``copysign(0, -1)``, say) gives +0.0; the values compare equal. Complex dtypes have no
+    ONNX mapping.
+
+NOTE [Formulations]
+    Where ONNX has no operator, a rule composes exact integer or bit-level steps (shifts,
+    popcount, clz, nextafter, the sort keys, scatters with out-of-range updates dropped) or,
+    for ``cbrt`` and ``atan2``, floating-point formulas (``sign(x) * |x| ** (1/3)``; ``Atan(y /
+    x)`` plus the quadrant, with signed zeros, infinities and NaNs as in C) that agree with
+    XLA's to a few ulp rather than bit for bit. ``cumprod``/``cummax``/``cummin`` run as ONNX
+    Scan with the product/extremum as the body, so each step rounds exactly like XLA's (no
+    ``exp(cumsum(log))``). ``sort`` is a chain of stable ONNX TopK sorts (k = the axis size,
+    ties broken by position), least significant key first; float keys are split into
+    (is NaN, value) so NaNs sort last, and -0.0 ties with 0.0, as in xfront.
 """
 
 from __future__ import annotations
@@ -523,6 +538,81 @@ def _cond(ctx: _Ctx, eqn: _core.Eqn, index: str, *ops: str, branches: Any) -> li
     return outs
 
 
+# --- loops: ONNX Loop and Scan ---------------------------------------------------------------
+
+def _subgraph(ctx: _Ctx, inputs: list[tuple[str, AbstractArray]],
+              emit: Callable[[_Ctx], list[tuple[str, AbstractArray]]]) -> Any:
+    """An ONNX body graph: ``emit`` translates into a fresh context (outer values are read by
+    name, as ONNX scoping allows) and returns the body's results."""
+    from onnx import helper
+
+    sub = _Ctx()
+    sub._n = ctx._n  # one counter: names stay unique across scopes
+    sub.eqn = ctx.eqn
+    outs = emit(sub)
+    names = [sub.one("Identity", [r]) for r, _ in outs]
+    ctx._n = sub._n
+    ctx.need(sub.opset)
+    nodes = [helper.make_node("Constant", [], [t.name], value=t) for t in sub.inits]
+    return helper.make_graph(nodes + sub.nodes, ctx.fresh("body"),
+                             [_value_info(n, a) for n, a in inputs],
+                             [_value_info(n, a) for n, (_, a) in zip(names, outs)])
+
+
+def _while(ctx: _Ctx, eqn: _core.Eqn, *args: str, cond_graph: Any, body_graph: Any,
+           cond_nconsts: int, body_nconsts: int) -> list[str]:
+    """``while`` as ONNX Loop without a trip count: the condition is evaluated once before the
+    loop and again at the end of each body, on the new carry."""
+    cc, bc = args[:cond_nconsts], args[cond_nconsts:cond_nconsts + body_nconsts]
+    init = args[cond_nconsts + body_nconsts:]
+    avals = [v.aval for v in eqn.outputs]
+    c0 = _translate(cond_graph, ctx, {v.id: n for v, n in zip(cond_graph.invars, cc + init)})[0]
+    ctx.eqn = eqn
+    it, cin = ctx.fresh("iter"), ctx.fresh("cond_in")
+    carry = [ctx.fresh("carry") for _ in init]
+
+    def emit(sub: _Ctx) -> list[tuple[str, AbstractArray]]:
+        new = _translate(body_graph, sub,
+                         {v.id: n for v, n in zip(body_graph.invars, bc + tuple(carry))})
+        c = _translate(cond_graph, sub,
+                       {v.id: n for v, n in zip(cond_graph.invars, cc + tuple(new))})[0]
+        return [(c, AbstractArray((), dt.bool_))] + list(zip(new, avals))
+
+    body = _subgraph(ctx, [(it, AbstractArray((), dt.int64)), (cin, AbstractArray((), dt.bool_))]
+                     + list(zip(carry, avals)), emit)
+    return ctx.node("Loop", ["", c0, *init], n_out=len(init), body=body)
+
+
+def _scan(ctx: _Ctx, eqn: _core.Eqn, *args: str, body: Any, length: int, reverse: bool,
+          nconsts: int, ncarry: int) -> list[str]:
+    """``scan`` as ONNX Scan over the leading axis (consts read from the outer scope; a scan
+    with no scanned operand scans a dummy vector of the length)."""
+    consts, init, xs = args[:nconsts], args[nconsts:nconsts + ncarry], args[nconsts + ncarry:]
+    c_avals = list(body.in_avals[nconsts:nconsts + ncarry])
+    x_avals = list(body.in_avals[nconsts + ncarry:])
+    y_avals = list(body.out_avals[ncarry:])
+    carry = [ctx.fresh("carry") for _ in init]
+    elems = [ctx.fresh("elem") for _ in xs]
+    scanned = list(xs)
+    extra: list[tuple[str, AbstractArray]] = []
+    if not xs:
+        scanned = [ctx.const(np.zeros((length,), np.int32))]
+        extra = [(ctx.fresh("tick"), AbstractArray((), dt.int32))]
+
+    def emit(sub: _Ctx) -> list[tuple[str, AbstractArray]]:
+        outs = _translate(body, sub, {v.id: n for v, n in
+                                      zip(body.invars, consts + tuple(carry) + tuple(elems))})
+        return list(zip(outs, c_avals + y_avals))
+
+    g = _subgraph(ctx, list(zip(carry, c_avals)) + list(zip(elems, x_avals)) + extra, emit)
+    d = 1 if reverse else 0
+    attrs: dict[str, Any] = {"scan_input_directions": [d] * len(scanned)}
+    if y_avals:
+        attrs["scan_output_directions"] = [d] * len(y_avals)
+    return ctx.node("Scan", [*init, *scanned], n_out=ncarry + len(y_avals), body=g,
+                    num_scan_inputs=len(scanned), **attrs)
+
+
 def _identity(ctx: _Ctx, eqn: _core.Eqn, x: str) -> list[str]:
     return [ctx.one("Identity", [x])]
 
@@ -583,6 +673,64 @@ def _popcnt(ctx: _Ctx, eqn: _core.Eqn, x: str) -> list[str]:
         bit = ctx.one("Cast", [ctx.one("BitwiseAnd", [shifted, one])], to=T.INT32)
         total = bit if total is None else ctx.one("Add", [total, bit])
     return [ctx.one("Cast", [total], to=_elem_type(eqn.outputs[0].aval.dtype))]
+
+
+def _clz(ctx: _Ctx, eqn: _core.Eqn, x: str) -> list[str]:
+    # width - bit length; the bit length counts the shifts k with x >> k != 0 (exact)
+    from onnx import TensorProto as T
+
+    d = eqn.inputs[0].aval.dtype
+    u = _UNSIGNED[d.itemsize]
+    xu = x if d.kind == "u" else _bitcast(ctx, x, u)
+    zero = ctx.const(np.asarray(0, u.np), u)
+    total = ctx.const(np.asarray(8 * d.itemsize, np.int32))
+    for k in range(8 * d.itemsize):
+        shifted = ctx.one("BitShift", [xu, ctx.const(np.asarray(k, u.np), u)],
+                          direction="RIGHT") if k else xu
+        nz = ctx.one("Cast", [ctx.one("Not", [ctx.one("Equal", [shifted, zero])])], to=T.INT32)
+        total = ctx.one("Sub", [total, nz])
+    return [ctx.one("Cast", [total], to=_elem_type(d))]
+
+
+def _cbrt(ctx: _Ctx, eqn: _core.Eqn, x: str) -> list[str]:
+    # sign(x) * |x| ** (1/3): within a few ulp of stablehlo.cbrt (NOTE [Formulations])
+    d = eqn.inputs[0].aval.dtype
+    third = ctx.const(np.asarray(1 / 3, d.np), d)
+    mag = ctx.one("Pow", [ctx.one("Abs", [x]), third])
+    neg = ctx.one("Less", [x, ctx.const(np.asarray(0, d.np), d)])
+    return [ctx.one("Where", [neg, ctx.one("Neg", [mag]), mag])]
+
+
+def _atan2(ctx: _Ctx, eqn: _core.Eqn, y: str, x: str) -> list[str]:
+    """C atan2 from Atan(y / x) and the quadrant, signed zeros and infinities included
+    (NOTE [Formulations]); the sign of a zero is read from the sign of 1 / zero."""
+    d = eqn.inputs[0].aval.dtype
+
+    def c(v: float) -> str:
+        return ctx.const(np.asarray(v, d.np), d)
+
+    def negative(v: str) -> str:  # the sign bit, NaN aside
+        return ctx.one("Or", [ctx.one("Less", [v, c(0)]),
+                              ctx.one("Less", [ctx.one("Div", [c(1), v]), c(0)])])
+
+    yneg, xneg = negative(y), negative(x)
+
+    def signed(v: float) -> str:  # +-v with y's sign
+        return ctx.one("Where", [yneg, c(-v), c(v)])
+
+    # NOTE [Where ONNX and xfront differ]: every Where below takes a possibly signed zero from
+    # its second value operand only. atan2(+-0, +0) = +-0 comes from Atan(y / 1).
+    both0 = ctx.one("And", [ctx.one("Equal", [x, c(0)]), ctx.one("Equal", [y, c(0)])])
+    x = ctx.one("Where", [ctx.one("And", [both0, ctx.one("Not", [xneg])]), c(1), x])
+    base = ctx.one("Atan", [ctx.one("Div", [y, x])])
+    r = ctx.one("Where", [xneg, ctx.one("Add", [base, signed(np.pi)]), base])
+    r = ctx.one("Where", [ctx.one("And", [both0, xneg]), signed(np.pi), r])
+    # both infinite: +-pi/4 or +-3pi/4
+    bothinf = ctx.one("And", [ctx.one("IsInf", [x]), ctx.one("IsInf", [y])])
+    r = ctx.one("Where", [bothinf, ctx.one("Where", [xneg, signed(3 * np.pi / 4),
+                                                     signed(np.pi / 4)]), r])
+    nan = ctx.one("Or", [ctx.one("IsNaN", [x]), ctx.one("IsNaN", [y])])
+    return [ctx.one("Where", [nan, ctx.one("Add", [x, y]), r])]
 
 
 def _next_after(ctx: _Ctx, eqn: _core.Eqn, x: str, y: str) -> list[str]:
@@ -870,7 +1018,7 @@ def _build_rules() -> dict[_core.Primitive, Rule]:
         "or": _bitwise("Or", "BitwiseOr"), "xor": _bitwise("Xor", "BitwiseXor"),
         "shift_left": _shift("l"), "shift_right_logical": _shift("r"),
         "shift_right_arithmetic": _shift("ra"), "popcnt": _popcnt,
-        "bitcast_convert": _bitcast_convert, "next_after": _next_after,
+        "bitcast_convert": _bitcast_convert, "clz": _clz, "cbrt": _cbrt, "atan2": _atan2, "next_after": _next_after,
         "dynamic_update_slice": _dynamic_update_slice, "scatter": _scatter, "sort": _sort,
         "sort_by_key": _sort_by_key,
         "cumprod": _cumulative("Mul"), "cummax": _cumulative("Max"),
@@ -885,7 +1033,7 @@ def _build_rules() -> dict[_core.Primitive, Rule]:
         "argmin": _arg("ArgMin"), "cumsum": _cumsum, "gather": _gather,
         "dynamic_slice": _dynamic_slice, "conv_general_dilated": _conv,
         "reduce_window_max": _window("MaxPool"), "reduce_window_sum": _window("AveragePool"),
-        "cond": _cond,
+        "cond": _cond, "while": _while, "scan": _scan,
     }
     return {_core.PRIMITIVES[n]: r for n, r in by_name.items() if n in _core.PRIMITIVES}
 
