@@ -733,6 +733,32 @@ def _atan2(ctx: _Ctx, eqn: _core.Eqn, y: str, x: str) -> list[str]:
     return [ctx.one("Where", [nan, ctx.one("Add", [x, y]), r])]
 
 
+def _threefry2x32(ctx: _Ctx, eqn: _core.Eqn, k0: str, k1: str, x0: str, x1: str) -> list[str]:
+    """Threefry-2x32 (20 rounds) in uint32 Add / BitShift / BitwiseOr / BitwiseXor: the same
+    bits as xfront's lowering, so ``xf.random`` samplers export exactly."""
+    from xfront.prims import random as rnd
+
+    def u(v: int) -> str:
+        return ctx.const(np.asarray(v, np.uint32), dt.uint32)
+
+    def add(a: str, b: str) -> str:
+        return ctx.one("Add", [a, b])
+
+    ks = [k0, k1, ctx.one("BitwiseXor", [ctx.one("BitwiseXor", [k0, k1]), u(rnd.KEY_PARITY)])]
+    x0, x1 = add(x0, ks[0]), add(x1, ks[1])
+    for r in range(rnd.ROUNDS):
+        sh = rnd.ROTATIONS[(r // 4) % 2][r % 4]
+        x0 = add(x0, x1)
+        x1 = ctx.one("BitwiseOr", [ctx.one("BitShift", [x1, u(sh)], direction="LEFT"),
+                                   ctx.one("BitShift", [x1, u(32 - sh)], direction="RIGHT")])
+        x1 = ctx.one("BitwiseXor", [x1, x0])
+        if r % 4 == 3:
+            j = r // 4 + 1
+            x0 = add(x0, ks[j % 3])
+            x1 = add(add(x1, ks[(j + 1) % 3]), u(j))
+    return [x0, x1]
+
+
 def _next_after(ctx: _Ctx, eqn: _core.Eqn, x: str, y: str) -> list[str]:
     """C nextafter through the bits: step the integer image of |x| towards y (NaN in either
     gives NaN, x == y gives y, zero steps to the smallest subnormal with y's sign)."""
@@ -989,11 +1015,9 @@ _NO_ONNX = {
        for n in ("cholesky", "eigh", "lu", "qr", "svd", "triangular_solve")},
     "fft": "works on complex values, which have no ONNX tensor type here (ONNX DFT keeps "
            "complex numbers as a trailing axis of 2 reals, which xfront's graphs do not)",
-    "erf_inv": "has no ONNX operator (ONNX has Erf but no inverse)",
-    "lgamma": "has no ONNX operator", "digamma": "has no ONNX operator",
-    "polygamma": "has no ONNX operator",
-    "threefry2x32": "has no ONNX operator (ONNX random operators are not counter-based, so "
-                    "they cannot reproduce xfront's random numbers)",
+    "erf_inv": "ONNX has Erf but no inverse (xf.random.normal samples through it)",
+    "lgamma": "ONNX has no such operator", "digamma": "ONNX has no such operator",
+    "polygamma": "ONNX has no such operator",
 }
 
 
@@ -1018,7 +1042,8 @@ def _build_rules() -> dict[_core.Primitive, Rule]:
         "or": _bitwise("Or", "BitwiseOr"), "xor": _bitwise("Xor", "BitwiseXor"),
         "shift_left": _shift("l"), "shift_right_logical": _shift("r"),
         "shift_right_arithmetic": _shift("ra"), "popcnt": _popcnt,
-        "bitcast_convert": _bitcast_convert, "clz": _clz, "cbrt": _cbrt, "atan2": _atan2, "next_after": _next_after,
+        "bitcast_convert": _bitcast_convert, "clz": _clz, "cbrt": _cbrt, "atan2": _atan2,
+        "threefry2x32": _threefry2x32, "next_after": _next_after,
         "dynamic_update_slice": _dynamic_update_slice, "scatter": _scatter, "sort": _sort,
         "sort_by_key": _sort_by_key,
         "cumprod": _cumulative("Mul"), "cummax": _cumulative("Max"),
