@@ -435,7 +435,7 @@ def test_loops_become_onnx_loop_and_scan():
             return c + xt, c * xt
 
         return (a, b, xf.scan(step, x[0], x), xf.scan(step, x[0], x, reverse=True),
-                xf.fori_loop(0, 3, lambda i, v: v * 2 - x, x))
+                xf.fori_loop(0, 3, lambda i, v: v * 2 - x, x), xf.scan(step, x[0], x[:0]))
 
     exp = xf.export(f, x, np.int32(0))
     assert {"while", "scan"} <= {e.prim.name for e in exp.graph.eqns}

@@ -7,7 +7,7 @@ One translation rule per primitive, in a table keyed by the primitive object (``
 primitive without a rule raises ``OnnxExportError`` naming it and the user's source line. The
 model uses ONNX opset 18 (reductions take their axes as an input there), which onnxruntime runs,
 unless a translation needs a newer operator: ``bitcast_convert`` becomes ``BitCast`` (opset 26;
-onnxruntime 1.24 and later run it), which the namespace uses for ``signbit``, ``copysign``,
+onnxruntime 1.32 runs it), which the namespace uses for ``signbit``, ``copysign``,
 ``floor_divide``/``remainder`` of floats, ``nextafter`` and the sort keys of floats.
 
 NOTE [Where ONNX and xfront differ]
@@ -591,6 +591,9 @@ def _scan(ctx: _Ctx, eqn: _core.Eqn, *args: str, body: Any, length: int, reverse
     c_avals = list(body.in_avals[nconsts:nconsts + ncarry])
     x_avals = list(body.in_avals[nconsts + ncarry:])
     y_avals = list(body.out_avals[ncarry:])
+    if length == 0:  # no steps: the carry as given, empty ys (onnxruntime rejects empty scans)
+        return ([ctx.one("Identity", [c]) for c in init]
+                + [ctx.const(np.zeros((0,) + a.shape, a.dtype.np), a.dtype) for a in y_avals])
     carry = [ctx.fresh("carry") for _ in init]
     elems = [ctx.fresh("elem") for _ in xs]
     scanned = list(xs)
