@@ -24,10 +24,11 @@ NOTE [Where ONNX and xfront differ]
 
 NOTE [Formulations]
     Where ONNX has no operator, a rule composes exact integer or bit-level steps (shifts,
-    popcount, clz, nextafter, the sort keys, scatters with out-of-range updates dropped) or,
-    for ``cbrt`` and ``atan2``, floating-point formulas (``sign(x) * |x| ** (1/3)``; ``Atan(y /
-    x)`` plus the quadrant, with signed zeros, infinities and NaNs as in C) that agree with
-    XLA's to a few ulp rather than bit for bit. ``cumprod``/``cummax``/``cummin`` run as ONNX
+    popcount, clz, nextafter, Threefry, the sort keys, scatters with out-of-range updates
+    dropped) or, for ``cbrt``, ``atan2`` and ``erf_inv``, floating-point formulas (``sign(x) *
+    |x| ** (1/3)``; ``Atan(y / x)`` plus the quadrant, with signed zeros, infinities and NaNs
+    as in C; Giles' single-precision polynomials, float16/float32 only) that agree with XLA's
+    to a few ulp rather than bit for bit (erf_inv: within 2 ulp on a grid of [-1, 1]). ``cumprod``/``cummax``/``cummin`` run as ONNX
     Scan with the product/extremum as the body, so each step rounds exactly like XLA's (no
     ``exp(cumsum(log))``). ``sort`` is a chain of stable ONNX TopK sorts (k = the axis size,
     ties broken by position), least significant key first; float keys are split into
@@ -762,6 +763,45 @@ def _threefry2x32(ctx: _Ctx, eqn: _core.Eqn, k0: str, k1: str, x0: str, x1: str)
     return [x0, x1]
 
 
+# Giles, "Approximating the erfinv function" (GPU Computing Gems, 2011): single-precision
+# polynomials in w = -log((1 - x)(1 + x)), for w < 5 (in w - 2.5) and otherwise (in sqrt(w) - 3)
+_ERFINV_SMALL = (2.81022636e-08, 3.43273939e-07, -3.5233877e-06, -4.39150654e-06,
+                 0.00021858087, -0.00125372503, -0.00417768164, 0.246640727, 1.50140941)
+_ERFINV_LARGE = (-0.000200214257, 0.000100950558, 0.00134934322, -0.00367342844,
+                 0.00573950773, -0.0076224613, 0.00943887047, 1.00167406, 2.83297682)
+
+
+def _erf_inv(ctx: _Ctx, eqn: _core.Eqn, x: str) -> list[str]:
+    """erf_inv of float16/float32 by Giles' single-precision approximation (NOTE
+    [Formulations]); float64 would need the double-precision one and is not mapped."""
+    from onnx import TensorProto as T
+
+    d = eqn.inputs[0].aval.dtype
+    if d not in (dt.float16, dt.float32):
+        raise ctx.unsupported(f"on {d.name} has no ONNX translation: ONNX has Erf but no "
+                              "inverse, and only the single-precision formula is mapped")
+    if d is not dt.float32:
+        x = ctx.one("Cast", [x], to=T.FLOAT)
+
+    def c(v: float) -> str:
+        return ctx.const(np.asarray(v, np.float32), dt.float32)
+
+    def poly(coeffs: Any, t: str) -> str:
+        p = c(coeffs[0])
+        for k in coeffs[1:]:
+            p = ctx.one("Add", [ctx.one("Mul", [p, t]), c(k)])
+        return p
+
+    w = ctx.one("Neg", [ctx.one("Log", [ctx.one("Sub", [c(1), ctx.one("Mul", [x, x])])])])
+    small = poly(_ERFINV_SMALL, ctx.one("Sub", [w, c(2.5)]))
+    large = poly(_ERFINV_LARGE, ctx.one("Sub", [ctx.one("Sqrt", [w]), c(3)]))
+    r = ctx.one("Mul", [ctx.one("Where", [ctx.one("Less", [w, c(5)]), small, large]), x])
+    # +-1 give +-inf
+    r = ctx.one("Where", [ctx.one("Equal", [ctx.one("Abs", [x]), c(1)]),
+                          ctx.one("Mul", [x, c(np.inf)]), r])
+    return [r if d is dt.float32 else ctx.one("Cast", [r], to=_elem_type(d))]
+
+
 def _next_after(ctx: _Ctx, eqn: _core.Eqn, x: str, y: str) -> list[str]:
     """C nextafter through the bits: step the integer image of |x| towards y (NaN in either
     gives NaN, x == y gives y, zero steps to the smallest subnormal with y's sign)."""
@@ -1018,7 +1058,6 @@ _NO_ONNX = {
        for n in ("cholesky", "eigh", "lu", "qr", "svd", "triangular_solve")},
     "fft": "works on complex values, which have no ONNX tensor type here (ONNX DFT keeps "
            "complex numbers as a trailing axis of 2 reals, which xfront's graphs do not)",
-    "erf_inv": "ONNX has Erf but no inverse (xf.random.normal samples through it)",
     "lgamma": "ONNX has no such operator", "digamma": "ONNX has no such operator",
     "polygamma": "ONNX has no such operator",
 }
@@ -1046,7 +1085,7 @@ def _build_rules() -> dict[_core.Primitive, Rule]:
         "shift_left": _shift("l"), "shift_right_logical": _shift("r"),
         "shift_right_arithmetic": _shift("ra"), "popcnt": _popcnt,
         "bitcast_convert": _bitcast_convert, "clz": _clz, "cbrt": _cbrt, "atan2": _atan2,
-        "threefry2x32": _threefry2x32, "next_after": _next_after,
+        "threefry2x32": _threefry2x32, "erf_inv": _erf_inv, "next_after": _next_after,
         "dynamic_update_slice": _dynamic_update_slice, "scatter": _scatter, "sort": _sort,
         "sort_by_key": _sort_by_key,
         "cumprod": _cumulative("Mul"), "cummax": _cumulative("Max"),
