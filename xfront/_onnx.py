@@ -30,9 +30,11 @@ NOTE [Formulations]
     with signed zeros, infinities and NaNs as in C; Giles' single-precision polynomials,
     float16/float32 only; the Lanczos series with g = 7 and its derivative, reflected below
     0.5) that agree with XLA's to a few ulp rather than bit for bit (erf_inv: within 2 ulp on
-    a grid of [-1, 1]; lgamma: absolute error up to ~2e-6 in float32 next to its poles). ``cumprod``/``cummax``/``cummin`` run as ONNX
-    Scan with the product/extremum as the body, so each step rounds exactly like XLA's (no
-    ``exp(cumsum(log))``). ``sort`` is a chain of stable ONNX TopK sorts (k = the axis size,
+    a grid of [-1, 1]; lgamma: absolute error up to ~2e-6 in float32 next to its poles).
+    ``cumprod``/``cummax``/``cummin`` run as ONNX Scan with the product/extremum as the body:
+    a running product rounded at each step (``exp(cumsum(log|x|))`` would not be exact;
+    products may still differ from XLA's by rounding where XLA associates differently).
+    ``sort`` is a chain of stable ONNX TopK sorts (k = the axis size,
     ties broken by position), least significant key first; float keys are split into
     (is NaN, value) so NaNs sort last, and -0.0 ties with 0.0, as in xfront.
 """
@@ -1155,7 +1157,8 @@ def _build_rules() -> dict[_core.Primitive, Rule]:
         "shift_left": _shift("l"), "shift_right_logical": _shift("r"),
         "shift_right_arithmetic": _shift("ra"), "popcnt": _popcnt,
         "bitcast_convert": _bitcast_convert, "clz": _clz, "cbrt": _cbrt, "atan2": _atan2,
-        "threefry2x32": _threefry2x32, "erf_inv": _erf_inv, "lgamma": _lgamma, "digamma": _digamma, "next_after": _next_after,
+        "threefry2x32": _threefry2x32, "erf_inv": _erf_inv, "lgamma": _lgamma,
+        "digamma": _digamma, "next_after": _next_after,
         "dynamic_update_slice": _dynamic_update_slice, "scatter": _scatter, "sort": _sort,
         "sort_by_key": _sort_by_key,
         "cumprod": _cumulative("Mul"), "cummax": _cumulative("Max"),
