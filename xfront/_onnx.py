@@ -5,15 +5,38 @@ extra: ``pip install xfront[onnx]``).
 
 One translation rule per primitive, in a table keyed by the primitive object (``_RULES``); a
 primitive without a rule raises ``OnnxExportError`` naming it and the user's source line. The
-model uses ONNX opset 18 (reductions take their axes as an input there), which onnxruntime runs.
+model uses ONNX opset 18 (reductions take their axes as an input there), which onnxruntime runs,
+unless a translation needs a newer operator: ``bitcast_convert`` becomes ``BitCast`` (opset 26;
+onnxruntime 1.32 runs it), which the namespace uses for ``signbit``, ``copysign``,
+``floor_divide``/``remainder`` of floats, ``nextafter`` and the sort keys of floats.
 
 NOTE [Where ONNX and xfront differ]
     The translation is value-for-value on ordinary inputs; a few edge cases follow ONNX's (or
     onnxruntime's) definitions instead of xfront's: float-to-int ``Cast`` of NaN or of values
-    outside the integer range is undefined in ONNX (xfront saturates), gathers assume in-range
-    indices (xfront's namespace clamps traced indices before the gather primitive, so graphs
-    from the namespace are fine), and ``Max``/``Min``/``ArgMax`` with NaN inputs follow
-    onnxruntime. Complex dtypes have no ONNX mapping.
+    outside the integer range is undefined in ONNX (xfront saturates), single-axis gathers
+    (ONNX Gather) assume in-range indices (xfront's namespace clamps traced indices before the
+    gather primitive, so graphs from the namespace are fine; multi-axis gathers clamp, as
+    stablehlo does), and ``Max``/``Min``/``ArgMax`` with NaN inputs follow onnxruntime.
+    onnxruntime's elementwise ``Where`` returns +0.0 where it takes a -0.0 from its first
+    value operand (measured with onnxruntime 1.32), so a ``select`` that picks -0.0 there
+    (``copysign(0, -1)``, say) gives +0.0; the values compare equal. Complex dtypes have no
+    ONNX mapping.
+
+NOTE [Formulations]
+    Where ONNX has no operator, a rule composes exact integer or bit-level steps (shifts,
+    popcount, clz, nextafter, Threefry, the sort keys, scatters with out-of-range updates
+    dropped) or, for ``cbrt``, ``atan2``, ``erf_inv``, ``lgamma`` and ``digamma``,
+    floating-point formulas (``sign(x) * |x| ** (1/3)``; ``Atan(y / x)`` plus the quadrant,
+    with signed zeros, infinities and NaNs as in C; Giles' single-precision polynomials,
+    float16/float32 only; the Lanczos series with g = 7 and its derivative, reflected below
+    0.5) that agree with XLA's to a few ulp rather than bit for bit (erf_inv: within 2 ulp on
+    a grid of [-1, 1]; lgamma: absolute error up to ~2e-6 in float32 next to its poles).
+    ``cumprod``/``cummax``/``cummin`` run as ONNX Scan with the product/extremum as the body:
+    a running product rounded at each step (``exp(cumsum(log|x|))`` would not be exact;
+    products may still differ from XLA's by rounding where XLA associates differently).
+    ``sort`` is a chain of stable ONNX TopK sorts (k = the axis size,
+    ties broken by position), least significant key first; float keys are split into
+    (is NaN, value) so NaNs sort last, and -0.0 ties with 0.0, as in xfront.
 """
 
 from __future__ import annotations
@@ -67,6 +90,10 @@ class _Ctx:
         self.inits: list[Any] = []
         self._n = 0
         self.eqn: _core.Eqn | None = None
+        self.opset = OPSET  # raised by rules that need a newer operator (BitCast: 26)
+
+    def need(self, opset: int) -> None:
+        self.opset = max(self.opset, opset)
 
     def fresh(self, hint: str = "v") -> str:
         self._n += 1
@@ -101,6 +128,29 @@ class _Ctx:
     def one(self, op: str, inputs: list[str], **attrs: Any) -> str:
         return self.node(op, inputs, **attrs)[0]
 
+    # NOTE [onnxruntime kernel gaps]: onnxruntime's CPU kernels for Where lack bool, int16,
+    # uint16 and uint64, and those for Min/Max lack int16 and uint16; these two helpers widen
+    # such operands exactly (to int32, or bit-cast uint64 to int64) and narrow the result back.
+    def where(self, c: str, a: str, b: str, d: dt.DType) -> str:
+        if d in (dt.bool_, dt.int16, dt.uint16):
+            from onnx import TensorProto as T
+
+            a, b = (self.one("Cast", [v], to=T.INT32) for v in (a, b))
+            return self.one("Cast", [self.one("Where", [c, a, b])], to=_elem_type(d))
+        if d is dt.uint64:
+            self.need(26)
+            a, b = (self.one("BitCast", [v], to=_elem_type(dt.int64)) for v in (a, b))
+            return self.one("BitCast", [self.one("Where", [c, a, b])], to=_elem_type(d))
+        return self.one("Where", [c, a, b])
+
+    def minmax(self, op: str, a: str, b: str, d: dt.DType) -> str:
+        if d in (dt.int16, dt.uint16):
+            from onnx import TensorProto as T
+
+            a, b = (self.one("Cast", [v], to=T.INT32) for v in (a, b))
+            return self.one("Cast", [self.one(op, [a, b])], to=_elem_type(d))
+        return self.one(op, [a, b])
+
     def unsupported(self, why: str) -> OnnxExportError:
         e = self.eqn
         site = f" at {e.source}" if e is not None and e.source else ""
@@ -130,15 +180,6 @@ def _bitwise(bool_op: str, int_op: str) -> Rule:
     def rule(ctx: _Ctx, eqn: _core.Eqn, *xs: str, **params: Any) -> list[str]:
         op = bool_op if eqn.inputs[0].aval.dtype is dt.bool_ else int_op
         return [ctx.one(op, list(xs))]
-    return rule
-
-
-def _shift(direction: str) -> Rule:
-    def rule(ctx: _Ctx, eqn: _core.Eqn, x: str, y: str, **params: Any) -> list[str]:
-        d = eqn.inputs[0].aval.dtype
-        if d.kind != "u":
-            raise ctx.unsupported(f"on {d.name}: ONNX BitShift takes unsigned integers only")
-        return [ctx.one("BitShift", [x, y], direction=direction)]
     return rule
 
 
@@ -176,16 +217,18 @@ def _convert(ctx: _Ctx, eqn: _core.Eqn, x: str, *, dtype: dt.DType) -> list[str]
 
 
 def _select(ctx: _Ctx, eqn: _core.Eqn, p: str, a: str, b: str) -> list[str]:
-    if eqn.inputs[1].aval.dtype is dt.bool_:  # onnxruntime's Where has no bool kernel
-        from onnx import TensorProto as T
-
-        a, b = (ctx.one("Cast", [v], to=T.UINT8) for v in (a, b))
-        return [ctx.one("Cast", [ctx.one("Where", [p, a, b])], to=T.BOOL)]
-    return [ctx.one("Where", [p, a, b])]
+    return [ctx.where(p, a, b, eqn.inputs[1].aval.dtype)]
 
 
 def _clamp(ctx: _Ctx, eqn: _core.Eqn, lo: str, x: str, hi: str) -> list[str]:
-    return [ctx.one("Min", [ctx.one("Max", [x, lo]), hi])]
+    d = eqn.inputs[1].aval.dtype
+    return [ctx.minmax("Min", ctx.minmax("Max", x, lo, d), hi, d)]
+
+
+def _minmax(op: str) -> Rule:
+    def rule(ctx: _Ctx, eqn: _core.Eqn, a: str, b: str) -> list[str]:
+        return [ctx.minmax(op, a, b, eqn.inputs[0].aval.dtype)]
+    return rule
 
 
 def _broadcast_in_dim(ctx: _Ctx, eqn: _core.Eqn, x: str, *, shape: Any, dims: Any) -> list[str]:
@@ -227,13 +270,6 @@ def _rev(ctx: _Ctx, eqn: _core.Eqn, x: str, *, axes: Any) -> list[str]:
     n = len(axes)
     return [ctx.one("Slice", [x, ctx.i64([-1] * n), ctx.i64([-(2 ** 62)] * n),
                               ctx.i64(list(axes)), ctx.i64([-1] * n)])]
-
-
-def _pad(ctx: _Ctx, eqn: _core.Eqn, x: str, v: str, *, lo: Any, hi: Any,
-         interior: Any) -> list[str]:
-    if any(interior):
-        raise ctx.unsupported("with interior padding has no ONNX translation")
-    return [ctx.one("Pad", [x, ctx.i64(list(lo) + list(hi)), v], mode="constant")]
 
 
 def _iota(ctx: _Ctx, eqn: _core.Eqn, *, shape: Any, dtype: dt.DType, axis: int) -> list[str]:
@@ -308,8 +344,14 @@ def _gather(ctx: _Ctx, eqn: _core.Eqn, x: str, idx: str, *, offset_dims: Any,
             slice_sizes: Any, indices_are_sorted: Any) -> list[str]:
     # the single-axis gather (take, integer-array indexing of one axis): ONNX Gather
     xa, ia = eqn.inputs[0].aval, eqn.inputs[1].aval
-    if (len(start_index_map) != 1 or tuple(collapsed_slice_dims) != tuple(start_index_map)):
-        raise ctx.unsupported("of this form (several indexed axes) has no ONNX translation")
+    if len(start_index_map) != 1:
+        return _gather_nd(ctx, eqn, x, idx, offset_dims=offset_dims,
+                          collapsed_slice_dims=collapsed_slice_dims,
+                          start_index_map=start_index_map, index_vector_dim=index_vector_dim,
+                          slice_sizes=slice_sizes)
+    if tuple(collapsed_slice_dims) != tuple(start_index_map):
+        raise ctx.unsupported("of this form (a window over the indexed axis) has no ONNX "
+                              "translation")
     axis = start_index_map[0]
     full = tuple(1 if i == axis else s for i, s in enumerate(xa.shape))
     if tuple(slice_sizes) != full:
@@ -338,6 +380,51 @@ def _gather(ctx: _Ctx, eqn: _core.Eqn, x: str, idx: str, *, offset_dims: Any,
     perm = [onnx_labels.index(lab) for lab in hlo_labels]
     if perm != list(range(out_rank)):
         g = ctx.one("Transpose", [g], perm=perm)
+    return [g]
+
+
+def _gather_nd(ctx: _Ctx, eqn: _core.Eqn, x: str, idx: str, *, offset_dims: Any,
+               collapsed_slice_dims: Any, start_index_map: Any, index_vector_dim: int,
+               slice_sizes: Any) -> list[str]:
+    """A point gather over several axes with full windows elsewhere (``take_along_axis``,
+    ``x[i, j]``): ONNX GatherND on the operand with the indexed axes moved first. stablehlo
+    clamps each index into range; so does this (GatherND rejects out-of-range indices)."""
+    from onnx import TensorProto as T
+
+    xa, ia = eqn.inputs[0].aval, eqn.inputs[1].aval
+    sdims = list(start_index_map)
+    k = len(sdims)
+    rest = [i for i in range(xa.ndim) if i not in sdims]
+    if sorted(collapsed_slice_dims) != sorted(sdims) or len(set(sdims)) != k:
+        raise ctx.unsupported("of this form (windows over indexed axes) has no ONNX translation")
+    if [slice_sizes[i] for i in rest] != [xa.shape[i] for i in rest]:
+        raise ctx.unsupported("with partial slices has no ONNX translation")
+    perm = sdims + rest
+    if perm != list(range(xa.ndim)):
+        x = ctx.one("Transpose", [x], perm=perm)
+    batch_shape = [s for i, s in enumerate(ia.shape) if i != index_vector_dim]
+    if index_vector_dim == ia.ndim:
+        idx = ctx.one("Reshape", [idx, ctx.i64(batch_shape + [1])], allowzero=1)
+    elif index_vector_dim != ia.ndim - 1:
+        ip = [i for i in range(ia.ndim) if i != index_vector_dim] + [index_vector_dim]
+        idx = ctx.one("Transpose", [idx], perm=ip)
+    idx = ctx.one("Cast", [idx], to=T.INT64)
+    idx = ctx.one("Min", [ctx.one("Max", [idx, ctx.i64([0] * k)]),
+                          ctx.i64([xa.shape[i] - 1 for i in sdims])])
+    g = ctx.one("GatherND", [x, idx])
+    # GatherND: batch dims, then the rest dims in operand order; stablehlo: the offset (rest)
+    # dims at offset_dims, batch dims in order elsewhere
+    nb, out_rank = len(batch_shape), len(batch_shape) + len(rest)
+    order: list[int] = [-1] * out_rank
+    for j, d in enumerate(offset_dims):
+        order[d] = nb + j
+    b = 0
+    for p in range(out_rank):
+        if order[p] < 0:
+            order[p] = b
+            b += 1
+    if order != list(range(out_rank)):
+        g = ctx.one("Transpose", [g], perm=order)
     return [g]
 
 
@@ -426,6 +513,7 @@ def _cond(ctx: _Ctx, eqn: _core.Eqn, index: str, *ops: str, branches: Any) -> li
         sub._n = ctx._n + 100000 * (len(ctx.nodes) + 1)  # names unique across scopes
         outs = _translate(g, sub, env)
         ctx._n = sub._n
+        ctx.need(sub.opset)
         names = []
         for r in outs:
             names.append(sub.one("Identity", [r]))
@@ -455,8 +543,596 @@ def _cond(ctx: _Ctx, eqn: _core.Eqn, index: str, *ops: str, branches: Any) -> li
     return outs
 
 
+# --- loops: ONNX Loop and Scan ---------------------------------------------------------------
+
+def _subgraph(ctx: _Ctx, inputs: list[tuple[str, AbstractArray]],
+              emit: Callable[[_Ctx], list[tuple[str, AbstractArray]]]) -> Any:
+    """An ONNX body graph: ``emit`` translates into a fresh context (outer values are read by
+    name, as ONNX scoping allows) and returns the body's results."""
+    from onnx import helper
+
+    sub = _Ctx()
+    sub._n = ctx._n  # one counter: names stay unique across scopes
+    sub.eqn = ctx.eqn
+    outs = emit(sub)
+    names = [sub.one("Identity", [r]) for r, _ in outs]
+    ctx._n = sub._n
+    ctx.need(sub.opset)
+    nodes = [helper.make_node("Constant", [], [t.name], value=t) for t in sub.inits]
+    return helper.make_graph(nodes + sub.nodes, ctx.fresh("body"),
+                             [_value_info(n, a) for n, a in inputs],
+                             [_value_info(n, a) for n, (_, a) in zip(names, outs)])
+
+
+def _while(ctx: _Ctx, eqn: _core.Eqn, *args: str, cond_graph: Any, body_graph: Any,
+           cond_nconsts: int, body_nconsts: int) -> list[str]:
+    """``while`` as ONNX Loop without a trip count: the condition is evaluated once before the
+    loop and again at the end of each body, on the new carry."""
+    cc, bc = args[:cond_nconsts], args[cond_nconsts:cond_nconsts + body_nconsts]
+    init = args[cond_nconsts + body_nconsts:]
+    avals = [v.aval for v in eqn.outputs]
+    c0 = _translate(cond_graph, ctx, {v.id: n for v, n in zip(cond_graph.invars, cc + init)})[0]
+    ctx.eqn = eqn
+    it, cin = ctx.fresh("iter"), ctx.fresh("cond_in")
+    carry = [ctx.fresh("carry") for _ in init]
+
+    def emit(sub: _Ctx) -> list[tuple[str, AbstractArray]]:
+        new = _translate(body_graph, sub,
+                         {v.id: n for v, n in zip(body_graph.invars, bc + tuple(carry))})
+        c = _translate(cond_graph, sub,
+                       {v.id: n for v, n in zip(cond_graph.invars, cc + tuple(new))})[0]
+        return [(c, AbstractArray((), dt.bool_))] + list(zip(new, avals))
+
+    body = _subgraph(ctx, [(it, AbstractArray((), dt.int64)), (cin, AbstractArray((), dt.bool_))]
+                     + list(zip(carry, avals)), emit)
+    return ctx.node("Loop", ["", c0, *init], n_out=len(init), body=body)
+
+
+def _scan(ctx: _Ctx, eqn: _core.Eqn, *args: str, body: Any, length: int, reverse: bool,
+          nconsts: int, ncarry: int) -> list[str]:
+    """``scan`` as ONNX Scan over the leading axis (consts read from the outer scope; a scan
+    with no scanned operand scans a dummy vector of the length)."""
+    consts, init, xs = args[:nconsts], args[nconsts:nconsts + ncarry], args[nconsts + ncarry:]
+    c_avals = list(body.in_avals[nconsts:nconsts + ncarry])
+    x_avals = list(body.in_avals[nconsts + ncarry:])
+    y_avals = list(body.out_avals[ncarry:])
+    if length == 0:  # no steps: the carry as given, empty ys (onnxruntime rejects empty scans)
+        return ([ctx.one("Identity", [c]) for c in init]
+                + [ctx.const(np.zeros((0,) + a.shape, a.dtype.np), a.dtype) for a in y_avals])
+    carry = [ctx.fresh("carry") for _ in init]
+    elems = [ctx.fresh("elem") for _ in xs]
+    scanned = list(xs)
+    extra: list[tuple[str, AbstractArray]] = []
+    if not xs:
+        scanned = [ctx.const(np.zeros((length,), np.int32))]
+        extra = [(ctx.fresh("tick"), AbstractArray((), dt.int32))]
+
+    def emit(sub: _Ctx) -> list[tuple[str, AbstractArray]]:
+        outs = _translate(body, sub, {v.id: n for v, n in
+                                      zip(body.invars, consts + tuple(carry) + tuple(elems))})
+        return list(zip(outs, c_avals + y_avals))
+
+    g = _subgraph(ctx, list(zip(carry, c_avals)) + list(zip(elems, x_avals)) + extra, emit)
+    d = 1 if reverse else 0
+    attrs: dict[str, Any] = {"scan_input_directions": [d] * len(scanned)}
+    if y_avals:
+        attrs["scan_output_directions"] = [d] * len(y_avals)
+    return ctx.node("Scan", [*init, *scanned], n_out=ncarry + len(y_avals), body=g,
+                    num_scan_inputs=len(scanned), **attrs)
+
+
 def _identity(ctx: _Ctx, eqn: _core.Eqn, x: str) -> list[str]:
     return [ctx.one("Identity", [x])]
+
+
+# --- bit-level rules -----------------------------------------------------------------------
+
+_UNSIGNED = {1: dt.uint8, 2: dt.uint16, 4: dt.uint32, 8: dt.uint64}
+
+
+def _bitcast(ctx: _Ctx, x: str, to: dt.DType) -> str:
+    ctx.need(26)
+    return ctx.one("BitCast", [x], to=_elem_type(to))
+
+
+def _bitcast_convert(ctx: _Ctx, eqn: _core.Eqn, x: str, *, dtype: dt.DType) -> list[str]:
+    return [_bitcast(ctx, x, dtype)]
+
+
+def _shift(kind: str) -> Rule:
+    """stablehlo shifts: a shift count >= the bit width (or negative, read as unsigned) gives 0,
+    or all sign bits for the arithmetic right shift; ONNX BitShift takes unsigned integers only
+    (signed values are bit-cast through the unsigned type of their width)."""
+    def rule(ctx: _Ctx, eqn: _core.Eqn, x: str, y: str, **params: Any) -> list[str]:
+        d = eqn.inputs[0].aval.dtype
+        bits = 8 * d.itemsize
+        u = _UNSIGNED[d.itemsize]
+        xu = x if d.kind == "u" else _bitcast(ctx, x, u)
+        yu = y if d.kind == "u" else _bitcast(ctx, y, u)
+        width = ctx.const(np.asarray(bits - 1, u.np), u)
+        big = ctx.one("Greater", [yu, width])
+        if kind == "ra":
+            yc = ctx.minmax("Min", yu, width, u)
+            r = ctx.one("BitShift", [xu, yc], direction="RIGHT")
+            ones = ctx.const(np.asarray(np.iinfo(u.np).max, u.np), u)
+            fill = ctx.one("BitwiseNot", [ctx.one("BitShift", [ones, yc], direction="RIGHT")])
+            neg = ctx.one("Less", [x, ctx.const(np.asarray(0, d.np), d)])
+            r = ctx.where(neg, ctx.one("BitwiseOr", [r, fill]), r, u)
+        else:
+            r = ctx.one("BitShift", [xu, ctx.minmax("Min", yu, width, u)],
+                        direction="LEFT" if kind == "l" else "RIGHT")
+            r = ctx.where(big, ctx.const(np.asarray(0, u.np), u), r, u)
+        return [r if d.kind == "u" else _bitcast(ctx, r, d)]
+    return rule
+
+
+def _popcnt(ctx: _Ctx, eqn: _core.Eqn, x: str) -> list[str]:
+    # the sum of the bits, one shift-and-mask per bit position (exact; ONNX has no popcount)
+    from onnx import TensorProto as T
+
+    d = eqn.inputs[0].aval.dtype
+    u = _UNSIGNED[d.itemsize]
+    xu = x if d.kind == "u" else _bitcast(ctx, x, u)
+    one = ctx.const(np.asarray(1, u.np), u)
+    total = None
+    for k in range(8 * d.itemsize):
+        shifted = ctx.one("BitShift", [xu, ctx.const(np.asarray(k, u.np), u)],
+                          direction="RIGHT") if k else xu
+        bit = ctx.one("Cast", [ctx.one("BitwiseAnd", [shifted, one])], to=T.INT32)
+        total = bit if total is None else ctx.one("Add", [total, bit])
+    return [ctx.one("Cast", [total], to=_elem_type(eqn.outputs[0].aval.dtype))]
+
+
+def _clz(ctx: _Ctx, eqn: _core.Eqn, x: str) -> list[str]:
+    # width - bit length; the bit length counts the shifts k with x >> k != 0 (exact)
+    from onnx import TensorProto as T
+
+    d = eqn.inputs[0].aval.dtype
+    u = _UNSIGNED[d.itemsize]
+    xu = x if d.kind == "u" else _bitcast(ctx, x, u)
+    zero = ctx.const(np.asarray(0, u.np), u)
+    total = ctx.const(np.asarray(8 * d.itemsize, np.int32))
+    for k in range(8 * d.itemsize):
+        shifted = ctx.one("BitShift", [xu, ctx.const(np.asarray(k, u.np), u)],
+                          direction="RIGHT") if k else xu
+        nz = ctx.one("Cast", [ctx.one("Not", [ctx.one("Equal", [shifted, zero])])], to=T.INT32)
+        total = ctx.one("Sub", [total, nz])
+    return [ctx.one("Cast", [total], to=_elem_type(d))]
+
+
+def _cbrt(ctx: _Ctx, eqn: _core.Eqn, x: str) -> list[str]:
+    # sign(x) * |x| ** (1/3): within a few ulp of stablehlo.cbrt (NOTE [Formulations])
+    d = eqn.inputs[0].aval.dtype
+    third = ctx.const(np.asarray(1 / 3, d.np), d)
+    mag = ctx.one("Pow", [ctx.one("Abs", [x]), third])
+    neg = ctx.one("Less", [x, ctx.const(np.asarray(0, d.np), d)])
+    return [ctx.one("Where", [neg, ctx.one("Neg", [mag]), mag])]
+
+
+def _atan2(ctx: _Ctx, eqn: _core.Eqn, y: str, x: str) -> list[str]:
+    """C atan2 from Atan(y / x) and the quadrant, signed zeros and infinities included
+    (NOTE [Formulations]); the sign of a zero is read from the sign of 1 / zero."""
+    d = eqn.inputs[0].aval.dtype
+
+    def c(v: float) -> str:
+        return ctx.const(np.asarray(v, d.np), d)
+
+    def negative(v: str) -> str:  # the sign bit, NaN aside
+        return ctx.one("Or", [ctx.one("Less", [v, c(0)]),
+                              ctx.one("Less", [ctx.one("Div", [c(1), v]), c(0)])])
+
+    yneg, xneg = negative(y), negative(x)
+
+    def signed(v: float) -> str:  # +-v with y's sign
+        return ctx.one("Where", [yneg, c(-v), c(v)])
+
+    # NOTE [Where ONNX and xfront differ]: every Where below takes a possibly signed zero from
+    # its second value operand only. atan2(+-0, +0) = +-0 comes from Atan(y / 1).
+    both0 = ctx.one("And", [ctx.one("Equal", [x, c(0)]), ctx.one("Equal", [y, c(0)])])
+    x = ctx.one("Where", [ctx.one("And", [both0, ctx.one("Not", [xneg])]), c(1), x])
+    base = ctx.one("Atan", [ctx.one("Div", [y, x])])
+    r = ctx.one("Where", [xneg, ctx.one("Add", [base, signed(np.pi)]), base])
+    r = ctx.one("Where", [ctx.one("And", [both0, xneg]), signed(np.pi), r])
+    # both infinite: +-pi/4 or +-3pi/4
+    bothinf = ctx.one("And", [ctx.one("IsInf", [x]), ctx.one("IsInf", [y])])
+    r = ctx.one("Where", [bothinf, ctx.one("Where", [xneg, signed(3 * np.pi / 4),
+                                                     signed(np.pi / 4)]), r])
+    nan = ctx.one("Or", [ctx.one("IsNaN", [x]), ctx.one("IsNaN", [y])])
+    return [ctx.one("Where", [nan, ctx.one("Add", [x, y]), r])]
+
+
+def _threefry2x32(ctx: _Ctx, eqn: _core.Eqn, k0: str, k1: str, x0: str, x1: str) -> list[str]:
+    """Threefry-2x32 (20 rounds) in uint32 Add / BitShift / BitwiseOr / BitwiseXor: the same
+    bits as xfront's lowering, so ``xf.random`` samplers export exactly."""
+    from xfront.prims import random as rnd
+
+    def u(v: int) -> str:
+        return ctx.const(np.asarray(v, np.uint32), dt.uint32)
+
+    def add(a: str, b: str) -> str:
+        return ctx.one("Add", [a, b])
+
+    ks = [k0, k1, ctx.one("BitwiseXor", [ctx.one("BitwiseXor", [k0, k1]), u(rnd.KEY_PARITY)])]
+    x0, x1 = add(x0, ks[0]), add(x1, ks[1])
+    for r in range(rnd.ROUNDS):
+        sh = rnd.ROTATIONS[(r // 4) % 2][r % 4]
+        x0 = add(x0, x1)
+        x1 = ctx.one("BitwiseOr", [ctx.one("BitShift", [x1, u(sh)], direction="LEFT"),
+                                   ctx.one("BitShift", [x1, u(32 - sh)], direction="RIGHT")])
+        x1 = ctx.one("BitwiseXor", [x1, x0])
+        if r % 4 == 3:
+            j = r // 4 + 1
+            x0 = add(x0, ks[j % 3])
+            x1 = add(add(x1, ks[(j + 1) % 3]), u(j))
+    return [x0, x1]
+
+
+# Giles, "Approximating the erfinv function" (GPU Computing Gems, 2011): single-precision
+# polynomials in w = -log((1 - x)(1 + x)), for w < 5 (in w - 2.5) and otherwise (in sqrt(w) - 3)
+_ERFINV_SMALL = (2.81022636e-08, 3.43273939e-07, -3.5233877e-06, -4.39150654e-06,
+                 0.00021858087, -0.00125372503, -0.00417768164, 0.246640727, 1.50140941)
+_ERFINV_LARGE = (-0.000200214257, 0.000100950558, 0.00134934322, -0.00367342844,
+                 0.00573950773, -0.0076224613, 0.00943887047, 1.00167406, 2.83297682)
+
+
+def _erf_inv(ctx: _Ctx, eqn: _core.Eqn, x: str) -> list[str]:
+    """erf_inv of float16/float32 by Giles' single-precision approximation (NOTE
+    [Formulations]); float64 would need the double-precision one and is not mapped."""
+    from onnx import TensorProto as T
+
+    d = eqn.inputs[0].aval.dtype
+    if d not in (dt.float16, dt.float32):
+        raise ctx.unsupported(f"on {d.name} has no ONNX translation: ONNX has Erf but no "
+                              "inverse, and only the single-precision formula is mapped")
+    if d is not dt.float32:
+        x = ctx.one("Cast", [x], to=T.FLOAT)
+
+    def c(v: float) -> str:
+        return ctx.const(np.asarray(v, np.float32), dt.float32)
+
+    def poly(coeffs: Any, t: str) -> str:
+        p = c(coeffs[0])
+        for k in coeffs[1:]:
+            p = ctx.one("Add", [ctx.one("Mul", [p, t]), c(k)])
+        return p
+
+    w = ctx.one("Neg", [ctx.one("Log", [ctx.one("Sub", [c(1), ctx.one("Mul", [x, x])])])])
+    small = poly(_ERFINV_SMALL, ctx.one("Sub", [w, c(2.5)]))
+    large = poly(_ERFINV_LARGE, ctx.one("Sub", [ctx.one("Sqrt", [w]), c(3)]))
+    r = ctx.one("Mul", [ctx.one("Where", [ctx.one("Less", [w, c(5)]), small, large]), x])
+    # +-1 give +-inf
+    r = ctx.one("Where", [ctx.one("Equal", [ctx.one("Abs", [x]), c(1)]),
+                          ctx.one("Mul", [x, c(np.inf)]), r])
+    return [r if d is dt.float32 else ctx.one("Cast", [r], to=_elem_type(d))]
+
+
+# Lanczos approximation, g = 7, nine terms (the coefficients of Numerical Recipes / Godfrey)
+_LANCZOS_G = 7.0
+_LANCZOS = (0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313,
+            -176.61502916214059, 12.507343278686905, -0.13857109526572012,
+            9.9843695780195716e-6, 1.5056327351493116e-7)
+
+
+def _lgamma(ctx: _Ctx, eqn: _core.Eqn, x: str) -> list[str]:
+    """log|Gamma(x)| by the Lanczos series, with the reflection formula below 0.5 (NOTE
+    [Formulations]): accurate to a few ulp away from the zeros at 1 and 2, where the error is
+    absolute (~1 ulp of 1)."""
+    d = eqn.inputs[0].aval.dtype
+
+    def c(v: float) -> str:
+        return ctx.const(np.asarray(v, d.np), d)
+
+    reflect = ctx.one("Less", [x, c(0.5)])
+    z = ctx.one("Where", [reflect, ctx.one("Neg", [x]), ctx.one("Sub", [x, c(1)])])
+    acc = c(_LANCZOS[0])
+    for i, k in enumerate(_LANCZOS[1:]):
+        acc = ctx.one("Add", [acc, ctx.one("Div", [c(k), ctx.one("Add", [z, c(i + 1)])])])
+    t = ctx.one("Add", [z, c(_LANCZOS_G + 0.5)])
+    log_t = ctx.one("Add", [c(np.log(_LANCZOS_G + 0.5)), ctx.one("Log", [ctx.one(
+        "Add", [c(1), ctx.one("Div", [z, c(_LANCZOS_G + 0.5)])])])])
+    log_y = ctx.one("Add", [ctx.one("Add", [c(0.5 * np.log(2 * np.pi)), ctx.one("Sub", [
+        ctx.one("Mul", [ctx.one("Add", [z, c(0.5)]), log_t]), t])]), ctx.one("Log", [acc])])
+    ax = ctx.one("Abs", [x])
+    frac = ctx.one("Sub", [ax, ctx.one("Floor", [ax])])
+    frac = ctx.one("Where", [ctx.one("Greater", [frac, c(0.5)]), ctx.one("Sub", [c(1), frac]),
+                             frac])
+    denom = ctx.one("Log", [ctx.one("Sin", [ctx.one("Mul", [c(np.pi), frac])])])
+    finite = ctx.one("Not", [ctx.one("Or", [ctx.one("IsInf", [denom]),
+                                            ctx.one("IsNaN", [denom])])])
+    refl = ctx.one("Where", [finite, ctx.one("Sub", [ctx.one("Sub", [c(np.log(np.pi)), denom]),
+                                                     log_y]), ctx.one("Neg", [denom])])
+    r = ctx.one("Where", [reflect, refl, log_y])
+    return [ctx.one("Where", [ctx.one("IsInf", [x]), c(np.inf), r])]
+
+
+def _digamma(ctx: _Ctx, eqn: _core.Eqn, x: str) -> list[str]:
+    """psi(x), the derivative of the Lanczos series for lgamma, reflected below 0.5 (NaN at
+    the poles 0, -1, -2, ...; NOTE [Formulations])."""
+    d = eqn.inputs[0].aval.dtype
+
+    def c(v: float) -> str:
+        return ctx.const(np.asarray(v, d.np), d)
+
+    reflect = ctx.one("Less", [x, c(0.5)])
+    z = ctx.one("Where", [reflect, ctx.one("Neg", [x]), ctx.one("Sub", [x, c(1)])])
+    num, den = c(0.0), c(_LANCZOS[0])
+    for i, k in enumerate(_LANCZOS[1:]):
+        zi = ctx.one("Add", [z, c(i + 1)])
+        num = ctx.one("Sub", [num, ctx.one("Div", [c(k), ctx.one("Mul", [zi, zi])])])
+        den = ctx.one("Add", [den, ctx.one("Div", [c(k), zi])])
+    t = ctx.one("Add", [z, c(_LANCZOS_G + 0.5)])
+    log_t = ctx.one("Add", [c(np.log(_LANCZOS_G + 0.5)), ctx.one("Log", [ctx.one(
+        "Add", [c(1), ctx.one("Div", [z, c(_LANCZOS_G + 0.5)])])])])
+    y = ctx.one("Sub", [ctx.one("Add", [log_t, ctx.one("Div", [num, den])]),
+                        ctx.one("Div", [c(_LANCZOS_G), t])])
+    red = ctx.one("Add", [x, ctx.one("Abs", [ctx.one("Floor", [ctx.one("Add", [x, c(0.5)])])])])
+    pr = ctx.one("Mul", [c(np.pi), red])
+    refl = ctx.one("Sub", [y, ctx.one("Div", [ctx.one("Mul", [c(np.pi), ctx.one("Cos", [pr])]),
+                                              ctx.one("Sin", [pr])])])
+    r = ctx.one("Where", [reflect, refl, y])
+    pole = ctx.one("And", [ctx.one("LessOrEqual", [x, c(0)]),
+                           ctx.one("Equal", [x, ctx.one("Floor", [x])])])
+    return [ctx.one("Where", [pole, c(np.nan), r])]
+
+
+def _next_after(ctx: _Ctx, eqn: _core.Eqn, x: str, y: str) -> list[str]:
+    """C nextafter through the bits: step the integer image of |x| towards y (NaN in either
+    gives NaN, x == y gives y, zero steps to the smallest subnormal with y's sign)."""
+    d = eqn.inputs[0].aval.dtype
+    i = {2: dt.int16, 4: dt.int32, 8: dt.int64}[d.itemsize]
+    xi = _bitcast(ctx, x, i)
+    zero_f = ctx.const(np.asarray(0, d.np), d)
+    one_i = ctx.const(np.asarray(1, i.np), i)
+    # away from zero when (y > x) == (x > 0): +1 on the bits of |x| (sign kept), else -1
+    up = ctx.one("Greater", [y, x])
+    xpos = ctx.one("Greater", [x, zero_f])
+    away = ctx.one("Equal", [ctx.one("Cast", [up], to=_elem_type(dt.int32)),
+                             ctx.one("Cast", [xpos], to=_elem_type(dt.int32))])
+    stepped = ctx.where(away, ctx.one("Add", [xi, one_i]), ctx.one("Sub", [xi, one_i]), i)
+    r = _bitcast(ctx, stepped, d)
+    # x == 0: the smallest subnormal, signed like the direction
+    tiny = ctx.const(np.asarray(np.finfo(d.np).smallest_subnormal, d.np), d)
+    r = ctx.where(ctx.one("Equal", [x, zero_f]),
+                  ctx.where(up, tiny, ctx.one("Neg", [tiny]), d), r, d)
+    r = ctx.one("Where", [ctx.one("Equal", [x, y]), y, r])
+    nan = ctx.one("Or", [ctx.one("IsNaN", [x]), ctx.one("IsNaN", [y])])
+    return [ctx.one("Where", [nan, ctx.one("Add", [x, y]), r])]
+
+
+# --- padding and updates ---------------------------------------------------------------------
+
+def _pad(ctx: _Ctx, eqn: _core.Eqn, x: str, v: str, *, lo: Any, hi: Any,
+         interior: Any) -> list[str]:
+    shape = list(eqn.inputs[0].aval.shape)
+    for ax, k in enumerate(interior):
+        n = shape[ax]
+        if k == 0 or n <= 1:
+            continue
+        # interior padding of one axis: append k pad values after each element (a new axis of
+        # size 1 padded to 1 + k), merge the two axes and drop the last k
+        inner = shape[:ax + 1] + [1] + shape[ax + 1:]
+        x = ctx.one("Reshape", [x, ctx.i64(inner)], allowzero=1)
+        pads = [0] * (2 * len(inner))
+        pads[len(inner) + ax + 1] = k
+        x = ctx.one("Pad", [x, ctx.i64(pads), v], mode="constant")
+        merged = shape[:ax] + [n * (1 + k)] + shape[ax + 1:]
+        x = ctx.one("Reshape", [x, ctx.i64(merged)], allowzero=1)
+        shape[ax] = n + (n - 1) * k
+        x = ctx.one("Slice", [x, ctx.i64([0]), ctx.i64([shape[ax]]), ctx.i64([ax])])
+    if not any(lo) and not any(hi):
+        return [ctx.one("Identity", [x])]
+    # ONNX Pad crops for negative amounts, like stablehlo.pad
+    return [ctx.one("Pad", [x, ctx.i64(list(lo) + list(hi)), v], mode="constant")]
+
+
+def _grid(shape: Any) -> np.ndarray:
+    """Index vectors of every position of ``shape``: ``shape + (len(shape),)`` int64."""
+    return np.stack(np.indices(shape, dtype=np.int64), axis=-1) if shape else \
+        np.zeros((0,), np.int64)
+
+
+def _starts_vector(ctx: _Ctx, starts: Any, shape: Any, sizes: Any) -> str:
+    """The dynamic start indices as one int64 vector, clamped into [0, dim - size] as
+    stablehlo does."""
+    from onnx import TensorProto as T
+
+    parts = [ctx.one("Reshape", [ctx.one("Cast", [s], to=T.INT64), ctx.i64([1])], allowzero=1)
+             for s in starts]
+    st = parts[0] if len(parts) == 1 else ctx.one("Concat", parts, axis=0)
+    return ctx.one("Min", [ctx.one("Max", [st, ctx.i64([0] * len(shape))]),
+                           ctx.i64([d - k for d, k in zip(shape, sizes)])])
+
+
+def _dynamic_update_slice(ctx: _Ctx, eqn: _core.Eqn, x: str, upd: str, *starts: str) -> list[str]:
+    shape, ushape = eqn.inputs[0].aval.shape, eqn.inputs[1].aval.shape
+    if not shape:
+        return [ctx.one("Identity", [upd])]
+    if eqn.inputs[1].aval.size == 0:
+        return [ctx.one("Identity", [x])]
+    st = _starts_vector(ctx, starts, shape, ushape)
+    idx = ctx.one("Add", [ctx.const(_grid(ushape)), st])
+    return [ctx.one("ScatterND", [x, idx, upd])]
+
+
+_REDUCTION = {"set": "none", "add": "add", "mul": "mul", "min": "min", "max": "max"}
+
+
+def _scatter(ctx: _Ctx, eqn: _core.Eqn, x: str, idx: str, upd: str, *, update_window_dims: Any,
+             inserted_window_dims: Any, scatter_dims_to_operand_dims: Any, index_vector_dim: int,
+             mode: str, indices_are_sorted: Any, unique_indices: Any) -> list[str]:
+    """The point-and-full-window scatter (``x.at[i].op(v)``, scatter-add along an axis) as ONNX
+    ScatterND with a reduction. stablehlo drops an update whose index is out of range; ONNX
+    rejects it, so the operand gets one extra slot at the end of each indexed axis that such
+    updates are sent to, and the slot is sliced off afterwards."""
+    from onnx import TensorProto as T
+
+    xa, ia, ua = (v.aval for v in eqn.inputs)
+    sdims = list(scatter_dims_to_operand_dims)
+    k = len(sdims)
+    rest = [i for i in range(xa.ndim) if i not in sdims]
+    if sorted(inserted_window_dims) != sorted(sdims) or len(set(sdims)) != k:
+        raise ctx.unsupported("of this form (windows over indexed axes) has no ONNX translation")
+    batch_pos = [i for i in range(ua.ndim) if i not in update_window_dims]
+    if [ua.shape[i] for i in update_window_dims] != [xa.shape[i] for i in rest]:
+        raise ctx.unsupported("with partial windows has no ONNX translation")
+    dtype = xa.dtype
+    if dtype is dt.bool_:  # add/mul of bools are or/and: max/min of 0/1
+        x, upd = (ctx.one("Cast", [v], to=T.UINT8) for v in (x, upd))
+        mode = {"add": "max", "mul": "min"}.get(mode, mode)
+    perm = sdims + rest
+    if perm != list(range(xa.ndim)):
+        x = ctx.one("Transpose", [x], perm=perm)
+    tshape = [xa.shape[i] for i in perm]
+    if batch_pos + list(update_window_dims) != list(range(ua.ndim)):
+        upd = ctx.one("Transpose", [upd], perm=batch_pos + list(update_window_dims))
+    # index vectors on the last axis, int64
+    ishape = list(ia.shape)
+    if index_vector_dim == ia.ndim:
+        ishape.append(1)
+        idx = ctx.one("Reshape", [idx, ctx.i64(ishape)], allowzero=1)
+    elif index_vector_dim != ia.ndim - 1:
+        ip = [i for i in range(ia.ndim) if i != index_vector_dim] + [index_vector_dim]
+        idx = ctx.one("Transpose", [idx], perm=ip)
+    idx = ctx.one("Cast", [idx], to=T.INT64)
+    dims = ctx.i64(tshape[:k])
+    ok = ctx.one("And", [ctx.one("GreaterOrEqual", [idx, ctx.i64([0] * k)]),
+                         ctx.one("Less", [idx, dims])])
+    ok = ctx.one("Cast", [ctx.one("ReduceMin", [ctx.one("Cast", [ok], to=T.INT32),
+                                                ctx.i64([-1])], keepdims=1)], to=T.BOOL)
+    idx = ctx.one("Where", [ok, idx, dims])
+    pads = [0] * (2 * xa.ndim)
+    for j in range(k):
+        pads[xa.ndim + j] = 1
+    zero = ctx.const(np.zeros((), np.uint8 if dtype is dt.bool_ else dtype.np),
+                     dt.uint8 if dtype is dt.bool_ else dtype)
+    x = ctx.one("Pad", [x, ctx.i64(pads), zero], mode="constant")
+    y = ctx.one("ScatterND", [x, idx, upd], reduction=_REDUCTION[mode])
+    y = ctx.one("Slice", [y, ctx.i64([0] * k), ctx.i64(tshape[:k]), ctx.i64(list(range(k)))])
+    if perm != list(range(xa.ndim)):
+        y = ctx.one("Transpose", [y], perm=_inverse(perm))
+    if dtype is dt.bool_:
+        y = ctx.one("Cast", [y], to=T.BOOL)
+    return [y]
+
+
+# --- sorting ---------------------------------------------------------------------------------
+
+def _sort_keys(ctx: _Ctx, key: str, d: dt.DType) -> list[str]:
+    """ONNX TopK keys (int64/float/double, most significant first) whose lexicographic order
+    is NOTE [Sort order] of xfront/prims/sort.py on ``key``."""
+    from onnx import TensorProto as T
+
+    if d.kind in "biu" and d is not dt.uint64:
+        return [ctx.one("Cast", [key], to=T.INT64)]
+    if d is dt.uint64:  # high and low 32-bit halves, each exact in int64
+        c32 = ctx.const(np.asarray(32, np.uint64), dt.uint64)
+        hi = ctx.one("BitShift", [key, c32], direction="RIGHT")
+        lo = ctx.one("BitShift", [ctx.one("BitShift", [key, c32], direction="LEFT"), c32],
+                     direction="RIGHT")
+        return [ctx.one("Cast", [hi], to=T.INT64), ctx.one("Cast", [lo], to=T.INT64)]
+    if d in (dt.float16, dt.bfloat16):
+        key, d = ctx.one("Cast", [key], to=T.FLOAT), dt.float32
+    # NaNs after everything (equal to each other), then the value (NaN read as 0); TopK treats
+    # -0.0 == 0.0 as a tie
+    nan = ctx.one("IsNaN", [key])
+    value = ctx.one("Where", [nan, ctx.const(np.zeros((), d.np), d), key])
+    return [ctx.one("Cast", [nan], to=T.INT64), value]
+
+
+def _sort_perm(ctx: _Ctx, keys: Any, dtypes: Any, n: int, dimension: int,
+               descending: bool) -> str:
+    """The stable permutation sorting ``keys`` lexicographically along ``dimension``: a chain
+    of stable single-key sorts, least significant key first (ONNX TopK with k = the axis size
+    breaks ties by position, in both directions)."""
+    parts: list[str] = []
+    for x, d in zip(keys, dtypes):
+        if d.kind == "c":
+            raise ctx.unsupported("on complex keys has no ONNX translation")
+        parts += _sort_keys(ctx, x, d)
+    kk = ctx.i64([n])
+    perm: str | None = None
+    for key in reversed(parts):
+        if perm is not None:
+            key = ctx.one("GatherElements", [key, perm], axis=dimension)
+        _, order = ctx.node("TopK", [key, kk], n_out=2, axis=dimension,
+                            largest=int(bool(descending)), sorted=1)
+        perm = order if perm is None else ctx.one("GatherElements", [perm, order],
+                                                  axis=dimension)
+    assert perm is not None
+    return perm
+
+
+def _sort(ctx: _Ctx, eqn: _core.Eqn, *xs: str, dimension: int, num_keys: int, is_stable: bool,
+          descending: bool) -> list[str]:
+    # a stable result is also a valid result of a non-stable sort
+    avals = [v.aval for v in eqn.inputs]
+    perm = _sort_perm(ctx, xs[:num_keys], [a.dtype for a in avals[:num_keys]],
+                      avals[0].shape[dimension], dimension, descending)
+    return [ctx.one("GatherElements", [x, perm], axis=dimension) for x in xs]
+
+
+def _sort_by_key(ctx: _Ctx, eqn: _core.Eqn, keys: str, x: str, *, axis: int) -> list[str]:
+    a = eqn.inputs[0].aval
+    perm = _sort_perm(ctx, [keys], [a.dtype], a.shape[axis], axis, False)
+    return [ctx.one("GatherElements", [x, perm], axis=axis)]
+
+
+# --- cumulative products and extrema: ONNX Scan ---------------------------------------------
+
+class _Shim:
+    """Stands in for an equation where a rule re-enters another with other operand types."""
+
+    def __init__(self, avals: list[AbstractArray]) -> None:
+        self.inputs = [type("V", (), {"aval": a})() for a in avals]
+
+
+def _cumulative(op: str) -> Rule:
+    def rule(ctx: _Ctx, eqn: _core.Eqn, x: str, *, axis: int, reverse: bool) -> list[str]:
+        from onnx import helper
+
+        a = eqn.inputs[0].aval
+        d = a.dtype
+        if d in (dt.int16, dt.uint16) and op != "Mul":  # NOTE [onnxruntime kernel gaps]
+            from onnx import TensorProto as T
+
+            wide = AbstractArray(a.shape, dt.int32)
+            y = _cumulative(op)(ctx, _Shim([wide]), ctx.one("Cast", [x], to=T.INT32),
+                                axis=axis, reverse=reverse)[0]
+            return [ctx.one("Cast", [y], to=_elem_type(d))]
+        if op == "Mul":
+            init = 1
+        elif d.kind == "f":
+            init = -np.inf if op == "Max" else np.inf
+        else:
+            init = np.iinfo(d.np).min if op == "Max" else np.iinfo(d.np).max
+        carry_shape = [s for i, s in enumerate(a.shape) if i != axis]
+        s0 = ctx.const(np.full(carry_shape, init, d.np), d)
+        names = [ctx.fresh(h) for h in ("carry", "elem", "next", "out")]
+        body = helper.make_graph(
+            [helper.make_node(op, names[:2], [names[2]]),
+             helper.make_node("Identity", [names[2]], [names[3]])],
+            ctx.fresh("scan_body"),
+            [_value_info(names[0], AbstractArray(tuple(carry_shape), d)),
+             _value_info(names[1], AbstractArray(tuple(carry_shape), d))],
+            [_value_info(names[2], AbstractArray(tuple(carry_shape), d)),
+             _value_info(names[3], AbstractArray(tuple(carry_shape), d))])
+        direction = [1 if reverse else 0]
+        outs = ctx.node("Scan", [s0, x], n_out=2, body=body, num_scan_inputs=1,
+                        scan_input_axes=[axis], scan_output_axes=[axis],
+                        scan_input_directions=direction, scan_output_directions=direction)
+        return [outs[1]]
+    return rule
+
+
+# --- primitives with no ONNX operator -----------------------------------------------------------
+
+_NO_ONNX = {
+    **{n: "is a LAPACK-based linear-algebra routine; ONNX has no such operator"
+       for n in ("cholesky", "eigh", "lu", "qr", "svd", "triangular_solve")},
+    "fft": "works on complex values, which have no ONNX tensor type here (ONNX DFT keeps "
+           "complex numbers as a trailing axis of 2 reals, which xfront's graphs do not)",
+    "polygamma": "ONNX has no such operator",
+}
 
 
 def _build_rules() -> dict[_core.Primitive, Rule]:
@@ -473,12 +1149,20 @@ def _build_rules() -> dict[_core.Primitive, Rule]:
         "rsqrt": _chain("Sqrt", "Reciprocal"), "expm1": _expm1, "log1p": _log1p,
         "is_finite": _is_finite, "stop_gradient": _identity, "not": _not,
         "add": _simple("Add"), "sub": _simple("Sub"), "mul": _simple("Mul"),
-        "div": _simple("Div"), "rem": _rem, "pow": _simple("Pow"), "max": _simple("Max"),
-        "min": _simple("Min"), "eq": _simple("Equal"), "ne": _ne, "lt": _simple("Less"),
+        "div": _simple("Div"), "rem": _rem, "pow": _simple("Pow"), "max": _minmax("Max"),
+        "min": _minmax("Min"), "eq": _simple("Equal"), "ne": _ne, "lt": _simple("Less"),
         "le": _simple("LessOrEqual"), "gt": _simple("Greater"),
         "ge": _simple("GreaterOrEqual"), "and": _bitwise("And", "BitwiseAnd"),
         "or": _bitwise("Or", "BitwiseOr"), "xor": _bitwise("Xor", "BitwiseXor"),
-        "shift_left": _shift("LEFT"), "shift_right_logical": _shift("RIGHT"),
+        "shift_left": _shift("l"), "shift_right_logical": _shift("r"),
+        "shift_right_arithmetic": _shift("ra"), "popcnt": _popcnt,
+        "bitcast_convert": _bitcast_convert, "clz": _clz, "cbrt": _cbrt, "atan2": _atan2,
+        "threefry2x32": _threefry2x32, "erf_inv": _erf_inv, "lgamma": _lgamma,
+        "digamma": _digamma, "next_after": _next_after,
+        "dynamic_update_slice": _dynamic_update_slice, "scatter": _scatter, "sort": _sort,
+        "sort_by_key": _sort_by_key,
+        "cumprod": _cumulative("Mul"), "cummax": _cumulative("Max"),
+        "cummin": _cumulative("Min"),
         "convert": _convert, "select": _select, "clamp": _clamp,
         "broadcast_in_dim": _broadcast_in_dim, "reshape": _reshape, "transpose": _transpose,
         "concatenate": _concatenate, "slice": _slice, "rev": _rev, "pad": _pad, "iota": _iota,
@@ -489,7 +1173,7 @@ def _build_rules() -> dict[_core.Primitive, Rule]:
         "argmin": _arg("ArgMin"), "cumsum": _cumsum, "gather": _gather,
         "dynamic_slice": _dynamic_slice, "conv_general_dilated": _conv,
         "reduce_window_max": _window("MaxPool"), "reduce_window_sum": _window("AveragePool"),
-        "cond": _cond,
+        "cond": _cond, "while": _while, "scan": _scan,
     }
     return {_core.PRIMITIVES[n]: r for n, r in by_name.items() if n in _core.PRIMITIVES}
 
@@ -517,12 +1201,21 @@ def _translate(graph: _core.Graph, ctx: _Ctx, env: dict[int, str]) -> list[str]:
             return ctx.const(value, atom.aval.dtype)
         return env[atom.id]
 
+    # a primitive without a rule is the first thing to report (before, say, the complex
+    # values around an fft)
+    for eqn in graph.eqns:
+        if eqn.prim not in _RULES:
+            ctx.eqn = eqn
+            why = _NO_ONNX.get(eqn.prim.name)
+            raise ctx.unsupported(f"has no ONNX translation: {why}" if why else
+                                  "has no ONNX translation")
     for eqn in graph.eqns:
         ctx.eqn = eqn
-        rule = _RULES.get(eqn.prim)
-        if rule is None:
-            raise ctx.unsupported("has no ONNX translation",)
+        rule = _RULES[eqn.prim]
         for a in list(eqn.inputs) + list(eqn.outputs):
+            if a.aval.dtype.kind == "c":
+                raise ctx.unsupported(f"on {a.aval.dtype.name} has no ONNX translation: "
+                                      "complex values cannot be exported to ONNX")
             _elem_type(a.aval.dtype)
         if all(v.aval.size == 0 for v in eqn.outputs):
             # zero-size results hold no values: constants (onnxruntime's Expand and friends
@@ -572,9 +1265,10 @@ def export_onnx(exported: Any, path: str | None = None) -> Any:
         outputs.append(_value_info(f"out{j}", a.aval))
     g = helper.make_graph(ctx.nodes, exported.name or "xfront", inputs, outputs,
                           initializer=ctx.inits)
-    model = helper.make_model(g, opset_imports=[helper.make_opsetid("", OPSET)],
+    model = helper.make_model(g, opset_imports=[helper.make_opsetid("", ctx.opset)],
                               producer_name="xfront")
-    model.ir_version = 8  # the IR version that goes with opset 18
+    # the IR version that goes with the opset (8 for opset 18)
+    model.ir_version = helper.find_min_ir_version_for(list(model.opset_import))
     onnx.checker.check_model(model)
     if path is not None:
         onnx.save(model, path)
