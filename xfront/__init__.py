@@ -98,3 +98,7 @@ from xfront import random as random
 # --- autodiff: grad, vjp, jvp, value_and_grad -------------------------------------------------
 from xfront._autodiff import (DifferentiationError, grad, jvp, stop_gradient, value_and_grad,
                               vjp)
+
+# --- Array API completeness: inspection namespace, diff (in-place updates: xfront/_array.py) --
+from xfront._info import __array_namespace_info__  # noqa: E402
+from xfront._api._utility import diff  # noqa: E402

@@ -259,6 +259,8 @@ def repeat(x: Any, repeats: int | Sequence[int] | Any, /, *, axis: int | None = 
         raise _errors.err(_errors.ArgumentError, "repeat",
                           f"repeats must be an int or a 1-D sequence of ints, got {repeats!r}")
     n = x.shape[a]
+    if reps.ndim == 1 and reps.shape[0] == 1:  # a one-element repeats broadcasts
+        reps = reps.reshape(())
     if reps.ndim == 1 and reps.shape[0] != n:
         raise _errors.err(_errors.ShapeError, "repeat",
                           f"repeats has {reps.shape[0]} entries but axis {a} has size {n}")
