@@ -32,6 +32,19 @@ def _rsqrt(x):
     return (1 / np.sqrt(x)).astype(x.dtype)
 
 
+def _floor_divide_std(x1, x2):
+    """NumPy's floor_divide with the standard's special cases where they differ: +-inf //
+    finite nonzero is +-inf, and finite // +-inf is a signed zero (both x1 / x2)."""
+    out = np.floor_divide(x1, x2)
+    if out.dtype.kind == "f" or str(out.dtype) == "bfloat16":
+        with np.errstate(all="ignore"):
+            q = np.divide(x1, x2)
+            a_inf = np.isinf(x1) & np.isfinite(x2) & (x2 != 0)
+            b_inf = np.isfinite(x1) & np.isinf(x2)
+            out = np.where(a_inf | b_inf, q, out).astype(out.dtype)
+    return out
+
+
 def _cast_like_numpy_float(fn):
     def ref(*xs):
         ys = [x.astype(np.result_type(x.dtype, np.float16)) if x.dtype.kind in "biu" else x
@@ -103,7 +116,7 @@ ELEMENTWISE = [
     OpCase("multiply", xf.multiply, np.multiply, ALL, nargs=2, shapes="broadcast"),
     OpCase("divide", xf.divide, np.divide, FLOATS + ("int8", "int32", "uint8", "bool"), nargs=2,
            shapes="broadcast"),
-    OpCase("floor_divide", xf.floor_divide, np.floor_divide, REAL_NUMERIC, nargs=2,
+    OpCase("floor_divide", xf.floor_divide, _floor_divide_std, REAL_NUMERIC, nargs=2,
            shapes="broadcast", elements=_nonzero_elements,
            tol={"float16": (4e-3, 4e-3), "bfloat16": (2e-2, 1.0)}),
     OpCase("remainder", xf.remainder, np.remainder, REAL_NUMERIC, nargs=2, shapes="broadcast",
