@@ -91,6 +91,14 @@ def test_expand_dims_matches_numpy(shape, axis):
     assert xf.expand_dims(xf.asarray(a), axis=axis).shape == np.expand_dims(a, axis).shape
 
 
+def test_expand_dims_out_of_bounds_is_an_index_error():
+    with pytest.raises(xf.XfIndexError, match=r"expand_dims: axis 3 is out of bounds for the "
+                                              r"3-d result of expanding f64\[2,3\]"):
+        xf.expand_dims(xf.ones((2, 3)), axis=3)
+    with pytest.raises(IndexError, match=r"axis -4"):
+        xf.expand_dims(xf.ones((2, 3)), axis=-4)
+
+
 def test_data_type_functions_accept_arrays_and_dtypes():
     x = xf.ones(3, dtype=xf.float32)
     assert xf.can_cast(x, xf.float64) and not xf.can_cast(xf.float64, xf.float32)

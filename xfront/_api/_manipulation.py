@@ -74,6 +74,11 @@ def expand_dims(x: Any, /, axis: int | Sequence[int] = 0) -> Any:
     x = _arr("expand_dims", x)
     axes = axis if isinstance(axis, (tuple, list)) else (axis,)
     nd = x.ndim + len(axes)
+    for a in axes:  # the standard asks for IndexError here
+        if isinstance(a, (int, np.integer)) and not -nd <= a < nd:
+            raise _errors.err(_errors.XfIndexError, "expand_dims",
+                              f"axis {a} is out of bounds for the {nd}-d result of expanding "
+                              f"{x.aval.short}", f"valid axes are {-nd}..{nd - 1}")
     pos = normalize_axes("expand_dims", axes, nd)
     shape = list(x.shape)
     for p in pos:
