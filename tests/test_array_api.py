@@ -226,3 +226,43 @@ def test_scipy_array_api_paths_run_on_xfront_arrays():
                        cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     assert r.returncode == 0, r.stderr[-3000:]
     assert r.stdout.strip() == "ok 11"
+
+
+# --- the conformance suite's remaining failures: each entry must still fail ----------------
+
+XFAILS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "array_api_xfails.txt")
+
+
+def _xfail_entries():
+    """(test id, reason, reproducer) per entry of tests/array_api_xfails.txt."""
+    entries, cur = [], None
+    with open(XFAILS) as f:
+        for line in f:
+            line = line.rstrip("\n")
+            if line.startswith("array_api_tests/"):
+                cur = {"id": line.strip(), "reason": "", "repro": []}
+                entries.append(cur)
+            elif cur is not None and line.startswith("#   reason: "):
+                cur["reason"] = line[len("#   reason: "):]
+            elif cur is not None and line.startswith("#   repro: "):
+                cur["repro"].append(line[len("#   repro: "):])
+            elif cur is not None and line.startswith("#   "):
+                cur["repro"].append(line[len("#   "):])
+    return entries
+
+
+def test_xfails_file_is_well_formed():
+    with open(XFAILS) as f:
+        ids = [ln.strip() for ln in f if ln.strip() and not ln.startswith("#")]
+    entries = _xfail_entries()
+    assert [e["id"] for e in entries] == ids  # every non-comment line is a suite test id
+    for e in entries:
+        assert e["reason"] and e["repro"], f"{e['id']}: needs a reason and a reproducer"
+
+
+@pytest.mark.parametrize("entry", _xfail_entries(), ids=lambda e: e["id"].split("::")[-1])
+def test_listed_conformance_failures_still_fail(entry):
+    """A listed failure whose reproducer stops failing is fixed: remove its entry."""
+    code = "\n".join(entry["repro"])
+    with pytest.raises(Exception):
+        exec(code, {"xf": xf, "np": np})

@@ -54,40 +54,98 @@ trunc: nan -> nan | inf -> inf | -inf -> -inf | 0 -> 0 | -0 -> -0 | -0.5 -> -0
 
 # --- real binary: function: x1, x2 -> result ---------------------------------------------------
 REAL_BINARY = """
-add: nan, 1 -> nan | inf, -inf -> nan | -inf, inf -> nan | inf, 1 -> inf | -0, -0 -> -0 | -0, 0 -> 0 | 1, -1 -> 0
-atan2: nan, 1 -> nan | 1, nan -> nan | 1, 0 -> @pi/2 | 1, -0 -> @pi/2 | 0, 1 -> 0 | 0, 0 -> 0 | 0, -0 -> @pi | 0, -1 -> @pi | -0, 1 -> -0 | -0, 0 -> -0 | -0, -0 -> @-pi | -0, -1 -> @-pi | -1, 0 -> @-pi/2 | -1, -0 -> @-pi/2 | 1, inf -> 0 | 1, -inf -> @pi | -1, inf -> -0 | -1, -inf -> @-pi | inf, 1 -> @pi/2 | -inf, 1 -> @-pi/2 | inf, inf -> @pi/4 | inf, -inf -> @3*pi/4 | -inf, inf -> @-pi/4 | -inf, -inf -> @-3*pi/4
-divide: nan, 1 -> nan | inf, inf -> nan | 0, 0 -> nan | -0, -0 -> nan | 0, 1 -> 0 | -0, 1 -> -0 | 0, -1 -> -0 | 1, 0 -> inf | 1, -0 -> -inf | -1, 0 -> -inf | -1, -0 -> inf | inf, 2 -> inf | inf, -2 -> -inf | 2, inf -> 0 | 2, -inf -> -0 | -2, inf -> -0
-floor_divide: nan, 1 -> nan | inf, inf -> nan | 0, 0 -> nan | inf, 2 -> inf | inf, -2 -> -inf | -inf, 2 -> -inf | -inf, -2 -> inf | 2, inf -> 0 | 2, -inf -> -0 | -2, inf -> -0 | -2, -inf -> 0 | 1, 0 -> inf | -1, 0 -> -inf | 7, 2 -> 3 | -7, 2 -> -4
+add: nan, 1 -> nan | inf, -inf -> nan | -inf, inf -> nan | inf, 1 -> inf | -0, -0 -> -0
+    | -0, 0 -> 0 | 1, -1 -> 0
+atan2: nan, 1 -> nan | 1, nan -> nan | 1, 0 -> @pi/2 | 1, -0 -> @pi/2 | 0, 1 -> 0 | 0, 0 -> 0
+    | 0, -0 -> @pi | 0, -1 -> @pi | -0, 1 -> -0 | -0, 0 -> -0 | -0, -0 -> @-pi | -0, -1 -> @-pi
+    | -1, 0 -> @-pi/2 | -1, -0 -> @-pi/2 | 1, inf -> 0 | 1, -inf -> @pi | -1, inf -> -0
+    | -1, -inf -> @-pi | inf, 1 -> @pi/2 | -inf, 1 -> @-pi/2 | inf, inf -> @pi/4
+    | inf, -inf -> @3*pi/4 | -inf, inf -> @-pi/4 | -inf, -inf -> @-3*pi/4
+divide: nan, 1 -> nan | inf, inf -> nan | 0, 0 -> nan | -0, -0 -> nan | 0, 1 -> 0 | -0, 1 -> -0
+    | 0, -1 -> -0 | 1, 0 -> inf | 1, -0 -> -inf | -1, 0 -> -inf | -1, -0 -> inf | inf, 2 -> inf
+    | inf, -2 -> -inf | 2, inf -> 0 | 2, -inf -> -0 | -2, inf -> -0
+floor_divide: nan, 1 -> nan | inf, inf -> nan | 0, 0 -> nan | inf, 2 -> inf | inf, -2 -> -inf
+    | -inf, 2 -> -inf | -inf, -2 -> inf | 2, inf -> 0 | 2, -inf -> -0 | -2, inf -> -0
+    | -2, -inf -> 0 | 1, 0 -> inf | -1, 0 -> -inf | 7, 2 -> 3 | -7, 2 -> -4
 hypot: inf, nan -> inf | nan, -inf -> inf | nan, 1 -> nan | 0, -0 -> 0
 logaddexp: nan, 1 -> nan | inf, nan -> nan | inf, 1 -> inf | 1, inf -> inf | -inf, -inf -> -inf
 maximum: nan, 1 -> nan | 1, nan -> nan | -inf, 1 -> 1
 minimum: nan, 1 -> nan | 1, nan -> nan | inf, 1 -> 1
-multiply: nan, 1 -> nan | inf, 0 -> nan | -0, inf -> nan | inf, -inf -> -inf | -0, 2 -> -0 | -0, -2 -> 0 | inf, 2 -> inf
-pow: nan, 0 -> 1 | nan, -0 -> 1 | 1, nan -> 1 | nan, 1 -> nan | 2, inf -> inf | 0.5, inf -> 0 | 2, -inf -> 0 | 0.5, -inf -> inf | -1, inf -> 1 | inf, 1 -> inf | inf, -1 -> 0 | -inf, 3 -> -inf | -inf, 2 -> inf | -inf, -3 -> -0 | -inf, -2 -> 0 | 0, 1 -> 0 | 0, -1 -> inf | -0, 3 -> -0 | -0, 2 -> 0 | -0, -3 -> -inf | -0, -2 -> inf | -2, 0.5 -> nan
-remainder: nan, 1 -> nan | inf, 2 -> nan | 1, 0 -> nan | 0, 2 -> 0 | -0, 2 -> 0 | 0, -2 -> -0 | 5, inf -> 5 | 5, -inf -> -inf | -5, inf -> inf | -5, -inf -> -5
+multiply: nan, 1 -> nan | inf, 0 -> nan | -0, inf -> nan | inf, -inf -> -inf | -0, 2 -> -0
+    | -0, -2 -> 0 | inf, 2 -> inf
+pow: nan, 0 -> 1 | nan, -0 -> 1 | 1, nan -> 1 | nan, 1 -> nan | 2, inf -> inf | 0.5, inf -> 0
+    | 2, -inf -> 0 | 0.5, -inf -> inf | -1, inf -> 1 | inf, 1 -> inf | inf, -1 -> 0
+    | -inf, 3 -> -inf | -inf, 2 -> inf | -inf, -3 -> -0 | -inf, -2 -> 0 | 0, 1 -> 0 | 0, -1 -> inf
+    | -0, 3 -> -0 | -0, 2 -> 0 | -0, -3 -> -inf | -0, -2 -> inf | -2, 0.5 -> nan
+remainder: nan, 1 -> nan | inf, 2 -> nan | 1, 0 -> nan | 0, 2 -> 0 | -0, 2 -> 0 | 0, -2 -> -0
+    | 5, inf -> 5 | 5, -inf -> -inf | -5, inf -> inf | -5, -inf -> -5
 subtract: inf, inf -> nan | -inf, -inf -> nan | -0, 0 -> -0 | 0, 0 -> 0
 copysign: 1, -0 -> -1 | nan, -1 -> ~nan | -2, 0 -> 2
 """
 
-# --- complex unary (imag >= 0; conjugates are derived): function: (a, b) -> (re, im) ---------
+# --- complex unary (imag >= 0; conjugates are derived): function: (a, b) -> (re, im) -----
 COMPLEX_UNARY = """
-abs: (inf, nan) -> inf | (nan, -inf) -> inf | (0, -3) -> 3 | (-4, 0) -> 4 | (nan, 1) -> nan | (nan, nan) -> nan
-acos: (0, 0) -> (@pi/2, -0) | (-0, 0) -> (@pi/2, -0) | (0, nan) -> (@pi/2, nan) | (-0, nan) -> (@pi/2, nan) | (1.5, inf) -> (@pi/2, -inf) | (1.5, nan) -> (nan, nan) | (-inf, 1.5) -> (@pi, -inf) | (inf, 1.5) -> (0, -inf) | (-inf, inf) -> (@3*pi/4, -inf) | (inf, inf) -> (@pi/4, -inf) | (inf, nan) -> (nan, ~inf) | (-inf, nan) -> (nan, ~inf) | (nan, 1.5) -> (nan, nan) | (nan, inf) -> (nan, -inf) | (nan, nan) -> (nan, nan)
-acosh: (0, 0) -> (0, @pi/2) | (-0, 0) -> (0, @pi/2) | (1.5, inf) -> (inf, @pi/2) | (1.5, nan) -> (nan, nan) | (0, nan) -> (nan, ~@pi/2) | (-inf, 1.5) -> (inf, @pi) | (inf, 1.5) -> (inf, 0) | (-inf, inf) -> (inf, @3*pi/4) | (inf, inf) -> (inf, @pi/4) | (inf, nan) -> (inf, nan) | (-inf, nan) -> (inf, nan) | (nan, 1.5) -> (nan, nan) | (nan, inf) -> (inf, nan) | (nan, nan) -> (nan, nan)
-asinh: (0, 0) -> (0, 0) | (1.5, inf) -> (inf, @pi/2) | (1.5, nan) -> (nan, nan) | (inf, 1.5) -> (inf, 0) | (inf, inf) -> (inf, @pi/4) | (nan, 0) -> (nan, 0) | (nan, 1.5) -> (nan, nan) | (nan, inf) -> (~inf, nan) | (nan, nan) -> (nan, nan)
-atanh: (0, 0) -> (0, 0) | (0, nan) -> (0, nan) | (1, 0) -> (inf, 0) | (1.5, inf) -> (0, @pi/2) | (1.5, nan) -> (nan, nan) | (inf, 1.5) -> (0, @pi/2) | (inf, inf) -> (0, @pi/2) | (inf, nan) -> (0, nan) | (nan, 1.5) -> (nan, nan) | (nan, inf) -> (~0, @pi/2) | (nan, nan) -> (nan, nan)
-cosh: (0, 0) -> (1, 0) | (0, inf) -> (nan, ~0) | (0, nan) -> (nan, ~0) | (1.5, inf) -> (nan, nan) | (1.5, nan) -> (nan, nan) | (inf, 0) -> (inf, 0) | (inf, 1) -> (inf, inf) | (inf, 2) -> (-inf, inf) | (inf, inf) -> (~inf, nan) | (inf, nan) -> (inf, nan) | (nan, 0) -> (nan, ~0) | (nan, 1.5) -> (nan, nan) | (nan, nan) -> (nan, nan)
-exp: (0, 0) -> (1, 0) | (-0, 0) -> (1, 0) | (1.5, inf) -> (nan, nan) | (1.5, nan) -> (nan, nan) | (inf, 0) -> (inf, 0) | (-inf, 1) -> (0, 0) | (-inf, 2) -> (-0, 0) | (inf, 1) -> (inf, inf) | (inf, 2) -> (-inf, inf) | (-inf, inf) -> (~0, ~0) | (inf, inf) -> (~inf, nan) | (-inf, nan) -> (~0, ~0) | (inf, nan) -> (~inf, nan) | (nan, 0) -> (nan, 0) | (nan, 1.5) -> (nan, nan) | (nan, nan) -> (nan, nan)
-expm1: (0, 0) -> (~0, 0) | (-0, 0) -> (~0, 0) | (1.5, inf) -> (nan, nan) | (1.5, nan) -> (nan, nan) | (inf, 0) -> (inf, 0) | (-inf, 1) -> (-1, 0) | (inf, 1) -> (inf, inf) | (inf, 2) -> (-inf, inf) | (-inf, inf) -> (-1, ~0) | (inf, inf) -> (~inf, nan) | (-inf, nan) -> (-1, ~0) | (inf, nan) -> (~inf, nan) | (nan, 0) -> (nan, 0) | (nan, 1.5) -> (nan, nan) | (nan, nan) -> (nan, nan)
-isfinite: (nan, 1) -> False | (1, nan) -> False | (inf, 1) -> False | (1, -inf) -> False | (1, 2) -> True
-isinf: (inf, nan) -> True | (-inf, 1) -> True | (nan, inf) -> True | (1, -inf) -> True | (nan, 1) -> False | (1, 2) -> False
+abs: (inf, nan) -> inf | (nan, -inf) -> inf | (0, -3) -> 3 | (-4, 0) -> 4 | (nan, 1) -> nan
+    | (nan, nan) -> nan
+acos: (0, 0) -> (@pi/2, -0) | (-0, 0) -> (@pi/2, -0) | (0, nan) -> (@pi/2, nan)
+    | (-0, nan) -> (@pi/2, nan) | (1.5, inf) -> (@pi/2, -inf) | (1.5, nan) -> (nan, nan)
+    | (-inf, 1.5) -> (@pi, -inf) | (inf, 1.5) -> (0, -inf) | (-inf, inf) -> (@3*pi/4, -inf)
+    | (inf, inf) -> (@pi/4, -inf) | (inf, nan) -> (nan, ~inf) | (-inf, nan) -> (nan, ~inf)
+    | (nan, 1.5) -> (nan, nan) | (nan, inf) -> (nan, -inf) | (nan, nan) -> (nan, nan)
+acosh: (0, 0) -> (0, @pi/2) | (-0, 0) -> (0, @pi/2) | (1.5, inf) -> (inf, @pi/2)
+    | (1.5, nan) -> (nan, nan) | (0, nan) -> (nan, ~@pi/2) | (-inf, 1.5) -> (inf, @pi)
+    | (inf, 1.5) -> (inf, 0) | (-inf, inf) -> (inf, @3*pi/4) | (inf, inf) -> (inf, @pi/4)
+    | (inf, nan) -> (inf, nan) | (-inf, nan) -> (inf, nan) | (nan, 1.5) -> (nan, nan)
+    | (nan, inf) -> (inf, nan) | (nan, nan) -> (nan, nan)
+asinh: (0, 0) -> (0, 0) | (1.5, inf) -> (inf, @pi/2) | (1.5, nan) -> (nan, nan)
+    | (inf, 1.5) -> (inf, 0) | (inf, inf) -> (inf, @pi/4) | (nan, 0) -> (nan, 0)
+    | (nan, 1.5) -> (nan, nan) | (nan, inf) -> (~inf, nan) | (nan, nan) -> (nan, nan)
+atanh: (0, 0) -> (0, 0) | (0, nan) -> (0, nan) | (1, 0) -> (inf, 0) | (1.5, inf) -> (0, @pi/2)
+    | (1.5, nan) -> (nan, nan) | (inf, 1.5) -> (0, @pi/2) | (inf, inf) -> (0, @pi/2)
+    | (inf, nan) -> (0, nan) | (nan, 1.5) -> (nan, nan) | (nan, inf) -> (~0, @pi/2)
+    | (nan, nan) -> (nan, nan)
+cosh: (0, 0) -> (1, 0) | (0, inf) -> (nan, ~0) | (0, nan) -> (nan, ~0) | (1.5, inf) -> (nan, nan)
+    | (1.5, nan) -> (nan, nan) | (inf, 0) -> (inf, 0) | (inf, 1) -> (inf, inf)
+    | (inf, 2) -> (-inf, inf) | (inf, inf) -> (~inf, nan) | (inf, nan) -> (inf, nan)
+    | (nan, 0) -> (nan, ~0) | (nan, 1.5) -> (nan, nan) | (nan, nan) -> (nan, nan)
+exp: (0, 0) -> (1, 0) | (-0, 0) -> (1, 0) | (1.5, inf) -> (nan, nan) | (1.5, nan) -> (nan, nan)
+    | (inf, 0) -> (inf, 0) | (-inf, 1) -> (0, 0) | (-inf, 2) -> (-0, 0) | (inf, 1) -> (inf, inf)
+    | (inf, 2) -> (-inf, inf) | (-inf, inf) -> (~0, ~0) | (inf, inf) -> (~inf, nan)
+    | (-inf, nan) -> (~0, ~0) | (inf, nan) -> (~inf, nan) | (nan, 0) -> (nan, 0)
+    | (nan, 1.5) -> (nan, nan) | (nan, nan) -> (nan, nan)
+expm1: (0, 0) -> (~0, 0) | (-0, 0) -> (~0, 0) | (1.5, inf) -> (nan, nan)
+    | (1.5, nan) -> (nan, nan) | (inf, 0) -> (inf, 0) | (-inf, 1) -> (-1, 0)
+    | (inf, 1) -> (inf, inf) | (inf, 2) -> (-inf, inf) | (-inf, inf) -> (-1, ~0)
+    | (inf, inf) -> (~inf, nan) | (-inf, nan) -> (-1, ~0) | (inf, nan) -> (~inf, nan)
+    | (nan, 0) -> (nan, 0) | (nan, 1.5) -> (nan, nan) | (nan, nan) -> (nan, nan)
+isfinite: (nan, 1) -> False | (1, nan) -> False | (inf, 1) -> False | (1, -inf) -> False
+    | (1, 2) -> True
+isinf: (inf, nan) -> True | (-inf, 1) -> True | (nan, inf) -> True | (1, -inf) -> True
+    | (nan, 1) -> False | (1, 2) -> False
 isnan: (nan, 1) -> True | (1, nan) -> True | (inf, 1) -> False
-log: (-0, 0) -> (-inf, @pi) | (0, 0) -> (-inf, 0) | (1.5, inf) -> (inf, @pi/2) | (1.5, nan) -> (nan, nan) | (-inf, 1.5) -> (inf, @pi) | (inf, 1.5) -> (inf, 0) | (-inf, inf) -> (inf, @3*pi/4) | (inf, inf) -> (inf, @pi/4) | (inf, nan) -> (inf, nan) | (-inf, nan) -> (inf, nan) | (nan, 1.5) -> (nan, nan) | (nan, inf) -> (inf, nan) | (nan, nan) -> (nan, nan)
-log1p: (-1, 0) -> (-inf, 0) | (1.5, inf) -> (inf, @pi/2) | (1.5, nan) -> (nan, nan) | (-inf, 1.5) -> (inf, @pi) | (inf, 1.5) -> (inf, 0) | (-inf, inf) -> (inf, @3*pi/4) | (inf, inf) -> (inf, @pi/4) | (inf, nan) -> (inf, nan) | (-inf, nan) -> (inf, nan) | (nan, 1.5) -> (nan, nan) | (nan, inf) -> (inf, nan) | (nan, nan) -> (nan, nan)
-sign: (0, 0) -> (0, 0) | (-0, 0) -> (0, 0) | (0, -0) -> (0, 0) | (-0, -0) -> (0, 0) | (nan, 1) -> (nan, nan) | (1, nan) -> (nan, nan) | (0, 2) -> (0, 1) | (-3, 0) -> (-1, 0)
-sinh: (0, 0) -> (0, 0) | (0, inf) -> (~0, nan) | (0, nan) -> (~0, nan) | (1.5, inf) -> (nan, nan) | (1.5, nan) -> (nan, nan) | (inf, 0) -> (inf, 0) | (inf, 1) -> (inf, inf) | (inf, 2) -> (-inf, inf) | (inf, inf) -> (~inf, nan) | (inf, nan) -> (~inf, nan) | (nan, 0) -> (nan, 0) | (nan, 1.5) -> (nan, nan) | (nan, nan) -> (nan, nan)
-sqrt: (0, 0) -> (0, 0) | (-0, 0) -> (0, 0) | (1.5, inf) -> (inf, inf) | (nan, inf) -> (inf, inf) | (-inf, inf) -> (inf, inf) | (1.5, nan) -> (nan, nan) | (-inf, 1.5) -> (0, inf) | (inf, 1.5) -> (inf, 0) | (-inf, nan) -> (nan, ~inf) | (inf, nan) -> (inf, nan) | (nan, 1.5) -> (nan, nan) | (nan, nan) -> (nan, nan)
-tanh: (0, 0) -> (0, 0) | (1.5, inf) -> (nan, nan) | (0, inf) -> (0, nan) | (1.5, nan) -> (nan, nan) | (0, nan) -> (0, nan) | (inf, 1.5) -> (1, 0) | (inf, inf) -> (1, ~0) | (inf, nan) -> (1, ~0) | (nan, 0) -> (nan, 0) | (nan, 1.5) -> (nan, nan) | (nan, nan) -> (nan, nan)
+log: (-0, 0) -> (-inf, @pi) | (0, 0) -> (-inf, 0) | (1.5, inf) -> (inf, @pi/2)
+    | (1.5, nan) -> (nan, nan) | (-inf, 1.5) -> (inf, @pi) | (inf, 1.5) -> (inf, 0)
+    | (-inf, inf) -> (inf, @3*pi/4) | (inf, inf) -> (inf, @pi/4) | (inf, nan) -> (inf, nan)
+    | (-inf, nan) -> (inf, nan) | (nan, 1.5) -> (nan, nan) | (nan, inf) -> (inf, nan)
+    | (nan, nan) -> (nan, nan)
+log1p: (-1, 0) -> (-inf, 0) | (1.5, inf) -> (inf, @pi/2) | (1.5, nan) -> (nan, nan)
+    | (-inf, 1.5) -> (inf, @pi) | (inf, 1.5) -> (inf, 0) | (-inf, inf) -> (inf, @3*pi/4)
+    | (inf, inf) -> (inf, @pi/4) | (inf, nan) -> (inf, nan) | (-inf, nan) -> (inf, nan)
+    | (nan, 1.5) -> (nan, nan) | (nan, inf) -> (inf, nan) | (nan, nan) -> (nan, nan)
+sign: (0, 0) -> (0, 0) | (-0, 0) -> (0, 0) | (0, -0) -> (0, 0) | (-0, -0) -> (0, 0)
+    | (nan, 1) -> (nan, nan) | (1, nan) -> (nan, nan) | (0, 2) -> (0, 1) | (-3, 0) -> (-1, 0)
+sinh: (0, 0) -> (0, 0) | (0, inf) -> (~0, nan) | (0, nan) -> (~0, nan) | (1.5, inf) -> (nan, nan)
+    | (1.5, nan) -> (nan, nan) | (inf, 0) -> (inf, 0) | (inf, 1) -> (inf, inf)
+    | (inf, 2) -> (-inf, inf) | (inf, inf) -> (~inf, nan) | (inf, nan) -> (~inf, nan)
+    | (nan, 0) -> (nan, 0) | (nan, 1.5) -> (nan, nan) | (nan, nan) -> (nan, nan)
+sqrt: (0, 0) -> (0, 0) | (-0, 0) -> (0, 0) | (1.5, inf) -> (inf, inf) | (nan, inf) -> (inf, inf)
+    | (-inf, inf) -> (inf, inf) | (1.5, nan) -> (nan, nan) | (-inf, 1.5) -> (0, inf)
+    | (inf, 1.5) -> (inf, 0) | (-inf, nan) -> (nan, ~inf) | (inf, nan) -> (inf, nan)
+    | (nan, 1.5) -> (nan, nan) | (nan, nan) -> (nan, nan)
+tanh: (0, 0) -> (0, 0) | (1.5, inf) -> (nan, nan) | (0, inf) -> (0, nan)
+    | (1.5, nan) -> (nan, nan) | (0, nan) -> (0, nan) | (inf, 1.5) -> (1, 0)
+    | (inf, inf) -> (1, ~0) | (inf, nan) -> (1, ~0) | (nan, 0) -> (nan, 0)
+    | (nan, 1.5) -> (nan, nan) | (nan, nan) -> (nan, nan)
 """
 
 
@@ -117,9 +175,17 @@ def _operand(tok: str):
 
 def _parse(table: str, nargs: int) -> dict[str, list]:
     rows: dict[str, list] = defaultdict(list)
-    for line in table.strip().splitlines():
+    lines: list[str] = []
+    for line in table.strip().splitlines():  # an indented line continues the one above
+        if line.startswith(" "):
+            lines[-1] += " " + line.strip()
+        else:
+            lines.append(line)
+    for line in lines:
         fn, cases = line.split(":", 1)
         for case in cases.split("|"):
+            if not case.strip():
+                continue
             lhs, rhs = case.split("->")
             if nargs == 1:
                 args = [_operand(lhs)]

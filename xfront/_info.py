@@ -41,20 +41,20 @@ class Info:
 
         return list(devices())
 
-    def _check_device(self, op: str, device: Any) -> None:
+    def _check_device(self, device: Any) -> None:
         if device is not None:
             from xfront._device import get_device
 
             get_device(device)  # raises DeviceError for an unknown device
 
     def default_dtypes(self, *, device: Any = None) -> dict[str, dt.DType]:
-        self._check_device("default_dtypes", device)
+        self._check_device(device)
         return {"real floating": dt.float64, "complex floating": dt.complex128,
                 "integral": dt.int64, "indexing": dt.int64}
 
     def dtypes(self, *, device: Any = None, kind: str | tuple[str, ...] | None = None
                ) -> dict[str, dt.DType]:
-        self._check_device("dtypes", device)
+        self._check_device(device)
         if kind is None:
             kinds: tuple[str, ...] = ("bool", "numeric")
         elif isinstance(kind, str):

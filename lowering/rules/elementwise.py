@@ -296,7 +296,8 @@ def atanh_cases(e: _Cx, re: Value, im: Value) -> list:
 # the rules the primitives use
 lower_sqrt = complex_special_cases(elementwise("stablehlo.sqrt"), "conj", sqrt_cases)
 lower_exp = complex_special_cases(elementwise("stablehlo.exponential"), "conj", exp_cases)
-lower_expm1 = complex_special_cases(elementwise("stablehlo.exponential_minus_one"), "conj", expm1_cases)
+lower_expm1 = complex_special_cases(elementwise("stablehlo.exponential_minus_one"), "conj",
+                                    expm1_cases)
 lower_log = complex_special_cases(elementwise("stablehlo.log"), "conj", log_cases)
 lower_log1p = complex_special_cases(elementwise("stablehlo.log_plus_one"), "conj", log_cases)
 lower_tanh = complex_special_cases(elementwise("stablehlo.tanh"), "odd", tanh_cases)
