@@ -157,8 +157,10 @@ def test_views_and_earlier_slices_keep_their_values():
 def test_foreign_buffers_are_never_written():
     torch = pytest.importorskip("torch")
     t = torch.arange(4, dtype=torch.float32)
-    x = xf.asarray(t)  # may view t's memory zero-copy
+    x = xf.asarray(t)
+    assert x.unsafe_buffer_pointer() == t.data_ptr()  # a zero-copy view of t's memory
     x[0] = 10.0
+    assert x.unsafe_buffer_pointer() != t.data_ptr()
     x *= 2.0
     np.testing.assert_array_equal(np.asarray(x), [20, 2, 4, 6])
     assert t.tolist() == [0.0, 1.0, 2.0, 3.0]
