@@ -50,6 +50,12 @@ square: nan -> nan | -inf -> inf | -0 -> 0
 tan: nan -> nan | 0 -> 0 | -0 -> -0 | inf -> nan | -inf -> nan
 tanh: nan -> nan | 0 -> 0 | -0 -> -0 | inf -> 1 | -inf -> -1
 trunc: nan -> nan | inf -> inf | -inf -> -inf | 0 -> 0 | -0 -> -0 | -0.5 -> -0
+isfinite: nan -> False | inf -> False | -inf -> False | 1 -> True | -0 -> True
+isinf: nan -> False | inf -> True | -inf -> True | 1 -> False
+isnan: nan -> True | inf -> False | -0 -> False
+signbit: -0 -> True | 0 -> False | -inf -> True | inf -> False | -1 -> True
+negative: 0 -> -0 | -0 -> 0 | inf -> -inf | -inf -> inf | nan -> nan
+positive: -0 -> -0 | 0 -> 0 | -inf -> -inf | nan -> nan
 """
 
 # --- real binary: function: x1, x2 -> result ---------------------------------------------------
@@ -80,7 +86,13 @@ pow: nan, 0 -> 1 | nan, -0 -> 1 | 1, nan -> 1 | nan, 1 -> nan | 2, inf -> inf | 
 remainder: nan, 1 -> nan | inf, 2 -> nan | 1, 0 -> nan | 0, 2 -> 0 | -0, 2 -> 0 | 0, -2 -> -0
     | 5, inf -> 5 | 5, -inf -> -inf | -5, inf -> inf | -5, -inf -> -5
 subtract: inf, inf -> nan | -inf, -inf -> nan | -0, 0 -> -0 | 0, 0 -> 0
-copysign: 1, -0 -> -1 | nan, -1 -> ~nan | -2, 0 -> 2
+copysign: 1, -0 -> -1 | nan, -1 -> ~nan | -2, 0 -> 2 | inf, -1 -> -inf | -0, 1 -> 0
+equal: nan, nan -> False | nan, 1 -> False | 0, -0 -> True | inf, inf -> True
+not_equal: nan, nan -> True | 1, nan -> True | -0, 0 -> False
+less: nan, 1 -> False | 1, nan -> False | -0, 0 -> False | -inf, inf -> True
+less_equal: nan, nan -> False | -0, 0 -> True | inf, inf -> True
+greater: nan, 1 -> False | 0, -0 -> False | inf, -inf -> True
+greater_equal: nan, nan -> False | inf, inf -> True | -0, 0 -> True
 """
 
 # --- complex unary (imag >= 0; conjugates are derived): function: (a, b) -> (re, im) -----
