@@ -108,14 +108,19 @@ def test_data_type_functions_accept_arrays_and_dtypes():
 
 # --- diff: prepend/append (the op table covers the plain form) --------------------------------
 
-@settings(max_examples=15, deadline=None)
-@given(data=st.data(), x=XPS.arrays(XPS.numeric_dtypes(), XPS.array_shapes(min_dims=1, max_side=3)))
+# XLA:CPU flushes subnormal floats to zero (README, "Differences from NumPy"): none drawn
+NORMAL = {"allow_subnormal": False}
+
+
+@settings(max_examples=15, deadline=None, derandomize=True)
+@given(data=st.data(), x=XPS.arrays(XPS.numeric_dtypes(), XPS.array_shapes(min_dims=1, max_side=3),
+                                    elements=NORMAL))
 def test_diff_prepend_append(data, x):
     axis = data.draw(st.integers(-x.ndim, x.ndim - 1), label="axis")
     side = list(x.shape)
     side[axis] = data.draw(st.integers(0, 2))
-    pre = data.draw(XPS.arrays(x.dtype, tuple(side)), label="prepend")
-    app = data.draw(XPS.arrays(x.dtype, tuple(side)), label="append")
+    pre = data.draw(XPS.arrays(x.dtype, tuple(side), elements=NORMAL), label="prepend")
+    app = data.draw(XPS.arrays(x.dtype, tuple(side), elements=NORMAL), label="append")
     n = data.draw(st.integers(0, 3), label="n")
     want = np.diff(np.asarray(x), n=n, axis=axis, prepend=np.asarray(pre), append=np.asarray(app))
     got = xf.diff(x, axis=axis, n=n, prepend=pre, append=app)
@@ -181,7 +186,7 @@ def test_dunder_dlpack_refusals(kw, err, match):
 
 # --- hypothesis's array-API strategies drive xfront ---------------------------------------------
 
-@settings(max_examples=20, deadline=None)
+@settings(max_examples=20, deadline=None, derandomize=True)
 @given(x=XPS.arrays(XPS.scalar_dtypes(), XPS.array_shapes(min_dims=0, max_dims=3, max_side=3)))
 def test_strategies_namespace_roundtrip(x):
     assert isinstance(x, xf.Array)
