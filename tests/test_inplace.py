@@ -4,6 +4,7 @@ They are functional underneath (NOTE [In-place updates] in xfront/_array.py): th
 rebound to the new value and no buffer is written, so views held elsewhere keep their values.
 """
 
+import math
 import operator
 
 import numpy as np
@@ -90,6 +91,20 @@ def test_setitem_matches_numpy(key, value):
     x = xf.asarray(a)
     x[key] = xf.asarray(value)
     np.testing.assert_array_equal(np.asarray(x), want)
+
+
+@pytest.mark.parametrize("xs,ks", [((2, 1), (2, 0)), ((2, 3), (0, 3)), ((0, 1), (0, 0))], ids=str)
+def test_empty_masks_of_other_sizes_select_nothing(xs, ks):
+    # NumPy (and the conformance suite) accept a size-0 mask axis against any axis size
+    a = np.arange(math.prod(xs), dtype=np.float64).reshape(xs)
+    k = np.zeros(ks, bool)
+    assert xf.asarray(a)[xf.asarray(k)].shape == a[k].shape == (0,)
+    x = xf.asarray(a)
+    x[xf.asarray(k)] = 1.0
+    x[k] = np.ones(0)
+    np.testing.assert_array_equal(np.asarray(x), a)
+    with pytest.raises(IndexError, match=r"boolean index did not match .* axis 1"):
+        xf.ones((0, 3))[np.zeros((0, 2), bool)]
 
 
 def test_setitem_compiled_and_traced_index():
