@@ -32,6 +32,19 @@ def _rsqrt(x):
     return (1 / np.sqrt(x)).astype(x.dtype)
 
 
+def _floor_divide_std(x1, x2):
+    """NumPy's floor_divide with the standard's special cases where they differ: +-inf //
+    finite nonzero is +-inf, and finite // +-inf is a signed zero (both x1 / x2)."""
+    out = np.floor_divide(x1, x2)
+    if out.dtype.kind == "f" or str(out.dtype) == "bfloat16":
+        with np.errstate(all="ignore"):
+            q = np.divide(x1, x2)
+            a_inf = np.isinf(x1) & np.isfinite(x2) & (x2 != 0)
+            b_inf = np.isfinite(x1) & np.isinf(x2)
+            out = np.where(a_inf | b_inf, q, out).astype(out.dtype)
+    return out
+
+
 def _cast_like_numpy_float(fn):
     def ref(*xs):
         ys = [x.astype(np.result_type(x.dtype, np.float16)) if x.dtype.kind in "biu" else x
@@ -103,7 +116,7 @@ ELEMENTWISE = [
     OpCase("multiply", xf.multiply, np.multiply, ALL, nargs=2, shapes="broadcast"),
     OpCase("divide", xf.divide, np.divide, FLOATS + ("int8", "int32", "uint8", "bool"), nargs=2,
            shapes="broadcast"),
-    OpCase("floor_divide", xf.floor_divide, np.floor_divide, REAL_NUMERIC, nargs=2,
+    OpCase("floor_divide", xf.floor_divide, _floor_divide_std, REAL_NUMERIC, nargs=2,
            shapes="broadcast", elements=_nonzero_elements,
            tol={"float16": (4e-3, 4e-3), "bfloat16": (2e-2, 1.0)}),
     OpCase("remainder", xf.remainder, np.remainder, REAL_NUMERIC, nargs=2, shapes="broadcast",
@@ -579,3 +592,17 @@ EXTENSIONS = [
 ]
 
 OPS += EXTENSIONS
+
+# --- Array API completeness: diff, repeat with a one-element repeats array -----------------
+OPS += [
+    OpCase("diff", lambda x, axis=-1, n=1: xf.diff(x, axis=axis, n=n),
+           lambda x, axis=-1, n=1: np.diff(x, n=n, axis=axis),
+           ("bool", "int16", "uint8", "float32", "float64", "complex64"),
+           shapes=lambda n: hnp.array_shapes(min_dims=1, max_dims=3, min_side=0, max_side=4).map(
+               lambda s: (s,)),
+           kwargs=({"axis": 0}, {"axis": -1, "n": 2}, {"n": 0})),
+    OpCase("repeat_one_element_array",
+           lambda x, axis=None: xf.repeat(x, np.array([2]), axis=axis),
+           lambda x, axis=None: np.repeat(x, np.array([2]), axis), ("bool", "float64"),
+           kwargs=({}, {"axis": 0})),
+]

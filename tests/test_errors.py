@@ -153,10 +153,16 @@ def test_static_index_out_of_bounds():
         x[0, 0, 0]
 
 
-def test_immutable_arrays_point_to_at():
+def test_inplace_update_of_a_constant_in_a_trace_points_to_at():
     x = xf.asarray(_f32(3))
-    with pytest.raises(TypeError, match=r"immutable.*\nHint: .*x\.at\[index\]\.set"):
-        x[0] = 1.0
+
+    @xf.compile
+    def f(t):
+        x[0] = t
+        return x
+
+    with pytest.raises(TypeError, match=r"in place here.*\nHint: .*x\.at\[key\]\.set"):
+        f(xf.ones((), dtype=xf.float32))
 
 
 def test_devices_mismatch_and_unknown_device():

@@ -160,6 +160,7 @@ __all__ = """
     OnnxExportError export_onnx
     BatchingError vmap testing
     fft linalg
+    diff __array_namespace_info__
 """.split()
 
 # --- beyond one device (issue 14): meshes, shardings, global arrays, SPMD programs ---------
@@ -182,3 +183,7 @@ from xfront._shard_map import shard_map as shard_map  # noqa: E402
 __all__ += """
     shard_map psum pmean pmax all_gather reduce_scatter ppermute all_to_all axis_index
 """.split()
+
+# --- Array API completeness: inspection namespace, diff (in-place updates: xfront/_array.py) --
+from xfront._info import __array_namespace_info__  # noqa: E402
+from xfront._api._utility import diff  # noqa: E402

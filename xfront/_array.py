@@ -103,7 +103,8 @@ def mark_donated(x: Array, fn_name: str) -> None:
 class Array:
     """An n-dimensional array held in a PJRT device buffer.
 
-    Arrays are immutable; every operation returns a new array. Inside ``xfront.compile`` the
+    Every operation returns a new array; ``x[key] = v`` and ``x += y`` rebind ``x`` to a new
+    value (NOTE [In-place updates]) and never write a buffer. Inside ``xfront.compile`` the
     same operations are recorded on tracers (a subclass), so one function serves both.
     """
 
@@ -307,9 +308,51 @@ class Array:
         return format(str(self), spec)
 
     def __setitem__(self, key: Any, value: Any) -> None:
-        raise _errors.err(_errors.ArgumentError, "Array.__setitem__",
-                          "xfront arrays are immutable",
-                          "use the functional form y = x.at[index].set(value)")
+        self._rebind("Array.__setitem__", _ns._AtIndexer(self)[key].set(value))
+
+    def _rebind(self, op: str, new: Array) -> Array:
+        """Make this Python object refer to ``new``, the updated value of an in-place update.
+
+        NOTE [In-place updates]
+            ``x[key] = v`` and ``x += y`` (every in-place operator) are functional underneath:
+            the new value is computed out of place (``x.at[key].set(v)``, ``x + y``) and then
+            this object is rebound to it: eagerly to the new device buffer, inside a trace to
+            the new graph variable. So no buffer is ever written: a NumPy view, a DLPack
+            consumer or a torch tensor that shares the old buffer keeps the old values, and so
+            do arrays sliced from ``x`` before the update (the standard leaves both unspecified).
+            The update may not change ``x``'s shape or dtype. Inside ``compile``/``grad`` the
+            rebinding is recorded in the graph, so only the traced function sees it: the
+            caller's array passed in is not updated (return the new value instead). An array
+            from outside a trace (a constant, or a value of an enclosing trace inside a
+            ``cond``/``while_loop``/``scan`` body) cannot be updated with a traced value.
+        """
+        if new is self:
+            return self
+        traced = hasattr(self, "_var")
+        if traced != hasattr(new, "_var") or (traced and new._builder is not self._builder):
+            where = ("an enclosing trace (a cond/while_loop/scan body cannot update it)"
+                     if traced else "outside the traced function (a constant to it)")
+            raise _errors.err(_errors.ArgumentError, op,
+                              f"cannot update this {self.aval.short} array in place here: it "
+                              f"comes from {where} and the new value is traced",
+                              "compute a new array instead, e.g. y = x.at[key].set(v), and "
+                              "return or carry it")
+        if new.aval.shape != self.aval.shape or new.aval.dtype != self.aval.dtype:
+            raise _errors.err(_errors.DTypeError if new.aval.shape == self.aval.shape
+                              else _errors.ShapeError, op,
+                              f"the result {new.aval.short} differs from the updated array "
+                              f"{self.aval.short}; an in-place update cannot change its shape "
+                              "or dtype",
+                              "use the out-of-place operator (x = x + y) to get a new array")
+        self.aval = new.aval
+        if traced:
+            self._var = new._var  # type: ignore[attr-defined]
+        else:
+            self._buf, self._device, self._owned = new._buf, new._device, new._owned
+            new._owned = False  # the buffer now belongs to self
+            if type(self) is not Array:  # e.g. a borrowed view: it now holds xfront's buffer
+                self.__class__ = Array
+        return self
 
     def __getitem__(self, key: Any) -> Array:
         return _ns._getitem(self, key)
@@ -401,6 +444,24 @@ class Array:
     def __rlshift__(self, o): return _ns.bitwise_left_shift(o, self)
     def __rshift__(self, o): return _ns.bitwise_right_shift(self, o)
     def __rrshift__(self, o): return _ns.bitwise_right_shift(o, self)
+
+    # in-place operators: NOTE [In-place updates] (rebinds self, never writes a buffer)
+    def __iadd__(self, o): return self._rebind("Array.__iadd__", _ns.add(self, o))
+    def __isub__(self, o): return self._rebind("Array.__isub__", _ns.subtract(self, o))
+    def __imul__(self, o): return self._rebind("Array.__imul__", _ns.multiply(self, o))
+    def __itruediv__(self, o): return self._rebind("Array.__itruediv__", _ns.divide(self, o))
+    def __ifloordiv__(self, o):
+        return self._rebind("Array.__ifloordiv__", _ns.floor_divide(self, o))
+    def __imod__(self, o): return self._rebind("Array.__imod__", _ns.remainder(self, o))
+    def __ipow__(self, o): return self._rebind("Array.__ipow__", _ns.pow(self, o))
+    def __imatmul__(self, o): return self._rebind("Array.__imatmul__", _ns.matmul(self, o))
+    def __iand__(self, o): return self._rebind("Array.__iand__", _ns.bitwise_and(self, o))
+    def __ior__(self, o): return self._rebind("Array.__ior__", _ns.bitwise_or(self, o))
+    def __ixor__(self, o): return self._rebind("Array.__ixor__", _ns.bitwise_xor(self, o))
+    def __ilshift__(self, o):
+        return self._rebind("Array.__ilshift__", _ns.bitwise_left_shift(self, o))
+    def __irshift__(self, o):
+        return self._rebind("Array.__irshift__", _ns.bitwise_right_shift(self, o))
 
     def __eq__(self, o): return _ns.equal(self, o)  # type: ignore[override]
     def __ne__(self, o): return _ns.not_equal(self, o)  # type: ignore[override]

@@ -511,6 +511,12 @@ class CompiledFunction:
         if _torch_compiling is not None and _torch_compiling():
             return _torch_graph_call(self._key, args, kwargs)  # type: ignore[misc]
         if _core._TRACE.stack:  # called inside another trace: inline
+            # fresh tracer objects, so in-place updates inside stay local, as in a top-level
+            # call (NOTE [In-place updates] in _array.py)
+            leaves, tree = tree_flatten((args, kwargs))
+            leaves = [_core.Tracer._make(x._builder, x._var) if isinstance(x, _core.Tracer)
+                      else x for x in leaves]
+            args, kwargs = tree_unflatten(tree, leaves)
             return self._fn(*args, **kwargs)
         if self._fast_ok and not kwargs and args:
             first = args[0]

@@ -341,7 +341,7 @@ class Builder:
         self.invars: list[Var] = []
         self.constvars: list[Var] = []
         self.consts: list[Any] = []
-        self._const_ids: dict[int, Var] = {}
+        self._const_ids: dict[int, tuple[Any, Var]] = {}
         # region builders: outer values (tracers of an enclosing builder) -> inner vars
         self.captured_outer: list[Any] = []
         self.captured_vars: list[Var] = []
@@ -385,13 +385,17 @@ class Builder:
         if isinstance(x, Array):
             if self.parent is not None:
                 return self._capture(x)
-            v = self._const_ids.get(id(x))
-            if v is None:
+            # keyed by the object and its buffer: an in-place update rebinds x to a new buffer
+            # (NOTE [In-place updates] in _array.py), which is a new constant; the snapshot
+            # keeps the value this trace saw
+            hit = self._const_ids.get(id(x))
+            if hit is None or hit[0] is not x._buf:
                 v = Var(x.aval)
-                self._const_ids[id(x)] = v
+                self._const_ids[id(x)] = (x._buf, v)
                 self.constvars.append(v)
-                self.consts.append(x)
-            return v
+                self.consts.append(Array._new(x._buf, x.aval, x._device))
+                return v
+            return hit[1]
         if isinstance(x, WeakValue):
             return Literal(x.value, x.aval)
         arr = np.asarray(x)

@@ -10,6 +10,7 @@ from xfront._api import _manipulation, _searching, _statistical  # noqa: F401
 from xfront._api._elementwise import *  # noqa: F401,F403
 from xfront._api._creation import *  # noqa: F401,F403
 from xfront._api._data_types import astype, can_cast, finfo, iinfo, isdtype, result_type  # noqa: F401
+from xfront._api._utility import diff  # noqa: F401
 from xfront._api._indexing import _AtIndexer, getitem as _getitem  # noqa: F401
 from xfront._api._linalg import matmul, matrix_transpose, tensordot, vecdot  # noqa: F401
 from xfront._api._manipulation import *  # noqa: F401,F403

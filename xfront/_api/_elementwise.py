@@ -164,7 +164,15 @@ def floor_divide(x1: Any, x2: Any, /) -> Any:
     a, b = _binary_operands("floor_divide", x1, x2, _RNUM)
     if a.dtype.kind in "iu":
         return _int_floor_div(a, b)
-    return _float_divmod(a, b)[0]
+    out = _float_divmod(a, b)[0]
+    # the standard's special cases where NumPy differs: +-inf // finite nonzero is +-inf
+    # (NumPy: nan) and finite // +-inf is a signed zero (NumPy: -1.0 for opposite signs); both
+    # are a / b there
+    a_fin, b_fin = ew.is_finite(a), ew.is_finite(b)
+    inf_by_finite = ew.and_(ew.and_(ew.not_(a_fin), ew.eq(a, a)),
+                            ew.and_(b_fin, ew.ne(b, _full(b, 0))))
+    finite_by_inf = ew.and_(a_fin, ew.and_(ew.not_(b_fin), ew.eq(b, b)))
+    return ew.select(ew.or_(inf_by_finite, finite_by_inf), ew.div(a, b), out)
 
 
 def remainder(x1: Any, x2: Any, /) -> Any:

@@ -311,6 +311,8 @@ def indexed_update(x: Any, key: Any, value: Any, mode: str) -> Any:
     if mask is not None and tuple(shape_of(v)) in ((), (1,)):
         # x.at[mask].op(scalar) keeps its shape: a select, which also compiles
         check_mask_shape(op, tuple(mask.shape), tuple(x.shape), 0)
+        if math.prod(mask.shape) == 0:  # selects nothing (its axes may differ from x's)
+            return x
         m = sh.broadcast_in_dim(mask, shape=x.shape, dims=tuple(range(mask.ndim)))
         vb = broadcast_to(sh.reshape(v, shape=()), tuple(x.shape))
         return ew.select(m, _combine(mode, x, vb), x)

@@ -122,13 +122,14 @@ def _mask_error(op: str, mask: Any) -> Exception:
 
 def check_mask_shape(op: str, mask_shape: tuple[int, ...], x_shape: tuple[int, ...],
                      axis: int) -> None:
-    """A boolean mask starting at ``axis`` must match the axes it covers (NumPy's message)."""
+    """A boolean mask starting at ``axis`` must match the axes it covers (NumPy's message); a
+    mask axis of size 0 selects nothing and goes with any size, as in NumPy."""
     if len(mask_shape) > len(x_shape) - axis:
         raise _errors.err(_errors.XfIndexError, op,
                           f"too many indices: a boolean index of shape {mask_shape} for an "
                           f"array of shape {x_shape}")
     for j, (m, n) in enumerate(zip(mask_shape, x_shape[axis:axis + len(mask_shape)])):
-        if m != n:
+        if m != n and m != 0:
             raise _errors.err(
                 _errors.XfIndexError, op,
                 f"boolean index did not match indexed array along axis {axis + j}; size of "

@@ -74,6 +74,11 @@ def expand_dims(x: Any, /, axis: int | Sequence[int] = 0) -> Any:
     x = _arr("expand_dims", x)
     axes = axis if isinstance(axis, (tuple, list)) else (axis,)
     nd = x.ndim + len(axes)
+    for a in axes:  # the standard asks for IndexError here
+        if isinstance(a, (int, np.integer)) and not -nd <= a < nd:
+            raise _errors.err(_errors.XfIndexError, "expand_dims",
+                              f"axis {a} is out of bounds for the {nd}-d result of expanding "
+                              f"{x.aval.short}", f"valid axes are {-nd}..{nd - 1}")
     pos = normalize_axes("expand_dims", axes, nd)
     shape = list(x.shape)
     for p in pos:
@@ -259,6 +264,8 @@ def repeat(x: Any, repeats: int | Sequence[int] | Any, /, *, axis: int | None = 
         raise _errors.err(_errors.ArgumentError, "repeat",
                           f"repeats must be an int or a 1-D sequence of ints, got {repeats!r}")
     n = x.shape[a]
+    if reps.ndim == 1 and reps.shape[0] == 1:  # a one-element repeats broadcasts
+        reps = reps.reshape(())
     if reps.ndim == 1 and reps.shape[0] != n:
         raise _errors.err(_errors.ShapeError, "repeat",
                           f"repeats has {reps.shape[0]} entries but axis {a} has size {n}")

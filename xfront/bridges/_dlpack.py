@@ -458,15 +458,48 @@ def export_array(x: Array, ad: Adapter, op: str, copy: bool | None) -> Any:
 
 def dlpack_capsule(x: Array, *, stream: Any = None, max_version: Any = None,
                    dl_device: Any = None, copy: bool | None = None) -> Any:
-    """``xf.Array.__dlpack__``: a capsule of a copy, or of the buffer itself with ``copy=False``."""
+    """``xf.Array.__dlpack__``: a capsule of a copy, or of the buffer itself with ``copy=False``.
+
+    NOTE [DLPack protocol versions]
+        The runtime exports unversioned ("dltensor", DLPack 0.x layout) capsules only. The
+        standard lets a producer answer any ``max_version`` with an unversioned capsule (a
+        consumer asking for 1.x must accept one; one asking for 0.x must get one), so every
+        well-formed ``max_version`` is served. What cannot be served raises ``BufferError``
+        (BridgeError) in these words: another ``dl_device`` than the array's, a stream on a
+        device without streams (CPU takes ``None`` or ``-1``), and ``copy=False`` together
+        with a transfer.
+    """
+    op = "Array.__dlpack__"
     rt = _rt()
-    x._live_buf("Array.__dlpack__")
+    if max_version is not None:
+        ok = isinstance(max_version, tuple) and len(max_version) == 2 and all(
+            isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in max_version)
+        if not ok:
+            raise _errors.err(_errors.ArgumentError, op,
+                              f"max_version must be None or a (major, minor) tuple of "
+                              f"non-negative ints, got {max_version!r}")
+    if copy not in (None, True, False):
+        raise _errors.err(_errors.ArgumentError, op,
+                          f"copy must be None, True or False, got {copy!r}")
+    t, i = rt.dlpack_device(x._live_buf(op))
     if dl_device is not None:
-        t, i = rt.dlpack_device(x._buf)
-        if (int(dl_device[0]), int(dl_device[1])) != (t, i):
-            raise _errors.err(BridgeError, "Array.__dlpack__",
-                              f"the array lives on DLPack device {(t, i)}, and exporting to "
-                              f"{tuple(dl_device)} is not supported",
+        try:
+            want = (int(dl_device[0]), int(dl_device[1]))
+        except (TypeError, ValueError, IndexError):
+            raise _errors.err(_errors.ArgumentError, op,
+                              f"dl_device must be a (device_type, device_id) pair, got "
+                              f"{dl_device!r}") from None
+        if want != (t, i):
+            raise _errors.err(BridgeError, op,
+                              f"the array lives on DLPack device {(t, i)}; exporting to "
+                              f"{want} is not supported"
+                              + (" (and copy=False forbids a transfer)" if copy is False else ""),
                               "move it first with x.to_device(...)")
+    if t == 1 and stream not in (None, -1):  # kDLCPU: no streams
+        raise _errors.err(BridgeError, op,
+                          f"stream={stream!r} was given, but the array is on the CPU, which has "
+                          "no streams", "pass stream=None (or -1)")
+    if stream == -1:
+        stream = None
     buf = x._buf if copy is False else rt.copy_buffer(x._buf)
-    return rt.to_dlpack(buf, stream=stream, max_version=max_version)
+    return rt.to_dlpack(buf, stream=stream)
