@@ -502,13 +502,26 @@ def unstage(bufs: list[Any]) -> None:
                 _staging_bytes += n
 
 
-def release_for_exit() -> None:
-    """Drop the buffers the adapter itself holds (pool, staging), at interpreter exit."""
+def release_memory() -> int:
+    """Drop the idle buffers the adapter holds (pool and staging); returns their bytes.
+
+    Buffers that a live array or a framework's tensor still uses are not touched; they come
+    back to the pool when they die, up to the caps (``XFRONT_POOL_MAX_BYTES``).
+    """
     global _staging_bytes
-    POOL.clear()
+    with _pool_lock:
+        freed = POOL.bytes
+        POOL.clear()
     with _staging_lock:
+        freed += _staging_bytes
         _STAGING.clear()
         _staging_bytes = 0
+    return freed
+
+
+def release_for_exit() -> None:
+    """Drop the buffers the adapter itself holds (pool, staging), at interpreter exit."""
+    release_memory()
 
 
 def workers_may_hold_inputs() -> bool:

@@ -152,6 +152,10 @@ def _foreign_leaf(x: Any, dyn: Any, i: int, abstract_ok: bool) -> tuple[Any, str
     if ad.name == "numpy":  # ndarray subclasses
         arr = np.asarray(x)
         return AbstractArray(arr.shape, ad.host_array(arr, "compile")[1]), "numpy"
+    view = ad.staging_view(x)
+    if view is not None:  # staged like a NumPy argument (the caller swaps the leaf)
+        _LEAF_TYPES.add(type(x))
+        return view, ad.name
     out = import_array(x, ad, "compile")
     _LEAF_TYPES.add(type(x))
     return out, ad.name
@@ -410,6 +414,12 @@ class CompiledFunction:
                 continue
             else:
                 v, fw = _foreign_leaf(leaf, dyn, i, abstract_ok)
+                if type(v) is np.ndarray:  # a view of a framework's memory, staged per call
+                    leaves[i] = v
+                    items.append(AbstractArray(v.shape, _NP_DTYPES.get(v.dtype)
+                                               or _np_dtype(v, dyn, i)))
+                    frameworks.add(fw)
+                    continue
                 if not isinstance(v, Array):
                     items.append(v)
                     frameworks.add(fw)
@@ -617,7 +627,10 @@ class CompiledFunction:
             mode = next(iter(frameworks)) if len(frameworks) == 1 else "xfront"
         # results that leave for torch/TF/jax never come back to the buffer pool, so they do
         # not take recycled buffers from it either (NOTE [Output buffer pool])
-        run = entry.run if mode == "xfront" or mode == "numpy" else entry.exe.exe.execute
+        # (on the CPU, results for torch/TF come back too: NOTE [Results for other frameworks
+        # in recycled memory] in xfront/bridges/_dlpack.py)
+        run = entry.run if mode == "xfront" or mode == "numpy" or (
+            mode != "jax" and dev.platform == "cpu") else entry.exe.exe.execute
         try:
             outs = run(bufs)
         except Exception:
@@ -713,7 +726,8 @@ class CompiledFunction:
                     in zip(outs, entry.out_avals, entry.out_pool)]
         else:
             ad = adapter_named(mode)
-            vals = [export_buffer(b, dev, ad, owned=True) for b in outs]
+            vals = [export_buffer(b, dev, ad, owned=True, pooled=p)
+                    for b, p in zip(outs, entry.out_pool)]
         return tree_unflatten(entry.out_tree, vals)
 
 

@@ -38,6 +38,12 @@ _errors.register_internal_dir(__file__)
 _torch: Any = None
 
 
+def _stage_min_bytes() -> int:
+    from xfront.lowering import runtime
+
+    return runtime.STAGE_MIN_BYTES if runtime.POOL_ENABLED else 1 << 62
+
+
 def _t() -> Any:
     global _torch
     if _torch is None:
@@ -154,6 +160,16 @@ class TorchAdapter(Adapter):
 
     def data_pointer(self, t: Any) -> int:
         return t.data_ptr()
+
+    def staging_view(self, t: Any) -> Any:
+        # cheap checks first: this runs for every torch argument of a compiled call
+        if (t.data_ptr() % 64 == 0 or not t.is_cpu or t.requires_grad
+                or t.nbytes < _stage_min_bytes() or not t.is_contiguous()):
+            return None
+        try:  # NOTE: numpy() refuses conjugated/negated views and bfloat16: the normal import
+            return t.numpy()
+        except (TypeError, RuntimeError):
+            return None
 
     def consumer_stream(self, dev: Device) -> Any:
         if dev.platform == "cpu":
