@@ -42,7 +42,7 @@ from typing import Any, Callable, NamedTuple, Sequence
 
 import numpy as np
 
-from xfront import _core, _errors
+from xfront import _core, _errors, _offsets
 from xfront import _dtypes as dt
 from xfront._array import Array, mark_donated, poolable
 from xfront._aval import AbstractArray
@@ -245,7 +245,7 @@ class Traced:
 
 class _Entry:
     __slots__ = ("exe", "const_bufs", "out_tree", "out_avals", "traced", "n_in", "device",
-                 "single_out", "run", "out_pool")
+                 "single_out", "run", "out_pool", "from_below", "variants")
 
     def __init__(self, exe: Program, const_bufs: list[Any], traced: Traced):
         self.exe = exe  # .run(bufs) executes, writing large outputs into recycled buffers
@@ -258,6 +258,9 @@ class _Entry:
         self.single_out = traced.out_tree.kind == "leaf"
         self.run = exe.run
         self.out_pool = [poolable(a) for a in self.out_avals]
+        # misaligned large host inputs imported from below (NOTE in xfront/_offsets.py)
+        self.from_below = _offsets.eligible(traced.graph, exe.donate, traced.device.platform)
+        self.variants: dict[tuple[int, ...], Any] = {}
 
     def wrap_xfront(self, outs: list[Any]) -> Any:
         dev = self.device
@@ -564,15 +567,26 @@ class CompiledFunction:
                     rdev = entry.device.rt
                     # NumPy memory is aliased for this call only: to_numpy_owned waits for the
                     # results before we return
-                    bufs = list(entry.const_bufs)
+                    offs = _offsets.offsets(args, rt.STAGE_MIN_BYTES) \
+                        if entry.from_below else None
+                    if offs:
+                        prog, cbufs = _offsets.variant(entry, offs)
+                        run = prog.run
+                        bufs = list(cbufs)
+                    else:
+                        run = entry.exe.run
+                        bufs = list(entry.const_bufs)
                     staged = []
-                    for a, v in zip(args, avals):
+                    for i, (a, v) in enumerate(zip(args, avals)):
+                        if offs and offs[i]:
+                            bufs.append(rt.put(_offsets.from_below(a, offs[i]), rdev, copy=False))
+                            continue
                         b, st = rt.put_input(a, rdev, v)
                         bufs.append(b)
                         if st:
                             staged.append(b)
                     on_cpu = entry.device.platform == "cpu"
-                    outs = [rt.to_numpy_owned(b, on_cpu) for b in entry.exe.run(bufs)]
+                    outs = [rt.to_numpy_owned(b, on_cpu) for b in run(bufs)]
                     if staged:  # the results are ready, so the program is done reading them
                         rt.unstage(staged)
                     return outs[0] if entry.single_out else tree_unflatten(entry.out_tree, outs)
@@ -604,16 +618,27 @@ class CompiledFunction:
         else:
             self._hits += 1
         rt = _rt()
-        bufs = list(entry.const_bufs)
+        offs = _offsets.offsets(leaves, rt.STAGE_MIN_BYTES) if entry.from_below else None
+        prog = entry.exe
+        if offs:
+            prog, cbufs = _offsets.variant(entry, offs)
+            bufs = list(cbufs)
+        else:
+            bufs = list(entry.const_bufs)
         staged: list[Any] = []
-        for leaf, v in zip(leaves, items):
+        for i, (leaf, v) in enumerate(zip(leaves, items)):
             if isinstance(v, Array):
                 if v._device is not dev and v._device != dev:
                     v = v.to_device(dev)
                 bufs.append(v._buf)
             elif type(leaf) is np.ndarray:
                 # aliased for this call only (NOTE [The call path]), or staged (NOTE [Staging
-                # misaligned NumPy inputs] in xfront/lowering/runtime.py)
+                # misaligned NumPy inputs] in xfront/lowering/runtime.py), or imported from
+                # below (NOTE [Misaligned inputs without a copy] in xfront/_offsets.py)
+                if offs and offs[i]:
+                    bufs.append(rt.put(_offsets.from_below(leaf, offs[i]), dev.rt, copy=False))
+                    borrowed = True
+                    continue
                 b, st = rt.put_input(leaf, dev.rt)
                 bufs.append(b)
                 if st:
@@ -629,8 +654,8 @@ class CompiledFunction:
         # not take recycled buffers from it either (NOTE [Output buffer pool])
         # (on the CPU, results for torch/TF come back too: NOTE [Results for other frameworks
         # in recycled memory] in xfront/bridges/_dlpack.py)
-        run = entry.run if mode == "xfront" or mode == "numpy" or (
-            mode != "jax" and dev.platform == "cpu") else entry.exe.exe.execute
+        run = prog.run if mode == "xfront" or mode == "numpy" or (
+            mode != "jax" and dev.platform == "cpu") else prog.exe.execute
         try:
             outs = run(bufs)
         except Exception:
