@@ -700,14 +700,30 @@ def from_dlpack_capsule(capsule: Any, dev: Any, stream: Any = None) -> Any:
     return import_dlpack(capsule, dev, stream)
 
 
+class _UnknownStream:
+    """``external_ready_stream``'s answer when it cannot read the device's stream."""
+
+    def __repr__(self) -> str:
+        return "UNKNOWN_STREAM"
+
+
+UNKNOWN_STREAM = _UnknownStream()
+
+
 def external_ready_stream(dev: Any) -> Any:
-    """The stream a DLPack producer should make its data ready on, for ``dev`` (None on CPU)."""
+    """The stream a DLPack producer should make its data ready on, for ``dev`` (None on CPU).
+
+    Fails closed: when the stream cannot be read (a jaxlib or backend without the call) the
+    answer is ``UNKNOWN_STREAM``, never None (None would tell the producer that no ordering is
+    needed); the importer then makes the producer finish all its work before importing.
+    """
     if dev.platform == "cpu":
         return None
     try:
-        return dev.get_stream_for_external_ready_events()
+        s = dev.get_stream_for_external_ready_events()
     except Exception:
-        return None
+        return UNKNOWN_STREAM
+    return UNKNOWN_STREAM if s is None else s
 
 
 @_guarded("Array.__dlpack__")

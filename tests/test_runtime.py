@@ -202,3 +202,33 @@ def test_cpu_dispatch_mode_is_chosen_when_xfront_creates_the_client(env, want, j
                          timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip().splitlines()[-1] == str(want)
+
+
+class _FakeGpu:
+    platform = "gpu"
+
+    def __init__(self, stream):
+        self._stream = stream
+
+    def get_stream_for_external_ready_events(self):
+        if isinstance(self._stream, Exception):
+            raise self._stream
+        return self._stream
+
+
+@pytest.mark.parametrize("stream", [RuntimeError("UNIMPLEMENTED"), None])
+def test_external_ready_stream_fails_closed(stream):
+    assert runtime.external_ready_stream(_FakeGpu(stream)) is runtime.UNKNOWN_STREAM
+    assert runtime.external_ready_stream(_FakeGpu(7)) == 7
+    assert runtime.external_ready_stream(xf.default_device().rt) is None  # CPU: no stream
+
+
+def test_unknown_stream_makes_a_generic_producer_refuse():
+    from xfront.bridges._dlpack import Adapter
+
+    class Producer:
+        def __dlpack_device__(self):
+            return (2, 0)
+
+    with pytest.raises(xf.XfrontError, match="cannot tell when"):
+        Adapter().synchronize(Producer(), "asarray")

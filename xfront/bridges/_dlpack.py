@@ -203,6 +203,15 @@ class Adapter:
     def data_pointer(self, x: Any) -> int | None:
         return None
 
+    def synchronize(self, x: Any, op: str) -> None:
+        """Wait until all work the framework queued on ``x``'s device is done (used when the
+        runtime cannot name a stream to order the import on). Frameworks that cannot wait
+        refuse the import."""
+        raise _errors.err(_errors.DeviceError, op,
+                          f"cannot tell when the {type(x).__name__} on {self.device_of(x)} is "
+                          "ready: the runtime names no stream to order the import on",
+                          "move the array to the CPU first")
+
     def staging_view(self, x: Any) -> Any:
         """For one compiled call: a NumPy array viewing ``x``'s CPU memory when PJRT would copy
         it into fresh memory (large, row-major, not 64-byte aligned), so that the call stages
@@ -357,6 +366,9 @@ def import_array(x: Any, ad: Adapter, op: str, device: Device | None = None,
     plat, idx = ad.device_of(src)
     dev = device_for(plat, idx)
     stream = rt.external_ready_stream(dev.rt) if plat != "cpu" else None
+    if stream is rt.UNKNOWN_STREAM:  # fail closed: the producer finishes everything first
+        ad.synchronize(src, op)
+        stream = None
     try:
         buf = rt.import_dlpack(ad.capsule(src, stream), dev.rt, stream, row_major=row_major)
     except ValueError:  # strides the runtime cannot import (steps, broadcasts): one copy

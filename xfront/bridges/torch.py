@@ -161,6 +161,12 @@ class TorchAdapter(Adapter):
     def data_pointer(self, t: Any) -> int:
         return t.data_ptr()
 
+    def synchronize(self, t: Any, op: str) -> None:
+        if t.device.type == "cuda":
+            _t().cuda.synchronize(t.device)
+        elif not t.is_cpu:
+            super().synchronize(t, op)
+
     def staging_view(self, t: Any) -> Any:
         # cheap checks first: this runs for every torch argument of a compiled call
         if (t.data_ptr() % 64 == 0 or not t.is_cpu or t.requires_grad
