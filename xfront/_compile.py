@@ -52,6 +52,7 @@ from xfront._once import SingleFlight
 from xfront._tree import TreeDef, tree_flatten, tree_flatten_with_path, tree_unflatten
 from xfront.bridges import adapter_for_type, adapter_named
 from xfront.bridges._dlpack import (BorrowedArray, NeedsAutograd, NeedsGraphCall, export_buffer,
+                                    note_borrowed_import,
                                     import_array)
 from xfront.lowering import Lowered, lower_graph
 
@@ -97,6 +98,7 @@ def weak_scalar_aval(x: Any) -> AbstractArray | None:
 
 # Types known to be array leaves (never pytree nodes): calls whose positional arguments all
 # have such types, and no keyword arguments, skip the general pytree flattening.
+_NO_FAST = object()  # a fast path declined the call: take the general path
 _LEAF_TYPES: set[type] = {Array, BorrowedArray, np.ndarray, bool, int, float, complex}
 _ARGS_TREEDEFS: dict[int, TreeDef] = {}
 
@@ -320,6 +322,10 @@ class CompiledFunction:
         # their avals; positional NumPy arrays, keyed by (shape, dtype)
         self._fast: dict[tuple, _Entry] = {}
         self._fast_np: dict[tuple, tuple[_Entry, list[AbstractArray]]] = {}
+        # positional CPU torch tensors, keyed by (shape, torch dtype); _torch_type is torch's
+        # Tensor class once a call registered one (this module never imports torch)
+        self._fast_torch: dict[tuple, _Entry] = {}
+        self._torch_type: Any = None
         self._fast_ok = not (self._static_nums or self._static_names)
         self._fast_xf = self._fast_ok and returns in (None, "xfront")
         # NOTE [Exact cache counts under threads]: misses and compiles change under _lock (a
@@ -517,6 +523,7 @@ class CompiledFunction:
         self._grad_plans.clear()
         self._fast.clear()
         self._fast_np.clear()
+        self._fast_torch.clear()
         self._last_sig = None
 
     # --- call ------------------------------------------------------------------------------
@@ -590,7 +597,38 @@ class CompiledFunction:
                     if staged:  # the results are ready, so the program is done reading them
                         rt.unstage(staged)
                     return outs[0] if entry.single_out else tree_unflatten(entry.out_tree, outs)
+            elif type(first) is self._torch_type and self._returns in (None, "torch"):
+                tt = self._torch_type
+                entry = self._fast_torch.get(tuple([(a.shape, a.dtype) if type(a) is tt
+                                                    else None for a in args]))
+                if entry is not None:
+                    out = self._call_torch(entry, args)
+                    if out is not _NO_FAST:
+                        return out
         return self._call(args, kwargs, self._returns)
+
+    def _call_torch(self, entry: _Entry, args: tuple) -> Any:
+        """The torch fast path: CPU tensors that need none of the adapter's conversions are
+        imported directly (NOTE [The call path]); anything else returns _NO_FAST."""
+        ad = adapter_named("torch")
+        dev = entry.device
+        bufs = list(entry.const_bufs)
+        for a in args:
+            b = ad.fast_cpu_buffer(a, dev.rt)
+            if b is None:
+                return _NO_FAST
+            bufs.append(b)
+        note_borrowed_import()
+        self._hits += 1
+        try:
+            outs = entry.run(bufs)
+        except Exception:
+            _raise_if_consumed(self._op, list(args), (args, {}))
+            raise
+        if entry.single_out:
+            return export_buffer(outs[0], dev, ad, owned=True, pooled=entry.out_pool[0])
+        return tree_unflatten(entry.out_tree, [export_buffer(b, dev, ad, owned=True, pooled=p)
+                                               for b, p in zip(outs, entry.out_pool)])
 
     def _call(self, args: tuple, kwargs: dict, returns: str | None) -> Any:
         try:
@@ -716,6 +754,12 @@ class CompiledFunction:
                 self._fast[tuple(avals)] = entry
             elif all(type(x) is np.ndarray for x in dyn[0]):
                 self._fast_np[tuple((x.shape, x.dtype) for x in dyn[0])] = (entry, list(avals))
+            elif (dev.platform == "cpu" and not exe.donate and dyn[0]
+                  and all(type(x) is type(dyn[0][0]) for x in dyn[0])
+                  and type(dyn[0][0]).__module__ == "torch"
+                  and type(dyn[0][0]).__name__ == "Tensor"):
+                self._torch_type = type(dyn[0][0])
+                self._fast_torch[tuple((x.shape, x.dtype) for x in dyn[0])] = entry
         self._note_recompile(dyn, avals, statics)
         return entry
 

@@ -379,7 +379,7 @@ def import_array(x: Any, ad: Adapter, op: str, device: Device | None = None,
         buf = rt.import_dlpack(ad.capsule(src, stream), dev.rt, stream, row_major=True)
     if ad.borrows:
         rt.block_until_ready(buf)  # NOTE [Hidden copies of borrowed memory]
-        _note_borrowed_import()
+        note_borrowed_import()
     if copy is False and (copied or _pointer_moved(ad, src, buf)):
         raise _copy_error(op, x, "its memory is not row-major compact or not aligned")
     if copy and not copied:
@@ -396,7 +396,7 @@ _exit_hook = False
 _EXIT_GRACE_S = 0.05
 
 
-def _note_borrowed_import() -> None:
+def note_borrowed_import() -> None:
     """See NOTE [Borrowed memory at interpreter exit]."""
     global _exit_hook
     if not _exit_hook:

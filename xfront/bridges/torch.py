@@ -31,7 +31,7 @@ from typing import Any
 
 from xfront import _dtypes, _errors
 from xfront._device import Device
-from xfront.bridges._dlpack import DLPACK, Adapter, NeedsAutograd
+from xfront.bridges._dlpack import DLPACK, Adapter, NeedsAutograd, _rt
 
 _errors.register_internal_dir(__file__)
 
@@ -166,6 +166,24 @@ class TorchAdapter(Adapter):
             _t().cuda.synchronize(t.device)
         elif not t.is_cpu:
             super().synchronize(t, op)
+
+    def fast_cpu_buffer(self, t: Any, rt_dev: Any) -> Any:
+        """The runtime buffer of a CPU tensor that needs none of ``prepare``'s conversions and
+        no staging (row-major, unrecorded, not conjugated, aligned or small), imported without
+        a copy where PJRT can alias it; None for anything else (the general path takes it).
+        """
+        if (t.requires_grad or not t.is_cpu or t.layout is not self._strided
+                or not t.is_contiguous() or t.is_conj() or t.is_neg()):
+            return None
+        shape = t.shape
+        if len(shape) >= 2 and (1 in shape or 0 in shape):  # strides prepare canonicalises
+            return None
+        if t.data_ptr() % 64 and t.nbytes >= _stage_min_bytes():
+            return None  # staged or imported from below
+        rt = _rt()
+        buf = rt.import_dlpack(self._to_dlpack(t), rt_dev, None, row_major=True)
+        rt.block_until_ready(buf)  # NOTE [Hidden copies of borrowed memory] in _dlpack.py
+        return buf
 
     def staging_view(self, t: Any) -> Any:
         # cheap checks first: this runs for every torch argument of a compiled call
