@@ -655,6 +655,10 @@ class CompiledFunction:
                     self._hits += 1
         else:
             self._hits += 1
+        if self._fast_ok and statics is None and not dyn[1]:
+            # NOTE: here rather than at the miss: xfront, NumPy and torch arguments of one
+            # signature share the entry, and each kind gets its fast path on its first call
+            self._register_fast(entry, dyn, treedef, avals, dev)
         rt = _rt()
         offs = _offsets.offsets(leaves, rt.STAGE_MIN_BYTES) if entry.from_below else None
         prog = entry.exe
@@ -746,22 +750,28 @@ class CompiledFunction:
                 self._compiles += 1
                 self._disk_hits += exe.exe.from_disk
         entry = _Entry(exe, load_consts(traced.graph.consts, dev), traced)
-        if (self._fast_ok and statics is None and not dyn[1]
-                and len(treedef.children[0].children) == len(avals)
-                and all(c.kind == "leaf" for c in treedef.children[0].children)
-                and all(type(a) is AbstractArray and not a.weak for a in avals)):
-            if all(type(x) is Array for x in dyn[0]):
-                self._fast[tuple(avals)] = entry
-            elif all(type(x) is np.ndarray for x in dyn[0]):
-                self._fast_np[tuple((x.shape, x.dtype) for x in dyn[0])] = (entry, list(avals))
-            elif (dev.platform == "cpu" and not exe.donate and dyn[0]
-                  and all(type(x) is type(dyn[0][0]) for x in dyn[0])
-                  and type(dyn[0][0]).__module__ == "torch"
-                  and type(dyn[0][0]).__name__ == "Tensor"):
-                self._torch_type = type(dyn[0][0])
-                self._fast_torch[tuple((x.shape, x.dtype) for x in dyn[0])] = entry
         self._note_recompile(dyn, avals, statics)
         return entry
+
+    def _register_fast(self, entry: _Entry, dyn: Any, treedef: TreeDef,
+                       avals: list[AbstractArray], dev: Device) -> None:
+        """Enter ``entry`` in the fast-path table of its arguments' kind (NOTE [The call
+        path]): positional xfront arrays, NumPy arrays or CPU torch tensors, nothing else."""
+        exe = entry.exe
+        if not (len(treedef.children[0].children) == len(avals)
+                and all(c.kind == "leaf" for c in treedef.children[0].children)
+                and all(type(a) is AbstractArray and not a.weak for a in avals)):
+            return
+        first = dyn[0][0] if dyn[0] else None
+        if all(type(x) is Array for x in dyn[0]):
+            self._fast[tuple(avals)] = entry
+        elif all(type(x) is np.ndarray for x in dyn[0]):
+            self._fast_np[tuple((x.shape, x.dtype) for x in dyn[0])] = (entry, list(avals))
+        elif (dev.platform == "cpu" and not exe.donate and first is not None
+              and type(first).__module__ == "torch" and type(first).__name__ == "Tensor"
+              and all(type(x) is type(first) for x in dyn[0])):
+            self._torch_type = type(first)
+            self._fast_torch[tuple((x.shape, x.dtype) for x in dyn[0])] = entry
 
     def _note_recompile(self, dyn: Any, avals: list[AbstractArray], statics: Any) -> None:
         paths = [p for p, _ in tree_flatten_with_path(dyn)]
