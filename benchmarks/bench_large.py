@@ -14,7 +14,8 @@ one call's time, with the minor page faults per call (``getrusage``; not noisy, 
 a shared host) and the process's peak RSS after the workload. Results are checked against
 NumPy before timing. Figures are measured, never asserted.
 
-Options: ``--rounds 7``, ``--workloads chain_f32,chain_f64,summean``, ``--json out.json``.
+Options: ``--rounds 7``, ``--workloads chain_f32,chain_f64,summean``, ``--elements 16777216``,
+``--json out.json``.
 """
 
 from __future__ import annotations
@@ -69,10 +70,10 @@ def _host(o: Any) -> np.ndarray:
     return np.asarray(o)
 
 
-def contenders(name: str) -> tuple[dict[str, Callable[[], Any]], list[np.ndarray]]:
+def contenders(name: str, n: int = N) -> tuple[dict[str, Callable[[], Any]], list[np.ndarray]]:
     fn, n_in, dtype = WORKLOADS[name]
     rng = np.random.default_rng(0)
-    xs = [rng.standard_normal(N).astype(dtype) for _ in range(n_in)]
+    xs = [rng.standard_normal(n).astype(dtype) for _ in range(n_in)]
     f = xf.compile(fn)
     out: dict[str, Callable[[], Any]] = {}
     nat = [xf.asarray(x, copy=True) for x in xs]
@@ -97,8 +98,8 @@ def contenders(name: str) -> tuple[dict[str, Callable[[], Any]], list[np.ndarray
     return out, xs
 
 
-def run(name: str, rounds: int) -> dict[str, dict[str, float]]:
-    calls, xs = contenders(name)
+def run(name: str, rounds: int, n: int = N) -> dict[str, dict[str, float]]:
+    calls, xs = contenders(name, n)
     fn = WORKLOADS[name][0]
     want = [_host(o) for o in _leaves(fn(*[xf.asarray(x) for x in xs]))]
     for label, call in calls.items():  # right numbers first
@@ -122,9 +123,9 @@ def run(name: str, rounds: int) -> dict[str, dict[str, float]]:
             for k in calls}
 
 
-def report(name: str, res: dict[str, dict[str, float]]) -> list[str]:
+def report(name: str, res: dict[str, dict[str, float]], n: int = N) -> list[str]:
     base = res["native"]["median_ms"]
-    lines = [f"\n{name} (16M elements per input)",
+    lines = [f"\n{name} ({n} elements per input)",
              f"{'inputs':22s} {'median ms':>10s} {'min ms':>8s} {'x native':>9s} "
              f"{'faults/call':>12s} {'peak RSS MiB':>13s}"]
     for k, r in res.items():
@@ -138,13 +139,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--rounds", type=int, default=7)
     p.add_argument("--workloads", default=",".join(WORKLOADS))
+    p.add_argument("--elements", type=int, default=N)
     p.add_argument("--json", default=None)
     args = p.parse_args(argv)
     print(f"load average {os.getloadavg()[0]:.1f}; {os.cpu_count()} cores")
     results = {}
     for name in args.workloads.split(","):
-        results[name] = run(name, args.rounds)
-        print("\n".join(report(name, results[name])), flush=True)
+        results[name] = run(name, args.rounds, args.elements)
+        print("\n".join(report(name, results[name], args.elements)), flush=True)
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(results, fh, indent=2)
