@@ -454,7 +454,10 @@ def _holder_type(n: int) -> type:
 #     every call (one page fault per 4 KiB). For large misaligned arguments xfront instead keeps
 #     a few staging buffers per (device, shape, dtype): the argument is copied into one (memory
 #     that is already mapped) and the buffer is handed back by ``unstage`` once the call's
-#     results are ready, i.e. once the program has finished reading it.
+#     results are ready, i.e. once the program has finished reading it. Torch tensors that view
+#     such memory (``torch.from_numpy``) are staged the same way, through a NumPy view; inputs
+#     of elementwise-only programs are not copied at all (NOTE [Misaligned inputs without a
+#     copy] in xfront/_offsets.py).
 
 #     A call may take several arguments of one shape, so up to ``_STAGING_PER_KEY`` buffers are
 #     kept per key, and at most ``_STAGING_MAX_BYTES`` in all.

@@ -692,10 +692,10 @@ class CompiledFunction:
         mode = returns
         if mode is None:
             mode = next(iter(frameworks)) if len(frameworks) == 1 else "xfront"
-        # results that leave for torch/TF/jax never come back to the buffer pool, so they do
-        # not take recycled buffers from it either (NOTE [Output buffer pool])
-        # (on the CPU, results for torch/TF come back too: NOTE [Results for other frameworks
-        # in recycled memory] in xfront/bridges/_dlpack.py)
+        # results for jax (and for torch/TF off the CPU) never come back to the buffer pool,
+        # so they do not take recycled buffers from it either (NOTE [Output buffer pool]); on
+        # the CPU results for torch/TF do (NOTE [Results for other frameworks in recycled
+        # memory] in xfront/bridges/_dlpack.py)
         run = prog.run if mode == "xfront" or mode == "numpy" or (
             mode != "jax" and dev.platform == "cpu") else prog.exe.execute
         try:

@@ -215,7 +215,7 @@ class Adapter:
     def staging_view(self, x: Any) -> Any:
         """For one compiled call: a NumPy array viewing ``x``'s CPU memory when PJRT would copy
         it into fresh memory (large, row-major, not 64-byte aligned), so that the call stages
-        it instead (NOTE [Staging misaligned inputs] in the runtime adapter); otherwise None.
+        it instead (NOTE [Staging misaligned NumPy inputs] in the runtime adapter); otherwise None.
         Never for inputs the framework's autograd records."""
         return None
 
