@@ -27,6 +27,12 @@ NOTE [The call path]
     with inputs that torch autograd or a TF GradientTape records, it becomes one op of that
     framework's autograd, backed by xfront's VJP (NOTE [Gradients through framework autograd]
     in xfront/bridges/_autograd.py). A call without recorded inputs never pays for gradients.
+
+    Per-signature fast paths skip the general flattening for positional xfront arrays, NumPy
+    arrays and CPU torch tensors. Each is entered on the first call of its kind (the three
+    share one cache entry per signature) and declines anything it cannot take as it is (a
+    recorded, non-row-major or conjugated tensor, a large misaligned one): the general path
+    then runs, so the fast paths change speed, never results.
 """
 
 from __future__ import annotations
