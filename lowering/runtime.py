@@ -454,7 +454,10 @@ def _holder_type(n: int) -> type:
 #     every call (one page fault per 4 KiB). For large misaligned arguments xfront instead keeps
 #     a few staging buffers per (device, shape, dtype): the argument is copied into one (memory
 #     that is already mapped) and the buffer is handed back by ``unstage`` once the call's
-#     results are ready, i.e. once the program has finished reading it.
+#     results are ready, i.e. once the program has finished reading it. Torch tensors that view
+#     such memory (``torch.from_numpy``) are staged the same way, through a NumPy view; inputs
+#     of elementwise-only programs are not copied at all (NOTE [Misaligned inputs without a
+#     copy] in xfront/_offsets.py).
 
 #     A call may take several arguments of one shape, so up to ``_STAGING_PER_KEY`` buffers are
 #     kept per key, and at most ``_STAGING_MAX_BYTES`` in all.
@@ -502,13 +505,26 @@ def unstage(bufs: list[Any]) -> None:
                 _staging_bytes += n
 
 
-def release_for_exit() -> None:
-    """Drop the buffers the adapter itself holds (pool, staging), at interpreter exit."""
+def release_memory() -> int:
+    """Drop the idle buffers the adapter holds (pool and staging); returns their bytes.
+
+    Buffers that a live array or a framework's tensor still uses are not touched; they come
+    back to the pool when they die, up to the caps (``XFRONT_POOL_MAX_BYTES``).
+    """
     global _staging_bytes
-    POOL.clear()
+    with _pool_lock:
+        freed = POOL.bytes
+        POOL.clear()
     with _staging_lock:
+        freed += _staging_bytes
         _STAGING.clear()
         _staging_bytes = 0
+    return freed
+
+
+def release_for_exit() -> None:
+    """Drop the buffers the adapter itself holds (pool, staging), at interpreter exit."""
+    release_memory()
 
 
 def workers_may_hold_inputs() -> bool:
@@ -687,14 +703,30 @@ def from_dlpack_capsule(capsule: Any, dev: Any, stream: Any = None) -> Any:
     return import_dlpack(capsule, dev, stream)
 
 
+class _UnknownStream:
+    """``external_ready_stream``'s answer when it cannot read the device's stream."""
+
+    def __repr__(self) -> str:
+        return "UNKNOWN_STREAM"
+
+
+UNKNOWN_STREAM = _UnknownStream()
+
+
 def external_ready_stream(dev: Any) -> Any:
-    """The stream a DLPack producer should make its data ready on, for ``dev`` (None on CPU)."""
+    """The stream a DLPack producer should make its data ready on, for ``dev`` (None on CPU).
+
+    Fails closed: when the stream cannot be read (a jaxlib or backend without the call) the
+    answer is ``UNKNOWN_STREAM``, never None (None would tell the producer that no ordering is
+    needed); the importer then makes the producer finish all its work before importing.
+    """
     if dev.platform == "cpu":
         return None
     try:
-        return dev.get_stream_for_external_ready_events()
+        s = dev.get_stream_for_external_ready_events()
     except Exception:
-        return None
+        return UNKNOWN_STREAM
+    return UNKNOWN_STREAM if s is None else s
 
 
 @_guarded("Array.__dlpack__")

@@ -108,3 +108,24 @@ def test_demo_runs_and_times_every_contender(capsys):
         assert (w, "numpy") in seen and (w, "xfront (xfront arrays)") in seen
         assert f"\n{w}: xfront is " in out  # every workload gets a verdict (fastest / behind + why)
     assert all(t > 0 for _, _, t in rows)
+
+
+def test_large_call_benchmark_checks_every_route_and_counts_faults():
+    pytest.importorskip("torch")
+    from benchmarks import bench_large
+
+    res = bench_large.main(["--rounds", "1", "--elements", "4096", "--workloads",
+                            "chain_f32,summean"])
+    for name in ("chain_f32", "summean"):
+        assert {"native", "numpy", "torch (from_numpy)"} <= set(res[name])
+        for cell in res[name].values():
+            assert cell["median_ms"] > 0 and cell["faults"] >= 0 and cell["peak_rss_mib"] > 0
+
+
+def test_dispatch_benchmark_times_every_route():
+    pytest.importorskip("torch")
+    from benchmarks import bench_dispatch
+
+    res = bench_dispatch.main(["--rounds", "1", "--calls", "5"])
+    assert {"xfront arrays", "numpy", "torch", "torch (general path)"} <= set(res)
+    assert all(v >= 0 for v in res.values())

@@ -140,8 +140,11 @@ def _misaligned(values: np.ndarray) -> np.ndarray:
     return out
 
 
+# the programs below hold a reduction (times 0): elementwise-only programs import misaligned
+# inputs in place instead of staging them (tests/test_bridged_memory.py)
+
 def test_misaligned_numpy_inputs_are_staged_and_each_call_sees_its_data():
-    f = xf.compile(lambda x: x * 2)
+    f = xf.compile(lambda x: x * 2 + xf.max(x) * 0)
     a = _misaligned(_big(0))
     r1 = f(a)
     np.testing.assert_allclose(r1, np.asarray(a) * 2, rtol=1e-6)
@@ -161,7 +164,7 @@ def test_misaligned_numpy_inputs_are_staged_and_each_call_sees_its_data():
 def test_several_misaligned_inputs_of_one_shape_each_get_a_staging_buffer():
     runtime._STAGING.clear()
     runtime._staging_bytes = 0
-    f = xf.compile(lambda x, y, z: x * 100 + y * 10 + z)
+    f = xf.compile(lambda x, y, z: x * 100 + y * 10 + z + xf.max(x) * 0)
     arrs = [_misaligned(_big(i)) for i in range(3)]
     for step in range(3):
         for i, a in enumerate(arrs):
@@ -199,3 +202,33 @@ def test_cpu_dispatch_mode_is_chosen_when_xfront_creates_the_client(env, want, j
                          timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip().splitlines()[-1] == str(want)
+
+
+class _FakeGpu:
+    platform = "gpu"
+
+    def __init__(self, stream):
+        self._stream = stream
+
+    def get_stream_for_external_ready_events(self):
+        if isinstance(self._stream, Exception):
+            raise self._stream
+        return self._stream
+
+
+@pytest.mark.parametrize("stream", [RuntimeError("UNIMPLEMENTED"), None])
+def test_external_ready_stream_fails_closed(stream):
+    assert runtime.external_ready_stream(_FakeGpu(stream)) is runtime.UNKNOWN_STREAM
+    assert runtime.external_ready_stream(_FakeGpu(7)) == 7
+    assert runtime.external_ready_stream(xf.default_device().rt) is None  # CPU: no stream
+
+
+def test_unknown_stream_makes_a_generic_producer_refuse():
+    from xfront.bridges._dlpack import Adapter
+
+    class Producer:
+        def __dlpack_device__(self):
+            return (2, 0)
+
+    with pytest.raises(xf.XfrontError, match="cannot tell when"):
+        Adapter().synchronize(Producer(), "asarray")

@@ -187,3 +187,19 @@ __all__ += """
 # --- Array API completeness: inspection namespace, diff (in-place updates: xfront/_array.py) --
 from xfront._info import __array_namespace_info__  # noqa: E402
 from xfront._api._utility import diff  # noqa: E402
+
+# --- performance: release_memory (idle pool and staging memory of the runtime adapter) -------
+
+
+def release_memory() -> int:
+    """Give back the memory xfront keeps for reuse (recycled output buffers and staging copies
+    of large inputs); returns the bytes dropped. Arrays and tensors in use are not touched.
+    Caps: ``XFRONT_POOL_MAX_BYTES`` (pool, default 1 GiB; staging takes at most half of it);
+    ``XFRONT_BUFFER_POOL=0`` disables both."""
+    import sys as _sys
+
+    rt = _sys.modules.get("xfront.lowering.runtime")
+    return 0 if rt is None else rt.release_memory()
+
+
+__all__ += ["release_memory"]

@@ -27,6 +27,12 @@ NOTE [The call path]
     with inputs that torch autograd or a TF GradientTape records, it becomes one op of that
     framework's autograd, backed by xfront's VJP (NOTE [Gradients through framework autograd]
     in xfront/bridges/_autograd.py). A call without recorded inputs never pays for gradients.
+
+    Per-signature fast paths skip the general flattening for positional xfront arrays, NumPy
+    arrays and CPU torch tensors. Each is entered on the first call of its kind (the three
+    share one cache entry per signature) and declines anything it cannot take as it is (a
+    recorded, non-row-major or conjugated tensor, a large misaligned one): the general path
+    then runs, so the fast paths change speed, never results.
 """
 
 from __future__ import annotations
@@ -42,7 +48,7 @@ from typing import Any, Callable, NamedTuple, Sequence
 
 import numpy as np
 
-from xfront import _core, _errors
+from xfront import _core, _errors, _offsets
 from xfront import _dtypes as dt
 from xfront._array import Array, mark_donated, poolable
 from xfront._aval import AbstractArray
@@ -52,6 +58,7 @@ from xfront._once import SingleFlight
 from xfront._tree import TreeDef, tree_flatten, tree_flatten_with_path, tree_unflatten
 from xfront.bridges import adapter_for_type, adapter_named
 from xfront.bridges._dlpack import (BorrowedArray, NeedsAutograd, NeedsGraphCall, export_buffer,
+                                    note_borrowed_import,
                                     import_array)
 from xfront.lowering import Lowered, lower_graph
 
@@ -97,6 +104,7 @@ def weak_scalar_aval(x: Any) -> AbstractArray | None:
 
 # Types known to be array leaves (never pytree nodes): calls whose positional arguments all
 # have such types, and no keyword arguments, skip the general pytree flattening.
+_NO_FAST = object()  # a fast path declined the call: take the general path
 _LEAF_TYPES: set[type] = {Array, BorrowedArray, np.ndarray, bool, int, float, complex}
 _ARGS_TREEDEFS: dict[int, TreeDef] = {}
 
@@ -152,6 +160,10 @@ def _foreign_leaf(x: Any, dyn: Any, i: int, abstract_ok: bool) -> tuple[Any, str
     if ad.name == "numpy":  # ndarray subclasses
         arr = np.asarray(x)
         return AbstractArray(arr.shape, ad.host_array(arr, "compile")[1]), "numpy"
+    view = ad.staging_view(x)
+    if view is not None:  # staged like a NumPy argument (the caller swaps the leaf)
+        _LEAF_TYPES.add(type(x))
+        return view, ad.name
     out = import_array(x, ad, "compile")
     _LEAF_TYPES.add(type(x))
     return out, ad.name
@@ -241,7 +253,7 @@ class Traced:
 
 class _Entry:
     __slots__ = ("exe", "const_bufs", "out_tree", "out_avals", "traced", "n_in", "device",
-                 "single_out", "run", "out_pool")
+                 "single_out", "run", "out_pool", "from_below", "variants")
 
     def __init__(self, exe: Program, const_bufs: list[Any], traced: Traced):
         self.exe = exe  # .run(bufs) executes, writing large outputs into recycled buffers
@@ -254,6 +266,9 @@ class _Entry:
         self.single_out = traced.out_tree.kind == "leaf"
         self.run = exe.run
         self.out_pool = [poolable(a) for a in self.out_avals]
+        # misaligned large host inputs imported from below (NOTE in xfront/_offsets.py)
+        self.from_below = _offsets.eligible(traced.graph, exe.donate, traced.device.platform)
+        self.variants: dict[tuple[int, ...], Any] = {}
 
     def wrap_xfront(self, outs: list[Any]) -> Any:
         dev = self.device
@@ -313,6 +328,10 @@ class CompiledFunction:
         # their avals; positional NumPy arrays, keyed by (shape, dtype)
         self._fast: dict[tuple, _Entry] = {}
         self._fast_np: dict[tuple, tuple[_Entry, list[AbstractArray]]] = {}
+        # positional CPU torch tensors, keyed by (shape, torch dtype); _torch_type is torch's
+        # Tensor class once a call registered one (this module never imports torch)
+        self._fast_torch: dict[tuple, _Entry] = {}
+        self._torch_type: Any = None
         self._fast_ok = not (self._static_nums or self._static_names)
         self._fast_xf = self._fast_ok and returns in (None, "xfront")
         # NOTE [Exact cache counts under threads]: misses and compiles change under _lock (a
@@ -410,6 +429,12 @@ class CompiledFunction:
                 continue
             else:
                 v, fw = _foreign_leaf(leaf, dyn, i, abstract_ok)
+                if type(v) is np.ndarray:  # a view of a framework's memory, staged per call
+                    leaves[i] = v
+                    items.append(AbstractArray(v.shape, _NP_DTYPES.get(v.dtype)
+                                               or _np_dtype(v, dyn, i)))
+                    frameworks.add(fw)
+                    continue
                 if not isinstance(v, Array):
                     items.append(v)
                     frameworks.add(fw)
@@ -504,6 +529,7 @@ class CompiledFunction:
         self._grad_plans.clear()
         self._fast.clear()
         self._fast_np.clear()
+        self._fast_torch.clear()
         self._last_sig = None
 
     # --- call ------------------------------------------------------------------------------
@@ -560,19 +586,61 @@ class CompiledFunction:
                     rdev = entry.device.rt
                     # NumPy memory is aliased for this call only: to_numpy_owned waits for the
                     # results before we return
-                    bufs = list(entry.const_bufs)
+                    offs = _offsets.offsets(args, rt.STAGE_MIN_BYTES) \
+                        if entry.from_below else None
+                    if offs:
+                        prog, cbufs = _offsets.variant(entry, offs)
+                        run = prog.run
+                        bufs = list(cbufs)
+                    else:
+                        run = entry.exe.run
+                        bufs = list(entry.const_bufs)
                     staged = []
-                    for a, v in zip(args, avals):
+                    for i, (a, v) in enumerate(zip(args, avals)):
+                        if offs and offs[i]:
+                            bufs.append(rt.put(_offsets.from_below(a, offs[i]), rdev, copy=False))
+                            continue
                         b, st = rt.put_input(a, rdev, v)
                         bufs.append(b)
                         if st:
                             staged.append(b)
                     on_cpu = entry.device.platform == "cpu"
-                    outs = [rt.to_numpy_owned(b, on_cpu) for b in entry.exe.run(bufs)]
+                    outs = [rt.to_numpy_owned(b, on_cpu) for b in run(bufs)]
                     if staged:  # the results are ready, so the program is done reading them
                         rt.unstage(staged)
                     return outs[0] if entry.single_out else tree_unflatten(entry.out_tree, outs)
+            elif type(first) is self._torch_type and self._returns in (None, "torch"):
+                tt = self._torch_type
+                entry = self._fast_torch.get(tuple([(a.shape, a.dtype) if type(a) is tt
+                                                    else None for a in args]))
+                if entry is not None:
+                    out = self._call_torch(entry, args)
+                    if out is not _NO_FAST:
+                        return out
         return self._call(args, kwargs, self._returns)
+
+    def _call_torch(self, entry: _Entry, args: tuple) -> Any:
+        """The torch fast path: CPU tensors that need none of the adapter's conversions are
+        imported directly (NOTE [The call path]); anything else returns _NO_FAST."""
+        ad = adapter_named("torch")
+        dev = entry.device
+        bufs = list(entry.const_bufs)
+        for a in args:
+            b = ad.fast_cpu_buffer(a, dev.rt)
+            if b is None:
+                return _NO_FAST
+            bufs.append(b)
+        note_borrowed_import()
+        self._hits += 1
+        try:
+            outs = entry.run(bufs)
+        except Exception:
+            _raise_if_consumed(self._op, list(args), (args, {}))
+            raise
+        if entry.single_out:
+            return export_buffer(outs[0], dev, ad, owned=True, pooled=entry.out_pool[0])
+        return tree_unflatten(entry.out_tree, [export_buffer(b, dev, ad, owned=True, pooled=p)
+                                               for b, p in zip(outs, entry.out_pool)])
 
     def _call(self, args: tuple, kwargs: dict, returns: str | None) -> Any:
         try:
@@ -599,17 +667,32 @@ class CompiledFunction:
                     self._hits += 1
         else:
             self._hits += 1
+        if self._fast_ok and statics is None and not dyn[1]:
+            # NOTE: here rather than at the miss: xfront, NumPy and torch arguments of one
+            # signature share the entry, and each kind gets its fast path on its first call
+            self._register_fast(entry, dyn, treedef, avals, dev)
         rt = _rt()
-        bufs = list(entry.const_bufs)
+        offs = _offsets.offsets(leaves, rt.STAGE_MIN_BYTES) if entry.from_below else None
+        prog = entry.exe
+        if offs:
+            prog, cbufs = _offsets.variant(entry, offs)
+            bufs = list(cbufs)
+        else:
+            bufs = list(entry.const_bufs)
         staged: list[Any] = []
-        for leaf, v in zip(leaves, items):
+        for i, (leaf, v) in enumerate(zip(leaves, items)):
             if isinstance(v, Array):
                 if v._device is not dev and v._device != dev:
                     v = v.to_device(dev)
                 bufs.append(v._buf)
             elif type(leaf) is np.ndarray:
                 # aliased for this call only (NOTE [The call path]), or staged (NOTE [Staging
-                # misaligned NumPy inputs] in xfront/lowering/runtime.py)
+                # misaligned NumPy inputs] in xfront/lowering/runtime.py), or imported from
+                # below (NOTE [Misaligned inputs without a copy] in xfront/_offsets.py)
+                if offs and offs[i]:
+                    bufs.append(rt.put(_offsets.from_below(leaf, offs[i]), dev.rt, copy=False))
+                    borrowed = True
+                    continue
                 b, st = rt.put_input(leaf, dev.rt)
                 bufs.append(b)
                 if st:
@@ -621,9 +704,12 @@ class CompiledFunction:
         mode = returns
         if mode is None:
             mode = next(iter(frameworks)) if len(frameworks) == 1 else "xfront"
-        # results that leave for torch/TF/jax never come back to the buffer pool, so they do
-        # not take recycled buffers from it either (NOTE [Output buffer pool])
-        run = entry.run if mode == "xfront" or mode == "numpy" else entry.exe.exe.execute
+        # results for jax (and for torch/TF off the CPU) never come back to the buffer pool,
+        # so they do not take recycled buffers from it either (NOTE [Output buffer pool]); on
+        # the CPU results for torch/TF do (NOTE [Results for other frameworks in recycled
+        # memory] in xfront/bridges/_dlpack.py)
+        run = prog.run if mode == "xfront" or mode == "numpy" or (
+            mode != "jax" and dev.platform == "cpu") else prog.exe.execute
         try:
             outs = run(bufs)
         except Exception:
@@ -676,16 +762,28 @@ class CompiledFunction:
                 self._compiles += 1
                 self._disk_hits += exe.exe.from_disk
         entry = _Entry(exe, load_consts(traced.graph.consts, dev), traced)
-        if (self._fast_ok and statics is None and not dyn[1]
-                and len(treedef.children[0].children) == len(avals)
-                and all(c.kind == "leaf" for c in treedef.children[0].children)
-                and all(type(a) is AbstractArray and not a.weak for a in avals)):
-            if all(type(x) is Array for x in dyn[0]):
-                self._fast[tuple(avals)] = entry
-            elif all(type(x) is np.ndarray for x in dyn[0]):
-                self._fast_np[tuple((x.shape, x.dtype) for x in dyn[0])] = (entry, list(avals))
         self._note_recompile(dyn, avals, statics)
         return entry
+
+    def _register_fast(self, entry: _Entry, dyn: Any, treedef: TreeDef,
+                       avals: list[AbstractArray], dev: Device) -> None:
+        """Enter ``entry`` in the fast-path table of its arguments' kind (NOTE [The call
+        path]): positional xfront arrays, NumPy arrays or CPU torch tensors, nothing else."""
+        exe = entry.exe
+        if not (len(treedef.children[0].children) == len(avals)
+                and all(c.kind == "leaf" for c in treedef.children[0].children)
+                and all(type(a) is AbstractArray and not a.weak for a in avals)):
+            return
+        first = dyn[0][0] if dyn[0] else None
+        if all(type(x) is Array for x in dyn[0]):
+            self._fast[tuple(avals)] = entry
+        elif all(type(x) is np.ndarray for x in dyn[0]):
+            self._fast_np[tuple((x.shape, x.dtype) for x in dyn[0])] = (entry, list(avals))
+        elif (dev.platform == "cpu" and not exe.donate and first is not None
+              and type(first).__module__ == "torch" and type(first).__name__ == "Tensor"
+              and all(type(x) is type(first) for x in dyn[0])):
+            self._torch_type = type(first)
+            self._fast_torch[tuple((x.shape, x.dtype) for x in dyn[0])] = entry
 
     def _note_recompile(self, dyn: Any, avals: list[AbstractArray], statics: Any) -> None:
         paths = [p for p, _ in tree_flatten_with_path(dyn)]
@@ -719,7 +817,8 @@ class CompiledFunction:
                     in zip(outs, entry.out_avals, entry.out_pool)]
         else:
             ad = adapter_named(mode)
-            vals = [export_buffer(b, dev, ad, owned=True) for b in outs]
+            vals = [export_buffer(b, dev, ad, owned=True, pooled=p)
+                    for b, p in zip(outs, entry.out_pool)]
         return tree_unflatten(entry.out_tree, vals)
 
 

@@ -72,6 +72,17 @@ NOTE [Exporting an immutable buffer to a mutable framework]
 
     XLA never reuses or donates a buffer that a DLPack consumer still views (it skips the
     donation), so an exported tensor keeps its values.
+
+NOTE [Results for other frameworks in recycled memory]
+    A large result is written by XLA into fresh memory unless the buffer pool has a dead buffer
+    of its type (NOTE [Output buffer pool] in the runtime adapter), and fresh memory costs one
+    page fault per 4 KiB page on first touch (a 64 MiB result: 16,385 faults, more time than
+    an elementwise kernel over it). Results handed to torch or TensorFlow on the CPU therefore
+    leave through the same NumPy array that NumPy callers get (``to_numpy_owned``: its base
+    object owns the runtime buffer and offers it to the pool when it dies), exported to the
+    framework with NumPy's DLPack capsule, whose deleter drops that array. So the memory comes
+    back to the pool exactly when the framework has dropped the tensor and all its views; a
+    buffer a consumer still views is never reused.
 """
 
 from __future__ import annotations
@@ -190,6 +201,22 @@ class Adapter:
         raise NotImplementedError
 
     def data_pointer(self, x: Any) -> int | None:
+        return None
+
+    def synchronize(self, x: Any, op: str) -> None:
+        """Wait until all work the framework queued on ``x``'s device is done (used when the
+        runtime cannot name a stream to order the import on). Frameworks that cannot wait
+        refuse the import."""
+        raise _errors.err(_errors.DeviceError, op,
+                          f"cannot tell when the {type(x).__name__} on {self.device_of(x)} is "
+                          "ready: the runtime names no stream to order the import on",
+                          "move the array to the CPU first")
+
+    def staging_view(self, x: Any) -> Any:
+        """For one compiled call: a NumPy array viewing ``x``'s CPU memory when PJRT would copy
+        it into fresh memory (large, row-major, not 64-byte aligned), so that the call stages
+        it instead (NOTE [Staging misaligned NumPy inputs] in the runtime adapter); otherwise None.
+        Never for inputs the framework's autograd records."""
         return None
 
     # --- autograd (NOTE [Gradients through framework autograd] in bridges/_autograd.py) -----
@@ -339,6 +366,9 @@ def import_array(x: Any, ad: Adapter, op: str, device: Device | None = None,
     plat, idx = ad.device_of(src)
     dev = device_for(plat, idx)
     stream = rt.external_ready_stream(dev.rt) if plat != "cpu" else None
+    if stream is rt.UNKNOWN_STREAM:  # fail closed: the producer finishes everything first
+        ad.synchronize(src, op)
+        stream = None
     try:
         buf = rt.import_dlpack(ad.capsule(src, stream), dev.rt, stream, row_major=row_major)
     except ValueError:  # strides the runtime cannot import (steps, broadcasts): one copy
@@ -349,7 +379,7 @@ def import_array(x: Any, ad: Adapter, op: str, device: Device | None = None,
         buf = rt.import_dlpack(ad.capsule(src, stream), dev.rt, stream, row_major=True)
     if ad.borrows:
         rt.block_until_ready(buf)  # NOTE [Hidden copies of borrowed memory]
-        _note_borrowed_import()
+        note_borrowed_import()
     if copy is False and (copied or _pointer_moved(ad, src, buf)):
         raise _copy_error(op, x, "its memory is not row-major compact or not aligned")
     if copy and not copied:
@@ -366,7 +396,7 @@ _exit_hook = False
 _EXIT_GRACE_S = 0.05
 
 
-def _note_borrowed_import() -> None:
+def note_borrowed_import() -> None:
     """See NOTE [Borrowed memory at interpreter exit]."""
     global _exit_hook
     if not _exit_hook:
@@ -418,10 +448,14 @@ def _copy_error(op: str, x: Any, why: str) -> BridgeError:
 
 # --- export -------------------------------------------------------------------------------------
 
-def export_buffer(buf: Any, dev: Device, ad: Adapter, *, owned: bool) -> Any:
+def export_buffer(buf: Any, dev: Device, ad: Adapter, *, owned: bool,
+                  pooled: bool = False) -> Any:
     """Hand a runtime buffer to ``ad``'s framework without a copy.
 
     ``owned``: no xfront array holds ``buf`` (a fresh result), so a writable alias is safe.
+    ``pooled``: ``buf`` is large enough for the buffer pool; on CPU it then leaves through a
+    NumPy array whose base gives it back to the pool once the framework's tensor (and every
+    view of it) is gone (NOTE [Results for other frameworks in recycled memory]).
     """
     route = ad.route
     if route is NATIVE:
@@ -429,6 +463,9 @@ def export_buffer(buf: Any, dev: Device, ad: Adapter, *, owned: bool) -> Any:
     rt = _rt()
     if route is HOST:
         return rt.to_numpy_owned(buf, dev.platform == "cpu") if owned else rt.to_numpy(buf)
+    if pooled and owned and dev.platform == "cpu":
+        # the capsule's deleter drops the NumPy array, whose base returns ``buf`` to the pool
+        return ad.from_capsule(rt.to_numpy_owned(buf, True).__dlpack__(), dev)
     return ad.from_capsule(rt.export_dlpack(buf, ad.consumer_stream(dev), unshared=owned), dev)
 
 

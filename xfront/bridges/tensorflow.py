@@ -153,6 +153,9 @@ class TensorFlowAdapter(Adapter):
     def consumer_stream(self, dev: Device) -> Any:
         return None  # TF's importer takes no stream: the runtime waits on the host
 
+    def synchronize(self, t: Any, op: str) -> None:
+        pass  # TF's exporter waits for the tensor's value itself (it takes no stream)
+
     def from_capsule(self, capsule: Any, dev: Device) -> Any:
         if self._dtypes is None:
             self._setup()

@@ -31,11 +31,17 @@ from typing import Any
 
 from xfront import _dtypes, _errors
 from xfront._device import Device
-from xfront.bridges._dlpack import DLPACK, Adapter, NeedsAutograd
+from xfront.bridges._dlpack import DLPACK, Adapter, NeedsAutograd, _rt
 
 _errors.register_internal_dir(__file__)
 
 _torch: Any = None
+
+
+def _stage_min_bytes() -> int:
+    from xfront.lowering import runtime
+
+    return runtime.STAGE_MIN_BYTES if runtime.POOL_ENABLED else 1 << 62
 
 
 def _t() -> Any:
@@ -154,6 +160,40 @@ class TorchAdapter(Adapter):
 
     def data_pointer(self, t: Any) -> int:
         return t.data_ptr()
+
+    def synchronize(self, t: Any, op: str) -> None:
+        if t.device.type == "cuda":
+            _t().cuda.synchronize(t.device)
+        elif not t.is_cpu:
+            super().synchronize(t, op)
+
+    def fast_cpu_buffer(self, t: Any, rt_dev: Any) -> Any:
+        """The runtime buffer of a CPU tensor that needs none of ``prepare``'s conversions and
+        no staging (row-major, unrecorded, not conjugated, aligned or small), imported without
+        a copy where PJRT can alias it; None for anything else (the general path takes it).
+        """
+        if (t.requires_grad or not t.is_cpu or t.layout is not self._strided
+                or not t.is_contiguous() or t.is_conj() or t.is_neg()):
+            return None
+        shape = t.shape
+        if len(shape) >= 2 and (1 in shape or 0 in shape):  # strides prepare canonicalises
+            return None
+        if t.data_ptr() % 64 and t.nbytes >= _stage_min_bytes():
+            return None  # staged or imported from below
+        rt = _rt()
+        buf = rt.import_dlpack(self._to_dlpack(t), rt_dev, None, row_major=True)
+        rt.block_until_ready(buf)  # NOTE [Hidden copies of borrowed memory] in _dlpack.py
+        return buf
+
+    def staging_view(self, t: Any) -> Any:
+        # cheap checks first: this runs for every torch argument of a compiled call
+        if (t.data_ptr() % 64 == 0 or not t.is_cpu or t.requires_grad
+                or t.nbytes < _stage_min_bytes() or not t.is_contiguous()):
+            return None
+        try:  # NOTE: numpy() refuses conjugated/negated views and bfloat16: the normal import
+            return t.numpy()
+        except (TypeError, RuntimeError):
+            return None
 
     def consumer_stream(self, dev: Device) -> Any:
         if dev.platform == "cpu":
