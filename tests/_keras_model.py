@@ -26,6 +26,16 @@ def dense_init(input_shape):
             "b": np.zeros((8,), np.float32)}
 
 
+def scaled_tanh(params, x):
+    """Weights with an integer (non-trainable) leaf, and a dict of outputs."""
+    h = xf.tanh(x @ params["w"])
+    return {"y": h * params["k"].astype(xf.float32), "total": xf.sum(x, axis=-1)}
+
+
+def scaled_init():
+    return {"w": np.full((4, 2), 0.1, np.float32), "k": np.array(3, np.int32)}
+
+
 def data():
     rng = np.random.default_rng(0)
     x = rng.standard_normal((128, 4)).astype("float32")
@@ -104,6 +114,20 @@ def main(out: str) -> None:
     loaded_layer = loaded.layers[0]
     trained = {k: keras.ops.convert_to_numpy(v) for k, v in layer.params.items()}
     head = [keras.ops.convert_to_numpy(v) for v in model.layers[1].weights]
+
+    # integer weights are not trained; a dict of outputs keeps its structure
+    mixed = Layer(scaled_tanh, params=scaled_init())
+    inp = keras.Input((4,))
+    outs = mixed(inp)
+    assert sorted(outs) == ["total", "y"] and outs["total"].shape == (None,), outs
+    mixed_model = keras.Model(inp, outs["y"])
+    mixed_model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
+    mixed_model.fit(x, np.zeros((len(x), 2), np.float32), batch_size=64, epochs=1,
+                    shuffle=False, verbose=0)
+    results["mixed_pred"] = np.asarray(mixed_model.predict(x, batch_size=64, verbose=0))
+    results["mixed_w"] = keras.ops.convert_to_numpy(mixed.params["w"])
+    results["mixed_k"] = keras.ops.convert_to_numpy(mixed.params["k"])
+    results["mixed_trainable"] = [v.path for v in mixed.trainable_variables]
 
     fresh = Layer(dense_tanh, params=dense_init((3, 4)))
     fresh.build((3, 4))

@@ -189,14 +189,15 @@ class Layer(keras.layers.Layer):
         shape = tuple(x.shape)
         concrete = tuple(1 if d is None else d for d in shape)
         params = _zeros_from_spec(self._param_spec.value)
-        graph = self._compiled.trace(params, np.zeros(concrete, dtype=x.dtype)).graph
+        traced = self._compiled.trace(params, np.zeros(concrete, dtype=x.dtype))
+        graph = traced.graph
         outs = []
         for aval in graph.out_avals:
             out_shape = list(aval.shape)
             if shape and shape[0] is None and out_shape:
                 out_shape[0] = None
             outs.append(keras.KerasTensor(tuple(out_shape), dtype=aval.dtype.name))
-        return outs[0] if len(outs) == 1 else outs
+        return xf.tree_unflatten(traced.out_tree, outs)  # the structure call returns
 
     def get_config(self) -> dict:
         return {**super().get_config(), "fn": _path(self.fn), "init": _path(self.init),
