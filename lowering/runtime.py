@@ -1193,7 +1193,8 @@ def _jax_borrowed_exported(module: bytes, in_types: Sequence[tuple[tuple[int, ..
                                module_kept_var_idx=tuple(range(len(in_types))))
 
 
-def jax_function(module: bytes, vjp_module: bytes, in_types: Sequence[tuple[tuple[int, ...], Any]],
+def jax_function(module: bytes, vjp_module: bytes,
+                 in_types: Sequence[tuple[tuple[int, ...], Any]],
                  out_types: Sequence[tuple[tuple[int, ...], Any]], platform: str,
                  name: str) -> Any:
     """A jax-traceable function ``f(*inputs) -> tuple of outputs`` that runs the portable
@@ -1201,8 +1202,16 @@ def jax_function(module: bytes, vjp_module: bytes, in_types: Sequence[tuple[tupl
     ``vjp_module`` (``@main(*inputs, *output cotangents) -> input cotangents``) as its VJP.
     ``in_types``/``out_types`` are ``(shape, numpy dtype)`` pairs; ``platform`` is jax's name
     of the platform the modules were lowered for. See NOTE [xfront modules inside jax.jit]."""
+    import jax.numpy as jnp
+
     in_types = [(tuple(s), np.dtype(d)) for s, d in in_types]
     out_types = [(tuple(s), np.dtype(d)) for s, d in out_types]
+    if not jax.config.jax_enable_x64:  # jax would hold 64-bit values as 32-bit ones
+        wide = [f"{'argument' if i < len(in_types) else 'result'} {d}"
+                for i, (_, d) in enumerate(in_types + out_types) if d.itemsize == 8]
+        if wide:
+            raise TypeError(f"{', '.join(wide)} is 64-bit, and jax (its x64 mode off) has no "
+                            "64-bit arrays")
     if b"lapack_" in module or b"lapack_" in vjp_module:
         ensure_lapack()
     fwd_exp = _jax_borrowed_exported(module, in_types, out_types, platform, name)
@@ -1218,6 +1227,8 @@ def jax_function(module: bytes, vjp_module: bytes, in_types: Sequence[tuple[tupl
         return call(*xs), xs
 
     def call_bwd(xs: tuple[Any, ...], cts: tuple[Any, ...]) -> tuple[Any, ...]:
+        # integer and bool outputs get jax's float0 cotangents: the VJP module takes zeros
+        cts = tuple(c if d.kind in "fc" else jnp.zeros(s, d) for c, (s, d) in zip(cts, out_types))
         got = bwd_exp.call(*xs, *cts)
         return tuple(g if ok else None for g, ok in zip(got, differentiable))
 

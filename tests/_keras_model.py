@@ -27,9 +27,14 @@ def dense_init(input_shape):
 
 
 def scaled_tanh(params, x):
-    """Weights with an integer (non-trainable) leaf, and a dict of outputs."""
+    """Weights with an integer (non-trainable) leaf, and a dict of outputs, one of them
+    integer (no gradient flows into it)."""
     h = xf.tanh(x @ params["w"])
-    return {"y": h * params["k"].astype(xf.float32), "total": xf.sum(x, axis=-1)}
+    return {"y": h * params["k"].astype(xf.float32), "top": xf.argmax(x, axis=-1).astype(xf.int32)}
+
+
+def argmax_int64(params, x):
+    return xf.argmax(x, axis=-1)
 
 
 def scaled_init():
@@ -119,7 +124,8 @@ def main(out: str) -> None:
     mixed = Layer(scaled_tanh, params=scaled_init())
     inp = keras.Input((4,))
     outs = mixed(inp)
-    assert sorted(outs) == ["total", "y"] and outs["total"].shape == (None,), outs
+    assert sorted(outs) == ["top", "y"] and outs["top"].shape == (None,), outs
+    assert "int" in str(outs["top"].dtype), outs
     mixed_model = keras.Model(inp, outs["y"])
     mixed_model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
     mixed_model.fit(x, np.zeros((len(x), 2), np.float32), batch_size=64, epochs=1,
@@ -128,13 +134,19 @@ def main(out: str) -> None:
     results["mixed_w"] = keras.ops.convert_to_numpy(mixed.params["w"])
     results["mixed_k"] = keras.ops.convert_to_numpy(mixed.params["k"])
     results["mixed_trainable"] = [v.path for v in mixed.trainable_variables]
+    if keras.backend.backend() == "jax":  # int64 (argmax's default) without jax's x64 mode
+        try:
+            Layer(argmax_int64, params={})(x)
+            results["int64_error"] = "no error"
+        except xf.DTypeError as e:
+            results["int64_error"] = str(e)
 
     fresh = Layer(dense_tanh, params=dense_init((3, 4)))
     fresh.build((3, 4))
     grads, funcs = _layer_gradient(fresh, grad_input())
     np.savez(out, before=np.asarray(before), after=np.asarray(after),
-             reloaded=np.asarray(reloaded),
-             output_shape=np.array(model.output_shape[1:]), none_batch=model.output_shape[0] is None,
+             reloaded=np.asarray(reloaded), output_shape=np.array(model.output_shape[1:]),
+             none_batch=model.output_shape[0] is None,
              loaded_fn=type(loaded_layer) is Layer and loaded_layer.fn is dense_tanh,
              trained_w=trained["w"], trained_b=trained["b"], head_w=head[0], head_b=head[1],
              grad_w=grads["w"], grad_b=grads["b"], jax_funcs=funcs,

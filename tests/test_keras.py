@@ -125,6 +125,12 @@ def test_jax_backend_call_stays_in_the_jitted_module(results):
     assert "callback" not in funcs
 
 
+def test_jax_backend_64_bit_results_need_x64(results):
+    msg = str(results["jax"]["int64_error"])
+    assert "xfront.keras.Layer" in msg and "result int64 is 64-bit" in msg, msg
+    assert "JAX_ENABLE_X64" in msg
+
+
 def test_backends_agree(results):
     tf_r = results["tensorflow"]
     assert not np.allclose(tf_r["after"], tf_r["before"])  # one epoch of SGD changed the model

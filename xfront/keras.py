@@ -179,8 +179,14 @@ class Layer(keras.layers.Layer):
 
             types = lambda avals: [(a.shape, np.dtype(a.dtype.name)) for a in avals]  # noqa
             name = "".join(c if c.isalnum() else "_" for c in exp.name)
-            fn = runtime.jax_function(exp.module, exp.vjp_module, types(exp.in_avals),
-                                      types(exp.out_avals), exp.platforms[0], name)
+            try:
+                fn = runtime.jax_function(exp.module, exp.vjp_module, types(exp.in_avals),
+                                          types(exp.out_avals), exp.platforms[0], name)
+            except TypeError as e:
+                raise _errors.err(_errors.DTypeError, "keras.Layer",
+                                  f"under the jax backend: {e}",
+                                  "cast inside fn (e.g. xf.argmax(...).astype(xf.int32)), or "
+                                  "enable jax's x64 mode (JAX_ENABLE_X64=1)") from None
             entry = self._jax_calls.value[key] = (fn, exp.out_tree)
         fn, out_tree = entry
         return xf.tree_unflatten(out_tree, list(fn(*leaves)))
