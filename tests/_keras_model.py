@@ -1,9 +1,10 @@
 """A small model with an xfront.keras.Layer, run under one Keras backend per process.
 
-``python -m tests._keras_model OUT`` (with KERAS_BACKEND set) builds the model from fixed
-weights, predicts, trains one epoch of plain SGD without shuffling, predicts again, saves and
-reloads the model, takes the layer's gradient with the backend's own autodiff, and writes
-everything to OUT.npz; tests/test_keras.py checks the results and compares the backends.
+``python -m tests._keras_model OUT [--without-tensorflow]`` (with KERAS_BACKEND set) builds
+the model from fixed weights, predicts, trains one epoch of plain SGD without shuffling,
+predicts again, saves and reloads the model, takes the layer's gradient with the backend's own
+autodiff, and writes everything to OUT.npz; tests/test_keras.py checks the results and
+compares the backends.
 """
 
 from __future__ import annotations
@@ -154,4 +155,8 @@ def main(out: str) -> None:
 
 
 if __name__ == "__main__":
+    if "--without-tensorflow" in sys.argv[2:]:
+        # as if TensorFlow were not installed (Keras would import it to save a model): the
+        # torch and jax backends must not need it
+        sys.modules["tensorflow"] = None  # type: ignore[assignment]
     main(sys.argv[1])

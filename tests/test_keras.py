@@ -1,12 +1,12 @@
 """xfront.keras.Layer under each Keras backend.
 
 The same model (tests/_keras_model.py: fixed weights and data) runs under the tensorflow
-backend in this process and under the torch and jax backends in their own processes, in
-parallel: each builds on (None, 4), predicts, trains one epoch, saves and loads, and
-takes the layer's gradient with its own autodiff. The tests check each backend's results (the
-forward pass is the xfront function on the trained weights, the gradient equals finite
-differences, under jax the call stays inside jax's jitted module) and that the backends agree.
-TF eager training and the errors are tested in this process."""
+backend in this process and under the torch and jax backends in their own processes (without
+TensorFlow), in parallel: each builds on (None, 4), predicts, trains one epoch, saves and
+loads, and takes the layer's gradient with its own autodiff. The tests check each backend's
+results (the forward pass is the xfront function on the trained weights, the gradient equals
+finite differences, under jax the call stays inside jax's jitted module) and that the backends
+agree. TF eager training and the errors are tested in this process."""
 
 from __future__ import annotations
 
@@ -34,13 +34,15 @@ _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 @pytest.fixture(scope="module")
 def results(tmp_path_factory):
     """Each backend's results (see tests/_keras_model.py): torch and jax in child processes
-    started first, tensorflow in this process meanwhile."""
+    (as if TensorFlow were not installed) started first, tensorflow in this process
+    meanwhile."""
     tmp = tmp_path_factory.mktemp("keras_backends")
     procs = {}
     for backend in BACKENDS[1:]:
         env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3"}
         procs[backend] = subprocess.Popen(
-            [sys.executable, "-m", "tests._keras_model", str(tmp / backend)], env=env,
+            [sys.executable, "-m", "tests._keras_model", str(tmp / backend),
+             "--without-tensorflow"], env=env,
             cwd=_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
         _keras_model.main(str(tmp / "tensorflow"))
