@@ -1420,3 +1420,74 @@ def process_index() -> int:
 
 def process_count() -> int:
     return int(jax.process_count())
+
+
+# === xfront modules inside jax's trace (xfront.keras under KERAS_BACKEND=jax) ================
+#
+# NOTE [xfront modules inside jax.jit]
+#     ``jax.export.Exported.call`` stages a StableHLO module into the calling jax trace through
+#     a primitive whose lowering pastes the module into jax's module, so the call never leaves
+#     jax's graph (jit, grad, Keras' train step). We take an Exported of a placeholder function
+#     with the same signature and replace its module by xfront's portable artifact (marking
+#     every argument kept). Its derivative would still be the placeholder's (silently wrong),
+#     so the call is wrapped in ``jax.custom_vjp`` whose backward pass calls xfront's own VJP
+#     module the same way. Forward mode (jax.jvp) and jax.vmap of the call are not supported.
+
+def _jax_borrowed_exported(module: bytes, in_types: Sequence[tuple[tuple[int, ...], Any]],
+                           out_types: Sequence[tuple[tuple[int, ...], Any]], platform: str,
+                           name: str) -> Any:
+    import dataclasses
+
+    import jax.numpy as jnp
+    from jax import export as _jexport
+
+    def placeholder(*xs: Any) -> tuple[Any, ...]:
+        return tuple(jnp.zeros(s, d) for s, d in out_types)
+
+    ref = _jexport.export(jax.jit(placeholder), platforms=[platform])(
+        *[jax.ShapeDtypeStruct(s, d) for s, d in in_types])
+    return dataclasses.replace(ref, mlir_module_serialized=bytes(module), fun_name=name,
+                               module_kept_var_idx=tuple(range(len(in_types))))
+
+
+def jax_function(module: bytes, vjp_module: bytes,
+                 in_types: Sequence[tuple[tuple[int, ...], Any]],
+                 out_types: Sequence[tuple[tuple[int, ...], Any]], platform: str,
+                 name: str) -> Any:
+    """A jax-traceable function ``f(*inputs) -> tuple of outputs`` that runs the portable
+    artifact ``module`` (``@main(*inputs) -> outputs``) inside the caller's jax trace, with
+    ``vjp_module`` (``@main(*inputs, *output cotangents) -> input cotangents``) as its VJP.
+    ``in_types``/``out_types`` are ``(shape, numpy dtype)`` pairs; ``platform`` is jax's name
+    of the platform the modules were lowered for. See NOTE [xfront modules inside jax.jit]."""
+    import jax.numpy as jnp
+
+    in_types = [(tuple(s), np.dtype(d)) for s, d in in_types]
+    out_types = [(tuple(s), np.dtype(d)) for s, d in out_types]
+    if not jax.config.jax_enable_x64:  # jax would hold 64-bit values as 32-bit ones
+        wide = [f"{'argument' if i < len(in_types) else 'result'} {d}"
+                for i, (_, d) in enumerate(in_types + out_types) if d.itemsize == 8]
+        if wide:
+            raise TypeError(f"{', '.join(wide)} is 64-bit, and jax (its x64 mode off) has no "
+                            "64-bit arrays")
+    if b"lapack_" in module or b"lapack_" in vjp_module:
+        ensure_lapack()
+    fwd_exp = _jax_borrowed_exported(module, in_types, out_types, platform, name)
+    bwd_exp = _jax_borrowed_exported(vjp_module, in_types + out_types, in_types, platform,
+                                     "vjp_" + name)
+    differentiable = [d.kind in "fc" for _, d in in_types]
+
+    @jax.custom_vjp
+    def call(*xs: Any) -> tuple[Any, ...]:
+        return tuple(fwd_exp.call(*xs))
+
+    def call_fwd(*xs: Any) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+        return call(*xs), xs
+
+    def call_bwd(xs: tuple[Any, ...], cts: tuple[Any, ...]) -> tuple[Any, ...]:
+        # integer and bool outputs get jax's float0 cotangents: the VJP module takes zeros
+        cts = tuple(c if d.kind in "fc" else jnp.zeros(s, d) for c, (s, d) in zip(cts, out_types))
+        got = bwd_exp.call(*xs, *cts)
+        return tuple(g if ok else None for g, ok in zip(got, differentiable))
+
+    call.defvjp(call_fwd, call_bwd)
+    return call

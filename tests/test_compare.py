@@ -14,8 +14,10 @@ FRAMEWORKS = ("numpy", "torch", "tensorflow", "jax")
 KERNELS = importlib.import_module("xfront.kernels").KERNELS
 
 
-@pytest.mark.parametrize("name", ["softmax", "log_softmax", "logsumexp", "silu",
-                                  "scaled_dot_product_attention", "cross_entropy"])
+# four kernels that between them reach every primitive of softmax and log_softmax too (each
+# kernel's eager rows compile its ops once per framework: that is what a row costs)
+@pytest.mark.parametrize("name", ["logsumexp", "silu", "scaled_dot_product_attention",
+                                  "cross_entropy"])
 def test_kernels_agree_across_frameworks(name):
     k = KERNELS[name]
     case = k.cases[0]

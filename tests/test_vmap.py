@@ -404,6 +404,30 @@ def test_windowed_conv_pad_slices():
                                                                    in_axes=(0, None)))
 
 
+_LINALG_PRIMS = {"cholesky", "eigh", "lu", "qr", "svd", "triangular_solve", "fft"}
+_HAND_TESTED |= _LINALG_PRIMS
+
+
+def test_linalg_and_fft():
+    """The factorizations (one rule: they map over leading axes) and the FFT, batch axis first
+    and last; one program reaches every one of them."""
+    a = RNG.standard_normal((3, 3, 3))
+    spd = a @ np.swapaxes(a, -1, -2) + 3 * np.eye(3)  # members: positive-definite 3x3
+    b = RNG.standard_normal((3, 3))
+
+    def f(m, v):
+        q, r = xf.linalg.qr(m)
+        return {"chol": xf.linalg.cholesky(m), "eig": xf.linalg.eigvalsh(m),
+                "solve": xf.linalg.solve(m, v[:, None])[:, 0], "r": xf.abs(r),
+                "sv": xf.linalg.svdvals(m), "fft": xf.fft.fft(v)}
+
+    assert _prims_of(xf.trace(xf.vmap(f))(spd, b), set()) >= _LINALG_PRIMS
+    _close(_both(xf.vmap(f), spd, b), _loop(f, spd, b, in_axes=(0, 0)), 1e-9)
+    last = np.moveaxis(spd, 0, -1)
+    _close(_both(xf.vmap(f, in_axes=(-1, None)), last, b[0]),
+           _loop(f, last, b[0], in_axes=(-1, None)), 1e-9)
+
+
 def test_eager_vmap_compiles_once_per_signature():
     vf = xf.vmap(lambda x: x * 2.0)
     vf(np.ones((3, 2), np.float32))

@@ -4,21 +4,24 @@ Imports keras (and so its backend) when this module is imported; ``import xfront
 imports it.
 
 Backends: tensorflow (the TF bridge: compiled calls become XlaCallModule ops with xfront's VJP
-under ``tf.function``, or GradientTape-recorded calls eagerly) and torch (the torch bridge: each
-call is one torch autograd op backed by xfront's VJP). The jax backend is not supported yet (it
-needs the xfront module called as StableHLO inside jax's trace with xfront's own VJP):
-creating the layer under it raises an error that says so.
+under ``tf.function``, or GradientTape-recorded calls eagerly), torch (the torch bridge: each
+call is one torch autograd op backed by xfront's VJP) and jax (the function is exported with
+its VJP, ``xf.export(..., vjp=True)``, once per input signature, and both modules are called
+as StableHLO inside jax's trace, so the call stays in the graph of Keras' ``jax.jit`` train
+and predict steps and its gradient is xfront's VJP: NOTE [xfront modules inside jax.jit] in
+the runtime adapter, which holds all of this path's jax calls).
 
 NOTE [Symbolic batch dimensions]
     xfront programs have static shapes. The layer's output shape for a symbolic ``(None, ...)``
     input is found by tracing the function with a batch of 1 (and marking the output's
     leading axis None again), which assumes the function maps over the leading axis. Each
-    concrete batch size seen at run time compiles (and caches) its own program. Inside
-    ``tf.function`` (``model.fit``/``predict`` without ``run_eagerly``) the input needs a known
-    batch size: that holds while every batch has the same size (the data size a multiple of
-    the batch size, or ``drop_remainder``); a smaller last batch makes Keras retrace with a
-    ``None`` batch, which raises xfront's ShapeError (dynamic TF shape). Until xfront has
-    symbolic dimensions, use ``run_eagerly=True`` for such data.
+    concrete batch size seen at run time compiles (and caches) its own program. The jax
+    backend always traces with concrete batch sizes (a smaller last batch is one more trace).
+    Inside ``tf.function`` (``model.fit``/``predict`` without ``run_eagerly``) the input needs
+    a known batch size: that holds while every batch has the same size (the data size a
+    multiple of the batch size, or ``drop_remainder``); a smaller last batch makes Keras
+    retrace with a ``None`` batch, which raises xfront's ShapeError (dynamic TF shape). Until
+    xfront has symbolic dimensions, use ``run_eagerly=True`` for such data.
 """
 
 from __future__ import annotations
@@ -79,6 +82,9 @@ def _zeros_from_spec(spec: Any) -> Any:
     return spec
 
 
+_BACKENDS = ("tensorflow", "torch", "jax")
+
+
 class _Box:
     """Holds a pytree out of sight of Keras' attribute tracking (which would turn its dicts and
     lists into tracked containers that are not pytree nodes)."""
@@ -108,11 +114,11 @@ class Layer(keras.layers.Layer):
     def __init__(self, fn: Callable | str, params: Any = None, *,
                  init: Callable | str | None = None, param_spec: Any = None, **kwargs: Any):
         super().__init__(**kwargs)
-        if keras.backend.backend() not in ("tensorflow", "torch"):
+        if keras.backend.backend() not in _BACKENDS:
             raise _errors.err(_errors.ArgumentError, "keras.Layer",
                               f"the Keras backend is {keras.backend.backend()!r}; the "
-                              "tensorflow and torch backends are supported so far",
-                              "set KERAS_BACKEND=tensorflow (or torch) before importing keras")
+                              f"{', '.join(_BACKENDS)} backends are supported",
+                              "set KERAS_BACKEND to one of them before importing keras")
         self.fn = _resolve(fn) if isinstance(fn, str) else fn
         if not callable(self.fn):
             raise _errors.err(_errors.ArgumentError, "keras.Layer",
@@ -127,6 +133,7 @@ class Layer(keras.layers.Layer):
             _spec(params) if params is not None else None))
         self._compiled = xf.compile(self.fn)
         self._treedef: Any = None
+        self._jax_calls = _Box({})  # jax backend: (input types) -> (jax function, out tree)
         self._vars: list[Any] = []  # (Keras tracks this list: its variables are the weights)
 
     def build(self, input_shape: Any) -> None:
@@ -154,20 +161,49 @@ class Layer(keras.layers.Layer):
     def call(self, x: Any) -> Any:
         # the backend's own tensors (torch: the Parameter, so autograd records the call)
         values = [keras.ops.convert_to_tensor(v) for v in self._vars]
+        if keras.backend.backend() == "jax":
+            return self._call_jax(values, keras.ops.convert_to_tensor(x))
         return self._compiled(xf.tree_unflatten(self._treedef, values), x)
+
+    def _call_jax(self, values: list[Any], x: Any) -> Any:
+        """``fn`` staged into jax's trace (see the module docstring): exported with its VJP
+        once per input signature."""
+        leaves = [*values, x]
+        key = tuple((tuple(a.shape), np.dtype(a.dtype)) for a in leaves)
+        entry = self._jax_calls.value.get(key)
+        if entry is None:
+            specs = [xf.Spec(s, d.name) for s, d in key]
+            exp = xf.export(self._compiled, xf.tree_unflatten(self._treedef, specs[:-1]),
+                            specs[-1], vjp=True)
+            from xfront.lowering import runtime
+
+            types = lambda avals: [(a.shape, np.dtype(a.dtype.name)) for a in avals]  # noqa
+            name = "".join(c if c.isalnum() else "_" for c in exp.name)
+            try:
+                fn = runtime.jax_function(exp.module, exp.vjp_module, types(exp.in_avals),
+                                          types(exp.out_avals), exp.platforms[0], name)
+            except TypeError as e:
+                raise _errors.err(_errors.DTypeError, "keras.Layer",
+                                  f"under the jax backend: {e}",
+                                  "cast inside fn (e.g. xf.argmax(...).astype(xf.int32)), or "
+                                  "enable jax's x64 mode (JAX_ENABLE_X64=1)") from None
+            entry = self._jax_calls.value[key] = (fn, exp.out_tree)
+        fn, out_tree = entry
+        return xf.tree_unflatten(out_tree, list(fn(*leaves)))
 
     def compute_output_spec(self, x: Any) -> Any:
         shape = tuple(x.shape)
         concrete = tuple(1 if d is None else d for d in shape)
         params = _zeros_from_spec(self._param_spec.value)
-        graph = self._compiled.trace(params, np.zeros(concrete, dtype=x.dtype)).graph
+        traced = self._compiled.trace(params, np.zeros(concrete, dtype=x.dtype))
+        graph = traced.graph
         outs = []
         for aval in graph.out_avals:
             out_shape = list(aval.shape)
             if shape and shape[0] is None and out_shape:
                 out_shape[0] = None
             outs.append(keras.KerasTensor(tuple(out_shape), dtype=aval.dtype.name))
-        return outs[0] if len(outs) == 1 else outs
+        return xf.tree_unflatten(traced.out_tree, outs)  # the structure call returns
 
     def get_config(self) -> dict:
         return {**super().get_config(), "fn": _path(self.fn), "init": _path(self.init),
