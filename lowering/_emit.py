@@ -166,6 +166,13 @@ class _Names:
         return f"%{next(self._counter)}"
 
 
+# ops whose static form takes the result shape from the result type, and their dynamic forms
+# (NOTE [Lowering symbolic dimensions] in xfront/lowering/__init__.py)
+_DYNAMIC_FORMS = {"stablehlo.broadcast_in_dim": "stablehlo.dynamic_broadcast_in_dim",
+                  "stablehlo.reshape": "stablehlo.dynamic_reshape",
+                  "stablehlo.iota": "stablehlo.dynamic_iota"}
+
+
 class Block:
     """A sequence of ops being emitted (a function body or a region body)."""
 
@@ -180,6 +187,10 @@ class Block:
            props: dict[str, str] | None = None, attrs: dict[str, str] | None = None,
            regions: Sequence[Region] = ()) -> list[Value]:
         """Emit one op; returns its result values (always a list)."""
+        if name in _DYNAMIC_FORMS and results and not _shapes.is_static_shape(results[0].shape):
+            # symbolic result shape: the op's dynamic form, with the shape as an operand
+            name = _DYNAMIC_FORMS[name]
+            operands = [*operands, self.shape_tensor(results[0].shape)]
         ops = ", ".join(v.ref for v in operands)
         in_types = ", ".join(v.type for v in operands)
         out_types = [aval_type(a) for a in results]
@@ -242,10 +253,6 @@ class Block:
         scalar = self.constant(value, AbstractArray((), aval.dtype))
         if aval.shape == ():
             return scalar
-        if not _shapes.is_static_shape(aval.shape):
-            return self.op("stablehlo.dynamic_broadcast_in_dim",
-                           [scalar, self.shape_tensor(aval.shape)], [aval],
-                           props={"broadcast_dimensions": i64_array(())})[0]
         return self.op("stablehlo.broadcast_in_dim", [scalar], [aval],
                        props={"broadcast_dimensions": i64_array(())})[0]
 
@@ -279,9 +286,20 @@ class Block:
         kind, x, y = atom
         op = {"floordiv": "stablehlo.divide", "mod": "stablehlo.remainder",
               "max": "stablehlo.maximum", "min": "stablehlo.minimum"}[kind]
-        # NOTE: sizes are >= 0, so truncating division and remainder equal floor division and
-        # modulo for the positive constant divisors that floordiv/mod atoms have
-        return self.op(op, [self.dim_value(x), self.dim_value(y)], [_I64])[0]
+        xv, yv = self.dim_value(x), self.dim_value(y)
+        out = self.op(op, [xv, yv], [_I64])[0]
+        if kind in ("floordiv", "mod") and _shapes.lower_bound(x) < 0:
+            # stablehlo.divide/remainder truncate; floor them (the divisor is a positive
+            # constant): q - 1 and r + k where the remainder is negative
+            r = out if kind == "mod" else self.op("stablehlo.remainder", [xv, yv], [_I64])[0]
+            zero = self.constant(0, _I64)
+            neg = self.op("stablehlo.compare", [r, zero], [AbstractArray((), _dtypes.bool_)],
+                          props={"comparison_direction": enum("comparison_direction", "LT"),
+                                 "compare_type": enum("comparison_type", "SIGNED")})[0]
+            fixed = self.op("stablehlo.add" if kind == "mod" else "stablehlo.subtract",
+                            [out, yv if kind == "mod" else self.constant(1, _I64)], [_I64])[0]
+            out = self.op("stablehlo.select", [neg, fixed, out], [_I64])[0]
+        return out
 
     def shape_tensor(self, shape: Sequence[Any]) -> Value:
         """A ``tensor<Nxi64>`` holding ``shape`` (for the ``stablehlo.dynamic_*`` ops)."""

@@ -729,7 +729,9 @@ class CompiledFunction:
         stage = self._poly_cache.get(pkey)
         if stage is None:
             traced = self._trace(dyn, statics, treedef, poly, dev)
-            stage = self._poly_cache[pkey] = (traced, traced.lower())
+            low = traced.lower()
+            _rt().parse_verify(low.text)  # names the primitive of a bad lowering
+            stage = self._poly_cache[pkey] = (traced, low)
         traced, lowered = stage
         g = traced.graph
         outs = [AbstractArray(tuple(_shapes.evaluate(d, env) for d in a.shape), a.dtype, a.weak)

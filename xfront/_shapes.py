@@ -9,7 +9,7 @@ and ``min(e, f)``. Arithmetic (``+ - *``, ``//`` and ``%`` by constants, ``max``
 returned as a plain ``int``, so static shapes never hold ``Dim`` objects.
 
 NOTE [Deciding facts about symbolic dimensions]
-    Every symbol stands for an integer >= 1. ``==`` and ``!=`` compare normal forms, so they
+    Every symbol stands for an integer in [1, 2**31 - 1]. ``==`` and ``!=`` compare normal forms, so they
     always answer: ``b == 4`` is False (it does not hold for every ``b``), as in jax.export.
     An order comparison (``<``, ``>=`` ...) answers when a lower or upper bound of the
     difference decides it (each symbol >= 1, ``floordiv``/``mod`` >= 0) and otherwise raises
@@ -39,7 +39,7 @@ class InconclusiveDimensionError(_errors.ShapeError):
 def _inconclusive(what: str, why: str = "") -> InconclusiveDimensionError:
     return InconclusiveDimensionError(
         f"xfront: symbolic dimensions: cannot decide {what} for every value of the symbols "
-        f"(each symbol stands for any integer >= 1){': ' + why if why else ''}. "
+        f"(each symbol stands for any size from 1 to 2**31 - 1){': ' + why if why else ''}. "
         "Make the dimension static, or use a symbolic shape for which it holds.")
 
 
@@ -88,39 +88,68 @@ def _mul(a: DimLike, b: DimLike) -> DimLike:
     return _make(t)
 
 
-def _atom_lb(a: Any) -> float:
+# NOTE: each symbol ranges over [1, MAX_SIZE]: sizes are read in lowered programs with
+# stablehlo.get_dimension_size, whose result is an i32.
+MAX_SIZE = 2 ** 31 - 1
+
+
+def _atom_range(a: Any) -> tuple[float, float]:
     if isinstance(a, str):
-        return 1
+        return 1, MAX_SIZE
     kind, x, y = a
-    if kind in ("floordiv", "mod"):
-        return 0 if kind == "mod" or lower_bound(x) >= 0 else -math.inf
-    lx, ly = lower_bound(x), lower_bound(y)
-    return max(lx, ly) if kind == "max" else min(lx, ly)
+    if kind == "floordiv":
+        lo, hi = _range(x)
+        return math.floor(lo / y), math.floor(hi / y)
+    if kind == "mod":
+        return 0, y - 1
+    (lx, hx), (ly, hy) = _range(x), _range(y)
+    return (max(lx, ly), max(hx, hy)) if kind == "max" else (min(lx, ly), min(hx, hy))
+
+
+def _range(x: DimLike) -> tuple[float, float]:
+    """Interval arithmetic bounds of ``x`` over the symbols' ranges."""
+    if not isinstance(x, Dim):
+        return int(x), int(x)
+    lo = hi = 0.0
+    for m, c in x._terms:
+        mlo = mhi = 1.0
+        for a, p in m:
+            alo, ahi = _atom_range(a)
+            if alo < 0:
+                return -math.inf, math.inf
+            mlo, mhi = mlo * alo ** p, mhi * ahi ** p
+        if c >= 0:
+            lo, hi = lo + c * mlo, hi + c * mhi
+        else:
+            lo, hi = lo + c * mhi, hi + c * mlo
+    return lo, hi
 
 
 def lower_bound(x: DimLike) -> float:
-    """A lower bound of ``x`` over all symbol values >= 1 (-inf when none is known)."""
+    """A lower bound of ``x`` over all symbol values in [1, MAX_SIZE]."""
     if not isinstance(x, Dim):
         return int(x)
-    lb = 0.0
+    best = _range(x)[0]
+    # a max(p, q) term with a positive coefficient is >= each of p and q (and a min with a
+    # negative one): bound ``x`` with the term replaced by either operand, keep the better
     for m, c in x._terms:
-        if not m:
-            lb += c
-            continue
-        mlb = 1.0
-        for a, p in m:
-            alb = _atom_lb(a)
-            if alb < 0:
-                return -math.inf
-            mlb *= alb ** p
-        if c < 0:
-            return -math.inf
-        lb += c * mlb
-    return lb
+        if len(m) == 1 and m[0][1] == 1 and not isinstance(m[0][0], str):
+            kind, p, q = m[0][0]
+            if (kind == "max" and c > 0) or (kind == "min" and c < 0):
+                rest = _add(x, _make({m: c}), -1)
+                best = max(best, lower_bound(_add(rest, _mul(p, c))),
+                           lower_bound(_add(rest, _mul(q, c))))
+            # k*floordiv(p, k) is p - mod(p, k), within [p - (k - 1), p]
+            if kind == "floordiv" and c % q == 0:
+                rest = _add(x, _make({m: c}), -1)
+                r = c // q
+                best = max(best, lower_bound(_add(rest, _mul(p, r))) - (r * (q - 1) if c > 0
+                                                                        else 0))
+    return best
 
 
 def upper_bound(x: DimLike) -> float:
-    """An upper bound of ``x`` (inf when none is known)."""
+    """An upper bound of ``x`` over all symbol values in [1, MAX_SIZE]."""
     if not isinstance(x, Dim):
         return int(x)
     return -lower_bound(-x)

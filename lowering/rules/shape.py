@@ -7,7 +7,8 @@ from xfront.lowering import LoweringRuleContext
 from xfront.lowering._emit import Value, i64, i64_array
 
 # Symbolic shapes take the ops' dynamic forms (NOTE [Lowering symbolic dimensions] in
-# xfront/lowering/__init__.py); static shapes keep the static ops.
+# xfront/lowering/__init__.py; Block.op switches broadcast_in_dim, reshape and iota itself);
+# static shapes keep the static ops.
 
 
 def _dynamic(ctx: LoweringRuleContext) -> bool:
@@ -15,17 +16,12 @@ def _dynamic(ctx: LoweringRuleContext) -> bool:
 
 
 def broadcast_in_dim(ctx: LoweringRuleContext, x: Value, *, shape, dims) -> list[Value]:
-    if _dynamic(ctx):
-        return ctx.op("stablehlo.dynamic_broadcast_in_dim", [x, ctx.block.shape_tensor(shape)],
-                      props={"broadcast_dimensions": i64_array(dims)})
     return ctx.op("stablehlo.broadcast_in_dim", [x], props={"broadcast_dimensions": i64_array(dims)})
 
 
 def reshape(ctx: LoweringRuleContext, x: Value, *, shape) -> list[Value]:
     if tuple(shape) == x.aval.shape:
         return [x]
-    if _dynamic(ctx):
-        return ctx.op("stablehlo.dynamic_reshape", [x, ctx.block.shape_tensor(shape)])
     return ctx.op("stablehlo.reshape", [x])
 
 
@@ -67,7 +63,8 @@ def concatenate(ctx: LoweringRuleContext, *xs: Value, axis) -> list[Value]:
 
 
 def iota(ctx: LoweringRuleContext, *, shape, dtype, axis) -> list[Value]:
-    if _dynamic(ctx):
-        return ctx.op("stablehlo.dynamic_iota", [ctx.block.shape_tensor(shape)],
-                      props={"iota_dimension": i64(axis)})
     return ctx.op("stablehlo.iota", [], props={"iota_dimension": i64(axis)})
+
+
+def dimension_size(ctx: LoweringRuleContext, *, dim) -> list[Value]:
+    return [ctx.block.dim_value(dim)]

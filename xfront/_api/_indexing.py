@@ -281,7 +281,7 @@ class Window:
                 s0, step = n - 1 - s0, -step
             if m == 0:
                 s0, step = 0, 1
-            last = s0 + (m - 1) * step + 1 if m else 0
+            last = s0 + (m - 1) * step + 1 if _shapes.is_symbolic(m) or m else 0
             start.append(s0)
             limit.append(last)
             strides.append(step)
@@ -331,6 +331,8 @@ def check_int_index(op: str, i: int, n: int, axis: int) -> int:
     if not -n <= i < n:
         raise _errors.err(_errors.XfIndexError, op,
                           f"index {i} is out of bounds for axis {axis} with size {n}")
+    if _shapes.is_symbolic(n):
+        return i + n if i < 0 else i
     return i % n
 
 

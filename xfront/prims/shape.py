@@ -133,7 +133,7 @@ def _slice_abstract_eval(x: AbstractArray, *, start, limit, strides) -> Abstract
         if not (0 <= s <= l <= n) or k < 1:
             raise _shape_err("slice", f"bad slice start={start} limit={limit} strides={strides} "
                                       f"for {x.short}")
-        shape.append(-(-(l - s) // k))
+        shape.append((l - s + k - 1) // k)  # ceil((l - s) / k), a normal form for symbols
     return AbstractArray(tuple(shape), x.dtype, x.weak)
 
 
@@ -269,7 +269,33 @@ iota_p = Primitive("iota", abstract_eval=_iota_abstract_eval, ref=_iota_ref, low
 
 
 def iota(dtype: Any, shape: Sequence[int], axis: int = 0) -> Any:
-    return iota_p.bind(shape=tuple(_shapes.as_dim(s) for s in shape), dtype=dt.dtype(dtype), axis=int(axis))
+    return iota_p.bind(shape=tuple(_shapes.as_dim(s) for s in shape), dtype=dt.dtype(dtype),
+                       axis=int(axis))
+
+
+# --- dimension_size --------------------------------------------------------------------------
+# The value of a (symbolic) dimension as a 0-d int64 array: ``mean`` divides by a count that
+# is ``b`` under symbolic shapes. Static dimensions never reach it (they are constants).
+
+def _dimension_size_abstract_eval(*, dim) -> AbstractArray:
+    return AbstractArray((), dt.int64)
+
+
+def _dimension_size_ref(*, dim) -> np.ndarray:
+    if _shapes.is_symbolic(dim):
+        raise _shape_err("dimension_size", f"the symbolic dimension {dim} has no value outside "
+                                           "a compiled function")
+    return np.asarray(dim, dtype=np.int64)
+
+
+dimension_size_p = Primitive("dimension_size", abstract_eval=_dimension_size_abstract_eval,
+                             ref=_dimension_size_ref, lowering=L.dimension_size,
+                             vjp=NONDIFFERENTIABLE)
+
+
+def dimension_size(dim: Any) -> Any:
+    """A 0-d int64 array holding the size ``dim`` (an int or a symbolic dimension)."""
+    return dimension_size_p.bind(dim=_shapes.as_dim(dim))
 
 
 __all__ = ["broadcast_in_dim", "reshape", "transpose", "rev", "slice", "pad", "concatenate", "iota",
