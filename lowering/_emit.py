@@ -373,7 +373,10 @@ class Function:
                 for d in self.arg_attrs)
             props.insert(0, f"arg_attrs = [{attrs}]")
         sig = ", ".join(f"{a.ref}: {a.type}" for a in self.args)
-        lines = ['module @xfront attributes {mhlo.num_partitions = 1 : i32, '
+        # a module with dynamic shapes says so: XlaCallModule then refines its shapes
+        poly = ("jax.uses_shape_polymorphism = true, "
+                if any("?" in a.type for a in self.args) else "")
+        lines = ['module @xfront attributes {' + poly + 'mhlo.num_partitions = 1 : i32, '
                  'mhlo.num_replicas = 1 : i32} {',
                  '  "func.func"() <{' + ", ".join(props) + "}> ({"]
         if self.args:

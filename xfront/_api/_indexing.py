@@ -234,7 +234,7 @@ def _symbolic_slice_bounds(op: str, k: slice, n: Any) -> tuple[Any, Any, Any]:
     expression (``min(3, b)``...); a bound whose clamping cannot be decided raises a clear
     error naming the symbol."""
     for b in (k.start, k.stop, k.step):
-        if b is not None and not _is_int_scalar(b):
+        if b is not None and not (_is_int_scalar(b) or _shapes.is_symbolic(b)):
             raise _errors.err(_errors.XfIndexError, op,
                               f"slice bounds must be integers or None, got {k}")
     step = 1 if k.step is None else operator.index(k.step)
@@ -244,7 +244,7 @@ def _symbolic_slice_bounds(op: str, k: slice, n: Any) -> tuple[Any, Any, Any]:
     def norm(b: Any, default: Any, lo: Any, hi: Any) -> Any:
         if b is None:
             return default
-        b = operator.index(b)
+        b = b if _shapes.is_symbolic(b) else operator.index(b)
         v = b + n if b < 0 else b
         return _shapes.dim_max(lo, _shapes.dim_min(v, hi))
 
