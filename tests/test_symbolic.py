@@ -207,3 +207,69 @@ def test_call_sizes_that_break_a_symbol_are_named():
         xf.compile(lambda x: x, polymorphic=("2*b",))
     with pytest.raises(xf.ShapeError, match=r"Spec.*dimension None"):
         xf.Spec((None, 3), F)
+
+
+# --- TF and Keras: unknown dimensions (NOTE [Unknown TF dimensions]) ----------------------------
+
+@xf.compile
+def _dense_tanh(x, w, b):
+    return xf.tanh(x @ w + b)
+
+
+@pytest.mark.parametrize("jit", [False, True])
+def test_tf_function_with_none_dims_forward_and_backward(jit):
+    tf = pytest.importorskip("tensorflow")
+    rng = np.random.default_rng(1)
+    w = tf.Variable(rng.random((4, 3)).astype(F))
+    bias = np.zeros(3, F)
+
+    @tf.function(input_signature=[tf.TensorSpec([None, 4], tf.float32)], jit_compile=jit)
+    def f(x):
+        with tf.GradientTape() as t:
+            y = _dense_tanh(x, w, bias)
+            loss = tf.reduce_sum(y)
+        return y, t.gradient(loss, w)
+
+    graph = f.get_concrete_function().graph
+    assert [op.type for op in graph.get_operations()].count("XlaCallModule") == 2  # fwd + bwd
+    for n in (1, 5, 7):
+        x = rng.random((n, 4)).astype(F)
+        y, gw = f(x)
+        t = np.tanh(x @ w.numpy())
+        np.testing.assert_allclose(y.numpy(), t, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(gw.numpy(), x.T @ (1 - t ** 2), rtol=1e-4, atol=1e-5)
+
+
+def test_keras_layer_builds_on_none_fits_predicts_and_exports(tmp_path):
+    keras = pytest.importorskip("keras")
+    tf = pytest.importorskip("tensorflow")
+
+    class XDense(keras.layers.Layer):  # no compute_output_shape
+        def __init__(self, units, **kwargs):
+            super().__init__(**kwargs)
+            self.units = units
+
+        def build(self, input_shape):
+            self.w = self.add_weight(shape=(input_shape[-1], self.units),
+                                     initializer="glorot_uniform")
+            self.b = self.add_weight(shape=(self.units,), initializer="zeros")
+
+        def call(self, x):
+            return _dense_tanh(x, self.w, self.b)
+
+    keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((70, 4)).astype(F)  # batches of 32, 32 and a last one of 6
+    y = np.sin(x @ rng.standard_normal((4, 1))).astype(F)
+    model = keras.Sequential([keras.Input((4,)), XDense(16), keras.layers.Dense(1)])
+    assert model.output_shape == (None, 1)
+    model.compile(optimizer=keras.optimizers.Adam(0.02), loss="mse")
+    before = model.evaluate(x, y, verbose=0)
+    model.fit(x, y, batch_size=32, epochs=6, verbose=0)
+    assert model.evaluate(x, y, verbose=0) < 0.5 * before
+    pred = model.predict(x[:5], verbose=0)
+    assert pred.shape == (5, 1)
+    model.export(str(tmp_path / "sm"), verbose=False)
+    loaded = tf.saved_model.load(str(tmp_path / "sm"))  # (kept alive while it serves)
+    served = loaded.serve(x[:3]).numpy()
+    np.testing.assert_allclose(served, pred[:3], rtol=1e-5, atol=1e-6)
