@@ -273,3 +273,45 @@ def test_keras_layer_builds_on_none_fits_predicts_and_exports(tmp_path):
     loaded = tf.saved_model.load(str(tmp_path / "sm"))  # (kept alive while it serves)
     served = loaded.serve(x[:3]).numpy()
     np.testing.assert_allclose(served, pred[:3], rtol=1e-5, atol=1e-6)
+
+
+# --- torch.compile with symbolic sizes (NOTE [Symbolic sizes under torch.compile]) ---------------
+
+def test_torch_compile_dynamic_one_graph_for_every_batch_size():
+    torch = pytest.importorskip("torch")
+    from torch._dynamo.testing import CompileCounter
+
+    cf = xf.compile(lambda x, w: xf.tanh(x @ w)[:, :2] * 2.0)
+    w = torch.randn(4, 3)
+
+    def f(x):
+        return cf(x, w) + 1
+
+    def ref(x):
+        return torch.tanh(x @ w)[:, :2] * 2 + 1
+
+    cnt = CompileCounter()
+    g = torch.compile(f, backend=cnt, dynamic=True)
+    for n in (2, 3, 5, 8):
+        x = torch.randn(n, 4)
+        torch.testing.assert_close(g(x), ref(x), atol=1e-5, rtol=1e-5)
+    assert cnt.frame_count == 1  # one Dynamo graph for four batch sizes
+
+    cnt = CompileCounter()
+    h = torch.compile(f, backend=cnt)
+    for n in (2, 3, 5):
+        x = torch.randn(n, 4)
+        torch._dynamo.mark_dynamic(x, 0)
+        torch.testing.assert_close(h(x), ref(x), atol=1e-5, rtol=1e-5)
+    assert cnt.frame_count == 1
+
+    # autograd keeps working (those calls specialize their sizes)
+    wg = torch.randn(4, 3, requires_grad=True)
+    lc = torch.compile(lambda x: (cf(x, wg) ** 2).sum(), backend="aot_eager", dynamic=True)
+    for n in (2, 3):
+        x = torch.randn(n, 4)
+        lc(x).backward()
+        got, wg.grad = wg.grad.clone(), None
+        ((torch.tanh(x @ wg)[:, :2] * 2) ** 2).sum().backward()
+        torch.testing.assert_close(got, wg.grad, atol=1e-4, rtol=1e-4)
+        wg.grad = None

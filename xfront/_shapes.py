@@ -343,7 +343,7 @@ def _eval_atom(a: Any, env: Mapping[str, int]) -> int:
     if isinstance(a, str):
         if a not in env:
             raise _errors.ShapeError(f"xfront: symbolic dimensions: no value for symbol `{a}`")
-        return int(env[a])
+        return env[a]  # an int, or a framework's symbolic int (never forced to a constant)
     kind, x, y = a
     xv, yv = evaluate(x, env), evaluate(y, env)
     return {"floordiv": lambda: xv // yv, "mod": lambda: xv % yv,
