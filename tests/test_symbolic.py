@@ -315,3 +315,14 @@ def test_torch_compile_dynamic_one_graph_for_every_batch_size():
         ((torch.tanh(x @ wg)[:, :2] * 2) ** 2).sum().backward()
         torch.testing.assert_close(got, wg.grad, atol=1e-4, rtol=1e-4)
         wg.grad = None
+
+
+def test_torch_dynamic_sizes_that_need_an_unproved_equality_are_specialized():
+    torch = pytest.importorskip("torch")
+    # dynamic=True gives the equal sizes w.shape[1] and b.shape[0] distinct torch symbols:
+    # x @ w + b cannot be proved to broadcast, so the call specializes its sizes (still right)
+    cf = xf.compile(lambda x, w, b: xf.tanh(x @ w + b))
+    g = torch.compile(lambda x, w, b: cf(x, w, b) * 2, backend="eager", dynamic=True)
+    for n, h in ((2, 3), (4, 5)):
+        x, w, b = torch.randn(n, 4), torch.randn(4, h), torch.randn(h)
+        torch.testing.assert_close(g(x, w, b), torch.tanh(x @ w + b) * 2, atol=1e-5, rtol=1e-5)

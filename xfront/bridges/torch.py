@@ -421,9 +421,11 @@ def _stand_ins(tensors: list[Any], symbolic: bool = False) -> list[Any]:
 #     torch symbol (``s0``) as an xfront symbolic dimension of the same name, and returns
 #     outputs whose sizes are xfront's shape expressions evaluated on torch's SymInts; no size
 #     is specialized, so one Dynamo graph serves every batch size (the real implementation
-#     runs the compiled program for each concrete shape). Calls that record gradients
-#     specialize their sizes (the VJP programs are planned per static shape), so torch guards
-#     on them and recompiles per size.
+#     runs the compiled program for each concrete shape). Where xfront's shape rules need a
+#     fact the symbols do not prove (torch names equal sizes with distinct symbols until it
+#     guards on their equality: ``x @ w + b`` with ``w: (4, s1)``, ``b: (s2,)``), the call
+#     falls back to specializing its sizes, as calls that record gradients always do (the VJP
+#     programs are planned per static shape), so torch guards on them and recompiles per size.
 
 def _traced(spec: str, tensors: list[Any]) -> Any:
     symbolic = not _leaf_wrt(spec)
@@ -432,7 +434,26 @@ def _traced(spec: str, tensors: list[Any]) -> Any:
     key = (spec,) + shapes
     hit = _OUT_TREES.get(key)
     if hit is None:
-        cf, args, kwargs = _rebuild(spec, _stand_ins(tensors, symbolic))
+        from xfront import _errors
+
+        try:
+            cf, args, kwargs = _rebuild(spec, _stand_ins(tensors, symbolic))
+            traced = cf.trace(*args, **kwargs)
+        except (_errors.XfrontError, TypeError):  # (a genuine error recurs in the retry)
+            if not symbolic or all(type(d) is int for t in shapes for d in t[0]):
+                raise
+            # a fact the symbols do not prove (torch gives equal sizes distinct symbols unless
+            # it guarded on their equality): specialize the sizes (torch guards on them)
+            return _traced_static(spec, tensors)
+        hit = _OUT_TREES[key] = (traced.out_tree, [a.strong() for a in traced.graph.out_avals])
+    return hit
+
+
+def _traced_static(spec: str, tensors: list[Any]) -> Any:
+    key = ("static", spec) + tuple((_static_shape(t), t.dtype) for t in tensors)
+    hit = _OUT_TREES.get(key)
+    if hit is None:
+        cf, args, kwargs = _rebuild(spec, _stand_ins(tensors))
         traced = cf.trace(*args, **kwargs)
         hit = _OUT_TREES[key] = (traced.out_tree, [a.strong() for a in traced.graph.out_avals])
     return hit
