@@ -24,7 +24,7 @@ _I64 = AbstractArray((), _dtypes.int64)
 
 def tensor_type(shape: Sequence[Any], dtype: _dtypes.DType) -> str:
     # a symbolic dimension (xfront/_shapes.py) is a dynamic one: ``tensor<?x4xf32>``
-    dims = "".join(f"{d}x" if type(d) is int else "?x" for d in shape)
+    dims = "".join("?x" if isinstance(d, _shapes.Dim) else f"{d}x" for d in shape)
     return f"tensor<{dims}{dtype.mlir}>"
 
 

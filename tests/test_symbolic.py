@@ -326,3 +326,9 @@ def test_torch_dynamic_sizes_that_need_an_unproved_equality_are_specialized():
     for n, h in ((2, 3), (4, 5)):
         x, w, b = torch.randn(n, 4), torch.randn(4, h), torch.randn(h)
         torch.testing.assert_close(g(x, w, b), torch.tanh(x @ w + b) * 2, atol=1e-5, rtol=1e-5)
+
+
+def test_export_of_symbolic_specs_is_a_clear_error():
+    with pytest.raises(xf.ShapeError, match=r"export: Spec\(f32\[b,3\]\) has symbolic "
+                                            r"dimensions"):
+        xf.export(lambda x: x + 1, xf.Spec(("b", 3), xf.float32))

@@ -635,6 +635,11 @@ def _from_header(h: Any, payload: bytes, isolate: bytes | None = None) -> Export
 # --- export -------------------------------------------------------------------------------------
 
 def _to_arg(x: Any) -> Any:
+    if isinstance(x, Spec) and any(isinstance(d, Dim) for d in x.shape):
+        raise _errors.err(_errors.ShapeError, "export",
+                          f"{x} has symbolic dimensions; xf.export writes static shapes for now",
+                          "export per size, or stage the function into TF (tf.function with "
+                          "None dimensions) to serve every size")
     return x.aval if isinstance(x, Spec) else x
 
 

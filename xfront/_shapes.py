@@ -9,8 +9,8 @@ and ``min(e, f)``. Arithmetic (``+ - *``, ``//`` and ``%`` by constants, ``max``
 returned as a plain ``int``, so static shapes never hold ``Dim`` objects.
 
 NOTE [Deciding facts about symbolic dimensions]
-    Every symbol stands for an integer in [1, 2**31 - 1]. ``==`` and ``!=`` compare normal forms, so they
-    always answer: ``b == 4`` is False (it does not hold for every ``b``), as in jax.export.
+    Every symbol stands for an integer in [1, 2**31 - 1]. ``==`` and ``!=`` compare normal
+    forms, so they always answer: ``b == 4`` is False (it does not hold for every ``b``), as in jax.export.
     An order comparison (``<``, ``>=`` ...) answers when a lower or upper bound of the
     difference decides it (each symbol >= 1, ``floordiv``/``mod`` >= 0) and otherwise raises
     ``InconclusiveDimensionError`` naming the expressions. ``int(d)`` and ``bool(d)`` of an
