@@ -349,3 +349,5 @@ slice_p.batch = _slice_rule
 pad_p.batch = _pad_rule
 concatenate_p.batch = _concatenate_rule
 iota_p.batch = _bt.NotBatchable("it takes no operands, so no input of it is ever batched")
+dimension_size_p.batch = _bt.NotBatchable("it takes no operands, so no input of it is ever "
+                                          "batched")
