@@ -12,14 +12,28 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from xfront import _errors
+from xfront import _errors, _shapes
 from xfront._aval import AbstractArray
 from xfront._core import Graph, Literal, lowering_rule
 from xfront.lowering._emit import Block, Module, Region, Value, aval_type
 
 _errors.register_internal_dir(__file__)
 
-__all__ = ["LoweringRuleContext", "Lowered", "lower_graph", "lower_subgraph", "Value"]
+__all__ = ["LoweringRuleContext", "Lowered", "lower_graph", "lower_subgraph", "Value",
+           "specialize"]
+
+# NOTE [Lowering symbolic dimensions]
+#     A symbolic dimension (xfront/_shapes.py) lowers to a dynamic one (``tensor<?x4xf32>``).
+#     At the entry of ``@main`` the size of each symbol is read once with
+#     ``stablehlo.get_dimension_size`` from the first argument axis that is exactly that symbol;
+#     expressions (``2*b + 1``, ``floordiv(b, 2)``...) become i64 arithmetic on those values
+#     (``Block.dim_value``), and ops whose result shape is an attribute take their dynamic form
+#     with a shape operand (``dynamic_broadcast_in_dim``, ``dynamic_reshape``, ``dynamic_iota``,
+#     ``real_dynamic_slice``, ``dynamic_pad``); the other ops infer dynamic result types from
+#     their operands. One such module serves every size. To run it, ``specialize`` wraps it in
+#     a static ``@main`` for the concrete argument shapes (``stablehlo.convert`` casts the
+#     static arguments to the dynamic types and back, around a ``func.call``) and the runtime
+#     adapter runs StableHLO's shape refinement on the result, so XLA only sees static shapes.
 
 
 class LoweringRuleContext:
@@ -180,7 +194,44 @@ def lower_graph(graph: Graph, *, platform: str = "cpu", name: str = "main",
         fn.preamble = list(spmd.get("preamble") or ())
     nconst = len(graph.constvars)
     args = fn.args[nconst:nconst + len(graph.invars)]
+    if any(not _shapes.is_static_shape(a.shape) for a in all_avals):
+        fn.bind_symbols()
     outs = lower_subgraph(fn.body, graph, args, platform, consts=fn.args[:nconst])
     text = fn.finish(outs)
     return Lowered(text, graph, all_avals, [o.aval for o in outs], platform,
                    tuple(sorted(set(donate) | set((alias_outputs or {}).keys()))))
+
+
+def specialize(lowered: Lowered, in_avals: Sequence[AbstractArray],
+               out_avals: Sequence[AbstractArray]) -> str:
+    """The module text of a polymorphic ``lowered`` (entry ``@main``) wrapped for static
+    argument and result avals (NOTE [Lowering symbolic dimensions]); refine it before
+    compiling (``runtime.refine_shapes``)."""
+    text = lowered.text
+    head = 'sym_name = "main", sym_visibility = "public"'
+    if text.count(head) != 1:
+        raise AssertionError("specialize: expected one public @main (internal error)")
+    text = text.replace(head, 'sym_name = "_xf_poly", sym_visibility = "private"')
+    poly_in = [aval_type(a) for a in lowered.in_avals]
+    poly_out = [aval_type(a) for a in lowered.out_avals]
+    st_in = [aval_type(a) for a in in_avals]
+    st_out = [aval_type(a) for a in out_avals]
+    lines = ['  "func.func"() <{function_type = (' + ", ".join(st_in) + ") -> ("
+             + ", ".join(st_out) + '), sym_name = "main", sym_visibility = "public"}> ({']
+    if st_in:
+        lines.append("  ^bb0(" + ", ".join(f"%a{i}: {t}" for i, t in enumerate(st_in)) + "):")
+    for i, (s, d) in enumerate(zip(st_in, poly_in)):
+        lines.append(f'    %c{i} = "stablehlo.convert"(%a{i}) : ({s}) -> {d}')
+    args = ", ".join(f"%c{i}" for i in range(len(st_in)))
+    n = len(poly_out)
+    lhs = "" if n == 0 else ("%r = " if n == 1 else f"%r:{n} = ")
+    refs = ["%r"] if n == 1 else [f"%r#{i}" for i in range(n)]
+    lines.append(f'    {lhs}"func.call"({args}) <{{callee = @_xf_poly}}> : '
+                 f'({", ".join(poly_in)}) -> ({", ".join(poly_out)})')
+    for i, (r, d, s) in enumerate(zip(refs, poly_out, st_out)):
+        lines.append(f'    %o{i} = "stablehlo.convert"({r}) : ({d}) -> {s}')
+    lines.append('    "func.return"(' + ", ".join(f"%o{i}" for i in range(n)) + ") : ("
+                 + ", ".join(st_out) + ") -> ()")
+    lines.append("  }) : () -> ()")
+    end = text.rstrip().rfind("}")
+    return text[:end] + "\n".join(lines) + "\n}\n"

@@ -15,12 +15,16 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-from xfront import _dtypes
+from xfront import _dtypes, _errors
+from xfront import _shapes
 from xfront._aval import AbstractArray
 
+_I64 = AbstractArray((), _dtypes.int64)
 
-def tensor_type(shape: Sequence[int], dtype: _dtypes.DType) -> str:
-    dims = "".join(f"{d}x" for d in shape)
+
+def tensor_type(shape: Sequence[Any], dtype: _dtypes.DType) -> str:
+    # a symbolic dimension (xfront/_shapes.py) is a dynamic one: ``tensor<?x4xf32>``
+    dims = "".join("?x" if isinstance(d, _shapes.Dim) else f"{d}x" for d in shape)
     return f"tensor<{dims}{dtype.mlir}>"
 
 
@@ -154,9 +158,19 @@ class _Names:
         # private functions the module also holds (symbol -> text): imported modules that
         # ``func.call`` reaches (xfront/_export.py)
         self.funcs: dict[str, str] = {}
+        # symbolic dimension name -> 0-d i64 value holding its size (set at function entry by
+        # ``Function.bind_symbols``; values of the entry block are visible in every region)
+        self.dims: dict[str, Value] = {}
 
     def fresh(self) -> str:
         return f"%{next(self._counter)}"
+
+
+# ops whose static form takes the result shape from the result type, and their dynamic forms
+# (NOTE [Lowering symbolic dimensions] in xfront/lowering/__init__.py)
+_DYNAMIC_FORMS = {"stablehlo.broadcast_in_dim": "stablehlo.dynamic_broadcast_in_dim",
+                  "stablehlo.reshape": "stablehlo.dynamic_reshape",
+                  "stablehlo.iota": "stablehlo.dynamic_iota"}
 
 
 class Block:
@@ -173,6 +187,10 @@ class Block:
            props: dict[str, str] | None = None, attrs: dict[str, str] | None = None,
            regions: Sequence[Region] = ()) -> list[Value]:
         """Emit one op; returns its result values (always a list)."""
+        if name in _DYNAMIC_FORMS and results and not _shapes.is_static_shape(results[0].shape):
+            # symbolic result shape: the op's dynamic form, with the shape as an operand
+            name = _DYNAMIC_FORMS[name]
+            operands = [*operands, self.shape_tensor(results[0].shape)]
         ops = ", ".join(v.ref for v in operands)
         in_types = ", ".join(v.type for v in operands)
         out_types = [aval_type(a) for a in results]
@@ -238,6 +256,63 @@ class Block:
         return self.op("stablehlo.broadcast_in_dim", [scalar], [aval],
                        props={"broadcast_dimensions": i64_array(())})[0]
 
+    # --- symbolic dimensions (NOTE [Lowering symbolic dimensions] in xfront/lowering) ----------
+    def dim_value(self, d: Any) -> Value:
+        """A 0-d i64 value holding the size ``d`` (an int or a symbolic expression)."""
+        if not isinstance(d, _shapes.Dim):
+            return self.constant(int(d), _I64)
+        total: Value | None = None
+        for mono, coef in d._terms:
+            term: Value | None = None if mono else self.constant(coef, _I64)
+            for atom, power in mono:
+                a = self._atom_value(atom)
+                for _ in range(power):
+                    term = a if term is None else self.op("stablehlo.multiply", [term, a],
+                                                          [_I64])[0]
+            if mono and coef != 1:
+                term = self.op("stablehlo.multiply", [term, self.constant(coef, _I64)], [_I64])[0]
+            total = term if total is None else self.op("stablehlo.add", [total, term], [_I64])[0]
+        assert total is not None
+        return total
+
+    def _atom_value(self, atom: Any) -> Value:
+        if isinstance(atom, str):
+            v = self.names.dims.get(atom)
+            if v is None:
+                raise _errors.ShapeError(
+                    f"xfront: lowering: the symbolic dimension `{atom}` is not the size of any "
+                    "argument axis (every symbol must appear alone as a dimension of an input)")
+            return v
+        kind, x, y = atom
+        op = {"floordiv": "stablehlo.divide", "mod": "stablehlo.remainder",
+              "max": "stablehlo.maximum", "min": "stablehlo.minimum"}[kind]
+        xv, yv = self.dim_value(x), self.dim_value(y)
+        out = self.op(op, [xv, yv], [_I64])[0]
+        if kind in ("floordiv", "mod") and _shapes.lower_bound(x) < 0:
+            # stablehlo.divide/remainder truncate; floor them (the divisor is a positive
+            # constant): q - 1 and r + k where the remainder is negative
+            r = out if kind == "mod" else self.op("stablehlo.remainder", [xv, yv], [_I64])[0]
+            zero = self.constant(0, _I64)
+            neg = self.op("stablehlo.compare", [r, zero], [AbstractArray((), _dtypes.bool_)],
+                          props={"comparison_direction": enum("comparison_direction", "LT"),
+                                 "compare_type": enum("comparison_type", "SIGNED")})[0]
+            fixed = self.op("stablehlo.add" if kind == "mod" else "stablehlo.subtract",
+                            [out, yv if kind == "mod" else self.constant(1, _I64)], [_I64])[0]
+            out = self.op("stablehlo.select", [neg, fixed, out], [_I64])[0]
+        return out
+
+    def shape_tensor(self, shape: Sequence[Any]) -> Value:
+        """A ``tensor<Nxi64>`` holding ``shape`` (for the ``stablehlo.dynamic_*`` ops)."""
+        one = AbstractArray((1,), _dtypes.int64)
+        parts = [self.op("stablehlo.reshape", [self.dim_value(d)], [one])[0] for d in shape]
+        if len(parts) == 1:
+            return parts[0]
+        if not parts:
+            return self.constant(np.zeros((0,), np.int64), AbstractArray((0,), _dtypes.int64))
+        return self.op("stablehlo.concatenate", parts,
+                       [AbstractArray((len(parts),), _dtypes.int64)],
+                       props={"dimension": i64(0)})[0]
+
 
 class Region:
     __slots__ = ("block", "args")
@@ -273,6 +348,21 @@ class Function:
         self.num_partitions = 1
         self.preamble: list[str] = []
 
+    def bind_symbols(self) -> None:
+        """Read the size of every symbolic dimension from the first argument axis that has
+        exactly that size (``stablehlo.get_dimension_size``), for ``Block.dim_value``."""
+        dims = self.module.names.dims
+        for arg in self.args:
+            for axis, d in enumerate(arg.aval.shape):
+                if isinstance(d, _shapes.Dim) and len(d.symbols) == 1:
+                    name = next(iter(d.symbols))
+                    if name in dims or d != _shapes.symbol(name):
+                        continue
+                    size = self.body.op("stablehlo.get_dimension_size", [arg],
+                                        [AbstractArray((), _dtypes.int32)],
+                                        props={"dimension": i64(axis)})[0]
+                    dims[name] = self.body.op("stablehlo.convert", [size], [_I64])[0]
+
     def finish(self, results: Sequence[Value]) -> str:
         self.results = list(results)
         self.body.loc = None
@@ -293,7 +383,10 @@ class Function:
                 for d in self.res_attrs)
             props.append(f"res_attrs = [{rattrs}]")
         sig = ", ".join(f"{a.ref}: {a.type}" for a in self.args)
-        lines = ['module @xfront attributes {mhlo.num_partitions = '
+        # a module with dynamic shapes says so: XlaCallModule then refines its shapes
+        poly = ("jax.uses_shape_polymorphism = true, "
+                if any("?" in a.type for a in self.args) else "")
+        lines = ['module @xfront attributes {' + poly + 'mhlo.num_partitions = '
                  f'{self.num_partitions} : i32, mhlo.num_replicas = 1 : i32}} {{']
         lines.extend("  " + ln for ln in self.preamble)
         lines.append('  "func.func"() <{' + ", ".join(props) + "}> ({")

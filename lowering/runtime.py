@@ -912,6 +912,25 @@ def pretty_print(text: str) -> str:
         return m.operation.get_asm(enable_debug_info=False)
 
 
+def refine_shapes(text: str) -> str:
+    """Refine a module whose static ``@main`` calls functions with dynamic shapes to a module
+    with static shapes only (StableHLO's shape refinement, as jaxlib ships it); the result is
+    ordinary StableHLO text for ``compile``. See NOTE [Lowering symbolic dimensions] in
+    xfront/lowering/__init__.py."""
+    from jaxlib.mlir import ir
+
+    with _mlir_context():
+        try:
+            data = ir.Module.parse(text).operation.get_asm(binary=True)
+            out = _J.mlir.refine_polymorphic_shapes(data, enable_shape_assertions=True,
+                                                    validate_static_shapes=True)
+            return ir.Module.parse(out).operation.get_asm(enable_debug_info=True)
+        except Exception as e:  # NOTE [One exception boundary]
+            raise _errors.LoweringError(
+                "xfront: refining a symbolic-shape module to static shapes failed: "
+                f"{str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
+
+
 # NOTE [Programs for a device other than the first]
 #     ``compile_and_load`` given a one-device DeviceList of, say, cpu:1 still builds an
 #     executable whose default device assignment is device 0, and executing it with cpu:1's

@@ -30,6 +30,7 @@ NONDIFFERENTIABLE_REASONS = {
     **{n: "bitwise/logical: integer or boolean operands only" for n in (
         "not", "and", "or", "xor", "popcnt", "clz", "shift_left", "shift_right_arithmetic",
         "shift_right_logical", "reduce_and", "reduce_or")},
+    "dimension_size": "integer-valued (a size, no operands)",
     "argmax": "integer-valued (an index)", "argmin": "integer-valued (an index)",
     "iota": "has no array inputs",
     "threefry2x32": "random bits: integer-valued",

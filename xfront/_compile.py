@@ -150,6 +150,8 @@ def _foreign_leaf(x: Any, dyn: Any, i: int, abstract_ok: bool) -> tuple[Any, str
         return x, "xfront"
     if abstract_ok and type(x) is AbstractArray:
         return x, "abstract"
+    if abstract_ok and type(x).__name__ == "Spec" and type(x).__module__ == "xfront._export":
+        return x.aval, "abstract"
     ad = adapter_for_type(type(x))
     if ad is None:
         raise _errors.err(
@@ -255,11 +257,13 @@ class _Entry:
     __slots__ = ("exe", "const_bufs", "out_tree", "out_avals", "traced", "n_in", "device",
                  "single_out", "run", "out_pool", "from_below", "variants")
 
-    def __init__(self, exe: Program, const_bufs: list[Any], traced: Traced):
+    def __init__(self, exe: Program, const_bufs: list[Any], traced: Traced,
+                 out_avals: list[AbstractArray] | None = None):
         self.exe = exe  # .run(bufs) executes, writing large outputs into recycled buffers
         self.const_bufs = const_bufs
         self.out_tree = traced.out_tree
-        self.out_avals = [a.strong() for a in traced.graph.out_avals]
+        # (concrete ``out_avals`` when ``traced`` is polymorphic)
+        self.out_avals = [a.strong() for a in (out_avals or traced.graph.out_avals)]
         self.traced = traced
         self.n_in = len(traced.graph.invars)
         self.device = traced.device
@@ -267,7 +271,8 @@ class _Entry:
         self.run = exe.run
         self.out_pool = [poolable(a) for a in self.out_avals]
         # misaligned large host inputs imported from below (NOTE in xfront/_offsets.py)
-        self.from_below = _offsets.eligible(traced.graph, exe.donate, traced.device.platform)
+        self.from_below = out_avals is None and _offsets.eligible(traced.graph, exe.donate,
+                                                                  traced.device.platform)
         self.variants: dict[tuple[int, ...], Any] = {}
 
     def wrap_xfront(self, outs: list[Any]) -> Any:
@@ -283,7 +288,7 @@ class CompiledFunction:
 
     def __init__(self, fn: Callable, *, static_argnums: int | Sequence[int] = (),
                  static_argnames: str | Sequence[str] = (), donate_argnums: int | Sequence[int] = (),
-                 device: Any = None, returns: str | None = None):
+                 device: Any = None, returns: str | None = None, polymorphic: Any = None):
         if not callable(fn):
             raise _errors.err(_errors.ArgumentError, "compile",
                               f"expected a function, got {type(fn).__name__}")
@@ -321,6 +326,15 @@ class CompiledFunction:
                 raise _errors.err(_errors.ArgumentError, "compile",
                                   f"returns={returns!r} is not one of {', '.join(_RETURNS)}")
         self._returns = returns
+        # NOTE [Polymorphic compile] in xfront/_spec.py
+        self._poly: tuple[Any, ...] | None = None
+        if polymorphic is not None:
+            from xfront import _spec
+
+            if isinstance(polymorphic, str) or not isinstance(polymorphic, (tuple, list)):
+                polymorphic = (polymorphic,)
+            self._poly = tuple(_spec.parse_poly_spec(p) for p in polymorphic)
+        self._poly_cache: dict[Any, tuple[Traced, Lowered]] = {}
         self._op = "compile"  # the public function errors name (grad, jvp... set their own)
         self._cache: dict[Any, _Entry] = {}
         self._grad_plans: dict[Any, Any] = {}  # autograd route (bridges/_autograd.py)
@@ -506,7 +520,26 @@ class CompiledFunction:
             with e.adapter.untracked():
                 return self._abstract(args, kwargs)
         avals = [v.aval if isinstance(v, Array) else v for v in items]
+        if self._poly is not None:
+            avals = self._poly_avals(dyn, statics, treedef, avals)[0]
         return dyn, statics, treedef, avals, dev
+
+    def _poly_avals(self, dyn: Any, statics: Any, treedef: TreeDef,
+                    avals: list[AbstractArray]) -> tuple[list[AbstractArray], dict[str, int]]:
+        """Symbolic avals of a call under ``polymorphic=`` (NOTE [Polymorphic compile])."""
+        from xfront import _shapes, _spec
+
+        kids = treedef.children[0].children
+        if dyn[1] or len(kids) != len(avals) or any(c.kind != "leaf" for c in kids):
+            raise _errors.err(_errors.ArgumentError, "compile",
+                              f"`{self.__name__}` was compiled with polymorphic=...: its array "
+                              "arguments must be positional arrays (no pytrees or keywords)")
+        st = {i for i, _ in statics[0]} if statics else set()
+        positions = [i for i in range(len(avals) + len(st)) if i not in st]
+        specs = [self._poly[p] if p < len(self._poly) else None for p in positions]
+        if any(not _shapes.is_static_shape(a.shape) for a in avals):
+            return avals, {}  # already abstract (xf.Spec arguments)
+        return _spec.polymorphic_avals(specs, avals, [f"args[{p}]" for p in positions])
 
     def trace(self, *args: Any, **kwargs: Any) -> Traced:
         """Trace for these arguments' abstract signature; ``.graph`` holds the IR.
@@ -752,17 +785,21 @@ class CompiledFunction:
         with self._lock:
             self._misses += 1
         self._check_arity(dyn, statics)
-        traced = self._trace(dyn, statics, treedef, avals, dev)
-        lowered = traced.lower()
-        exe, compiled = compile_lowered_counted(lowered, dev)
-        exe = Program(exe, traced.graph, dev, traced.donate,
-                      [a.strong() for a in traced.graph.out_avals])
+        if self._poly is not None:
+            entry, compiled = self._miss_polymorphic(dyn, statics, treedef, avals, dev)
+        else:
+            traced = self._trace(dyn, statics, treedef, avals, dev)
+            lowered = traced.lower()
+            exe, compiled = compile_lowered_counted(lowered, dev)
+            exe = Program(exe, traced.graph, dev, traced.donate,
+                          [a.strong() for a in traced.graph.out_avals])
+            entry = _Entry(exe, load_consts(traced.graph.consts, dev), traced)
         if compiled:
             with self._lock:
                 self._compiles += 1
-                self._disk_hits += exe.exe.from_disk
-        entry = _Entry(exe, load_consts(traced.graph.consts, dev), traced)
-        self._note_recompile(dyn, avals, statics)
+                self._disk_hits += entry.exe.exe.from_disk
+        if self._poly is None:
+            self._note_recompile(dyn, avals, statics)
         return entry
 
     def _register_fast(self, entry: _Entry, dyn: Any, treedef: TreeDef,
@@ -784,6 +821,33 @@ class CompiledFunction:
               and all(type(x) is type(first) for x in dyn[0])):
             self._torch_type = type(first)
             self._fast_torch[tuple((x.shape, x.dtype) for x in dyn[0])] = entry
+
+    def _miss_polymorphic(self, dyn: Any, statics: Any, treedef: TreeDef,
+                          avals: list[AbstractArray], dev: Device) -> tuple[_Entry, bool]:
+        """Trace and lower once per polymorphic signature; refine and compile per concrete
+        shape (NOTE [Polymorphic compile] in xfront/_spec.py)."""
+        from xfront import _shapes
+        from xfront.lowering import specialize
+
+        poly, env = self._poly_avals(dyn, statics, treedef, avals)
+        pkey = (treedef, tuple(poly), statics, dev)
+        stage = self._poly_cache.get(pkey)
+        if stage is None:
+            traced = self._trace(dyn, statics, treedef, poly, dev)
+            low = traced.lower()
+            _rt().parse_verify(low.text)  # names the primitive of a bad lowering
+            stage = self._poly_cache[pkey] = (traced, low)
+        traced, lowered = stage
+        g = traced.graph
+        outs = [AbstractArray(tuple(_shapes.evaluate(d, env) for d in a.shape), a.dtype, a.weak)
+                for a in g.out_avals]
+        ins = [v.aval for v in g.constvars] + list(avals)
+        text = _rt().refine_shapes(specialize(lowered, ins, outs))
+        concrete = Lowered(text, g, ins, [a for a in outs], lowered.platform, ())
+        exe, compiled = compile_lowered_counted(concrete, dev)
+        strong = [a.strong() for a in outs]
+        return _Entry(Program(exe, g, dev, (), strong), load_consts(g.consts, dev), traced,
+                      strong), compiled
 
     def _note_recompile(self, dyn: Any, avals: list[AbstractArray], statics: Any) -> None:
         paths = [p for p, _ in tree_flatten_with_path(dyn)]
@@ -878,7 +942,7 @@ def _pretty_path(p: str) -> str:
 def compile(fn: Callable | None = None, *, static_argnums: int | Sequence[int] = (),  # noqa: A001
             static_argnames: str | Sequence[str] = (), donate_argnums: int | Sequence[int] = (),
             device: Any = None, returns: str | None = None, in_shardings: Any = None,
-            out_shardings: Any = None) -> Any:
+            out_shardings: Any = None, polymorphic: Any = None) -> Any:
     """Compile ``fn`` with XLA: trace per abstract signature, lower to StableHLO, cache.
 
     Usable as ``@xfront.compile``, ``@xfront.compile(static_argnums=...)`` or
@@ -893,14 +957,19 @@ def compile(fn: Callable | None = None, *, static_argnums: int | Sequence[int] =
       returns: output framework override (see NOTE [Which framework do outputs come back in?]).
       in_shardings / out_shardings: NamedShardings (one for all, one per argument/result) that
         make ``fn`` one program partitioned over a mesh of devices (xfront/sharding.py).
+      polymorphic: dimensions that vary, one spec per positional argument, e.g.
+        ``("b, _", "b")``: ``b`` is symbolic, ``_`` static. Traces and lowers once for all
+        sizes, compiles once per size (NOTE [Polymorphic compile] in xfront/_spec.py).
     """
     if in_shardings is not None or out_shardings is not None:
         from xfront.sharding import compile_sharded
 
-        if static_argnums or static_argnames or donate_argnums or device is not None:
+        if (static_argnums or static_argnames or donate_argnums or device is not None
+                or polymorphic is not None):
             raise _errors.err(_errors.ArgumentError, "compile",
-                              "static_argnums, static_argnames, donate_argnums and device are "
-                              "not supported together with in_shardings/out_shardings yet",
+                              "static_argnums, static_argnames, donate_argnums, device and "
+                              "polymorphic are not supported together with "
+                              "in_shardings/out_shardings yet",
                               "close over static values (functools.partial); the mesh of the "
                               "shardings decides the devices")
 
@@ -911,7 +980,8 @@ def compile(fn: Callable | None = None, *, static_argnums: int | Sequence[int] =
 
     def wrap(f: Callable) -> CompiledFunction:
         return CompiledFunction(f, static_argnums=static_argnums, static_argnames=static_argnames,
-                                donate_argnums=donate_argnums, device=device, returns=returns)
+                                donate_argnums=donate_argnums, device=device, returns=returns,
+                                polymorphic=polymorphic)
 
     return wrap if fn is None else wrap(fn)
 

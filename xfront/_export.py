@@ -51,6 +51,7 @@ import numpy as np
 from xfront import _core, _errors
 from xfront import _dtypes as dt
 from xfront._aval import AbstractArray
+from xfront._shapes import Dim
 from xfront._tree import LEAF, NONE, TreeDef, tree_flatten, tree_map, tree_unflatten
 
 __all__ = ["Spec", "Exported", "ArtifactError", "export", "deserialize", "import_stablehlo",
@@ -82,8 +83,9 @@ def _artifact_error(msg: str, hint: str = "") -> ArtifactError:
 class Spec:
     """The shape and dtype of one exported argument (no data): ``xf.Spec((2, 3), xf.float32)``.
 
-    ``weak=True`` marks a Python-scalar argument (see NOTE [Python scalars are weak]). Shapes are
-    static ints (symbolic dimensions are not supported yet).
+    ``weak=True`` marks a Python-scalar argument (see NOTE [Python scalars are weak]). A string
+    dimension is symbolic (``xf.Spec(("b", 128), xf.float32)``, ``xf.Spec("b, 2*b", ...)``):
+    ``f.trace``/``f.lower`` of a compiled function accept such specs (xfront/_shapes.py).
     """
 
     __slots__ = ("shape", "dtype", "weak")
@@ -96,20 +98,27 @@ class Spec:
         except TypeError:
             raise _errors.err(_errors.ArgumentError, "Spec",
                               f"shape must be a sequence of ints, got {shape!r}") from None
+        if isinstance(shape, str) or any(isinstance(d, str) for d in shape):
+            # symbolic dimensions (NOTE [Polymorphic compile] in xfront/_spec.py)
+            from xfront._spec import parse_shape
+
+            shape = parse_shape(shape, "Spec")
         for d in shape:
-            if isinstance(d, str) or d is None:
+            if d is None:
                 raise _errors.err(_errors.ShapeError, "Spec",
-                                  f"dimension {d!r} in shape {shape} is symbolic; xfront exports "
-                                  "static shapes for now", "give every dimension an int size")
+                                  f"dimension None in shape {shape} is unknown",
+                                  "give it an int size or a symbol name such as 'b'")
+            if isinstance(d, Dim):
+                continue
             if not isinstance(d, (int, np.integer)) or isinstance(d, bool) or d < 0:
                 raise _errors.err(_errors.ShapeError, "Spec",
                                   f"shape {shape} has the dimension {d!r}; dimensions are "
-                                  "non-negative ints")
+                                  "non-negative ints or symbol names")
         try:
             d = dt.dtype(dtype)
         except TypeError as e:
             raise _errors.err(_errors.DTypeError, "Spec", str(e)) from None
-        self.shape = tuple(int(s) for s in shape)
+        self.shape = tuple(s if isinstance(s, Dim) else int(s) for s in shape)
         self.dtype = d
         self.weak = bool(weak)
 
@@ -626,6 +635,11 @@ def _from_header(h: Any, payload: bytes, isolate: bytes | None = None) -> Export
 # --- export -------------------------------------------------------------------------------------
 
 def _to_arg(x: Any) -> Any:
+    if isinstance(x, Spec) and any(isinstance(d, Dim) for d in x.shape):
+        raise _errors.err(_errors.ShapeError, "export",
+                          f"{x} has symbolic dimensions; xf.export writes static shapes for now",
+                          "export per size, or stage the function into TF (tf.function with "
+                          "None dimensions) to serve every size")
     return x.aval if isinstance(x, Spec) else x
 
 

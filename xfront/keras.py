@@ -17,11 +17,10 @@ NOTE [Symbolic batch dimensions]
     leading axis None again), which assumes the function maps over the leading axis. Each
     concrete batch size seen at run time compiles (and caches) its own program. The jax
     backend always traces with concrete batch sizes (a smaller last batch is one more trace).
-    Inside ``tf.function`` (``model.fit``/``predict`` without ``run_eagerly``) the input needs
-    a known batch size: that holds while every batch has the same size (the data size a
-    multiple of the batch size, or ``drop_remainder``); a smaller last batch makes Keras
-    retrace with a ``None`` batch, which raises xfront's ShapeError (dynamic TF shape). Until
-    xfront has symbolic dimensions, use ``run_eagerly=True`` for such data.
+    Inside ``tf.function`` (``model.fit``/``predict`` without ``run_eagerly``) a smaller last
+    batch makes Keras retrace with a ``None`` batch, which the TF bridge stages as one module
+    with a symbolic batch dimension (NOTE [Unknown TF dimensions] in
+    xfront/bridges/tensorflow.py).
 """
 
 from __future__ import annotations

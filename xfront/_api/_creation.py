@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from xfront import _core, _errors
+from xfront import _core, _errors, _shapes
 from xfront import _dtypes as dt
 from xfront._api._helpers import broadcast_to, dtype_of, ensure_array, to_array
 from xfront._array import Array
@@ -43,7 +43,7 @@ def _shape_arg(op: str, shape: Any) -> tuple[int, ...]:
     if isinstance(shape, (int, np.integer)) or (isinstance(shape, Array) and shape.ndim == 0):
         shape = (shape,)
     try:
-        out = tuple(operator.index(s) for s in shape)
+        out = tuple(s if _shapes.is_symbolic(s) else operator.index(s) for s in shape)
     except TypeError:
         raise _errors.err(_errors.ArgumentError, op,
                           f"shape must be a sequence of integers, got {shape!r}") from None

@@ -191,7 +191,7 @@ def _index_operand(plan: _Plan, *, clamp: bool, keep: np.ndarray | None = None
                    ) -> tuple[Any, int]:
     """The gather/scatter start indices (B + (k,), or B when k == 1) and index_vector_dim."""
     y_shape = plan.y_shape
-    idt = ix.index_dtype(max(y_shape, default=0) + 1)
+    idt = ix.index_dtype(*(n + 1 for n in y_shape))
     cols = []
     for a, k in zip(plan.adv_axes, plan.adv):
         n = y_shape[a]
@@ -214,7 +214,7 @@ def _index_operand(plan: _Plan, *, clamp: bool, keep: np.ndarray | None = None
 def _dynamic_starts(plan: _Plan) -> list[Any]:
     """Clamped 0-d start per window axis (every index array of the plan is 0-d)."""
     y_shape = plan.y_shape
-    idt = ix.index_dtype(max(y_shape, default=0) + 1)
+    idt = ix.index_dtype(*(n + 1 for n in y_shape))
     starts: list[Any] = [np.zeros((), idt.np) for _ in y_shape]
     for a, k in zip(plan.adv_axes, plan.adv):
         n = y_shape[a]

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from xfront import _core, _errors
+from xfront import _core, _errors, _shapes
 from xfront import _dtypes as dt
 from xfront._api._helpers import _foreign_to_array, describe, ensure_array, to_array
 from xfront._array import Array
@@ -218,6 +218,8 @@ def slice_bounds(op: str, k: slice, n: int) -> tuple[int, int, int]:
                               "depends on values and cannot be compiled",
                               "make the bound static (static_argnums), or index one element "
                               "with a traced integer: x[i]")
+    if isinstance(n, _shapes.Dim):
+        return _symbolic_slice_bounds(op, k, n)
     try:
         s0, s1, step = k.indices(n)
     except TypeError:
@@ -226,6 +228,36 @@ def slice_bounds(op: str, k: slice, n: int) -> tuple[int, int, int]:
     except ValueError as e:
         raise _errors.err(_errors.ShapeError, op, f"bad slice {k}: {e}") from None
     return s0, step, len(range(s0, s1, step))
+
+
+def _symbolic_slice_bounds(op: str, k: slice, n: Any) -> tuple[Any, Any, Any]:
+    """``slice_bounds`` for a symbolic axis size (xfront/_shapes.py): the result is an
+    expression (``min(3, b)``...); a bound whose clamping cannot be decided raises a clear
+    error naming the symbol."""
+    for b in (k.start, k.stop, k.step):
+        if b is not None and not (_is_int_scalar(b) or _shapes.is_symbolic(b)):
+            raise _errors.err(_errors.XfIndexError, op,
+                              f"slice bounds must be integers or None, got {k}")
+    step = 1 if k.step is None else operator.index(k.step)
+    if step == 0:
+        raise _errors.err(_errors.ShapeError, op, f"bad slice {k}: slice step cannot be zero")
+
+    def norm(b: Any, default: Any, lo: Any, hi: Any) -> Any:
+        if b is None:
+            return default
+        b = b if _shapes.is_symbolic(b) else operator.index(b)
+        v = b + n if b < 0 else b
+        return _shapes.dim_max(lo, _shapes.dim_min(v, hi))
+
+    if step > 0:
+        s0 = norm(k.start, 0, 0, n)
+        s1 = norm(k.stop, n, 0, n)
+        count = _shapes.dim_max((s1 - s0 + step - 1) // step, 0)
+    else:
+        s0 = norm(k.start, n - 1, -1, n - 1)
+        s1 = norm(k.stop, -1, -1, n - 1)
+        count = _shapes.dim_max((s0 - s1 - step - 1) // -step, 0)
+    return s0, step, count
 
 
 class Window:
@@ -250,7 +282,7 @@ class Window:
                 s0, step = n - 1 - s0, -step
             if m == 0:
                 s0, step = 0, 1
-            last = s0 + (m - 1) * step + 1 if m else 0
+            last = s0 + (m - 1) * step + 1 if _shapes.is_symbolic(m) or m else 0
             start.append(s0)
             limit.append(last)
             strides.append(step)
@@ -300,6 +332,8 @@ def check_int_index(op: str, i: int, n: int, axis: int) -> int:
     if not -n <= i < n:
         raise _errors.err(_errors.XfIndexError, op,
                           f"index {i} is out of bounds for axis {axis} with size {n}")
+    if _shapes.is_symbolic(n):
+        return i + n if i < 0 else i
     return i % n
 
 

@@ -10,7 +10,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from xfront import _errors
+from xfront import _errors, _shapes
 from xfront import _dtypes as dt
 from xfront._api._helpers import (broadcast_shapes, cast, ensure_array, normalize_axes,
                                   normalize_axis, promote, to_array)
@@ -27,13 +27,15 @@ def reshape(x: Any, /, shape: Sequence[int], *, copy: bool | None = None) -> Any
     if isinstance(shape, (int, np.integer)):
         shape = (shape,)
     try:
-        shp = [operator.index(s) for s in shape]
+        shp = [s if _shapes.is_symbolic(s) else operator.index(s) for s in shape]
     except TypeError:
         raise _errors.err(_errors.ArgumentError, "reshape",
                           f"shape must be a sequence of integers, got {shape!r}") from None
     if shp.count(-1) > 1 or any(s < -1 for s in shp):
         raise _errors.err(_errors.ShapeError, "reshape",
                           f"invalid shape {tuple(shp)}: at most one -1 and no other negatives")
+    if not _shapes.is_static_shape((*shp, *x.shape)):
+        return sh.reshape(x, shape=_symbolic_reshape(x, shp))
     if -1 in shp:
         known = int(np.prod([s for s in shp if s != -1], dtype=np.int64))
         if known == 0 or x.size % known:
@@ -45,6 +47,33 @@ def reshape(x: Any, /, shape: Sequence[int], *, copy: bool | None = None) -> Any
                           f"cannot reshape {x.aval.short} (size {x.size}) into {tuple(shp)}",
                           "the number of elements must stay the same")
     return sh.reshape(x, shape=shp)
+
+
+def _symbolic_reshape(x: Any, shp: list[Any]) -> list[Any]:
+    """The target shape of a reshape with symbolic dimensions (xfront/_shapes.py): the sizes
+    must agree as polynomials, and -1 must divide out exactly, for every value of the
+    symbols; otherwise the error names the symbols and the constraint."""
+    size = x.aval.size
+    syms = ", ".join(sorted(_shapes.symbols_of((*x.shape, *shp))))
+    target = "(" + ", ".join(map(str, shp)) + ")"
+    if -1 in shp:
+        known = _shapes.prod(s for s in shp if s != -1)
+        q = _shapes.exact_div(size, known) if not (type(known) is int and known == 0) else None
+        if q is None:
+            raise _errors.err(_errors.ShapeError, "reshape",
+                              f"cannot reshape {x.aval.short} into {target}: the size {size} is "
+                              f"not known to be divisible by {known} for every value of the "
+                              f"symbolic dimension(s) {syms}",
+                              "use a shape whose product is the same expression, e.g. with the "
+                              "symbol in it")
+        shp = list(shp)
+        shp[shp.index(-1)] = q
+    if _shapes.prod(shp) != size:
+        raise _errors.err(_errors.ShapeError, "reshape",
+                          f"cannot reshape {x.aval.short} into {target}: {_shapes.prod(shp)} "
+                          f"elements is not {size} for every value of the symbolic "
+                          f"dimension(s) {syms}", "the number of elements must stay the same")
+    return shp
 
 
 def permute_dims(x: Any, /, axes: Sequence[int]) -> Any:
@@ -206,7 +235,7 @@ def unstack(x: Any, /, *, axis: int = 0) -> tuple[Any, ...]:
 def broadcast_to(x: Any, /, shape: Sequence[int]) -> Any:
     """Broadcast ``x`` to ``shape``."""
     x = _arr("broadcast_to", x)
-    shape = tuple(operator.index(s) for s in shape)
+    shape = tuple(s if _shapes.is_symbolic(s) else operator.index(s) for s in shape)
     out = broadcast_shapes("broadcast_to", tuple(x.shape), shape)
     if out != shape:
         raise _errors.err(_errors.ShapeError, "broadcast_to",

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from xfront import _errors
+from xfront import _errors, _shapes
 from xfront import _dtypes as dt
 from xfront._api._helpers import (broadcast_shapes, broadcast_to, cast, dtype_of, ensure_array,
                                   normalize_axes, normalize_axis, promote, require, to_array)
@@ -121,7 +121,11 @@ def var(x: Any, /, *, axis: Any = None, correction: float = 0.0, keepdims: bool 
         sq = ew.mul(centered, centered)
     ss = red.reduce_sum(sq, axes=axes)
     # NumPy: divide by builtins.max(n - correction, 0); 0/0 gives NaN and x/0 gives inf
-    out = ew.div(ss, ew.full_like(ss, builtins.max(n - correction, 0)))
+    if _shapes.is_symbolic(n):  # a traced count (xfront/_shapes.py)
+        d = ew.sub(ew.full_like(ss, n), ew.full_like(ss, correction))
+        out = ew.div(ss, ew.max(d, ew.full_like(ss, 0)))
+    else:
+        out = ew.div(ss, ew.full_like(ss, builtins.max(n - correction, 0)))
     return _keep(out, x, axes, keepdims)
 
 

@@ -268,7 +268,8 @@ def _staged(artifact: bytes, consts: list[np.ndarray], inputs: list[Any], out_av
 
     return list(tfxla.call_module(
         [tf.constant(c) for c in consts] + list(inputs), version=9, module=artifact,
-        Tout=[tf_dtype(a.dtype) for a in out_avals], Sout=[list(a.shape) for a in out_avals],
+        Tout=[tf_dtype(a.dtype) for a in out_avals],
+        Sout=[[d if type(d) is int else None for d in a.shape] for a in out_avals],
         platforms=[tf_platform]))
 
 
@@ -277,6 +278,33 @@ def _module(graph: Any, platform: str) -> tuple[bytes, list[np.ndarray]]:
 
     artifact = runtime.portable_artifact(lower_graph(graph, platform=platform).text)
     return artifact, [np.asarray(c) for c in graph.consts]
+
+
+def _symbolic_shape(cf: Any, i: int, dims: list[Any]) -> tuple[Any, ...]:
+    """An argument's shape with TF's unknown (None) dimensions made symbolic.
+
+    NOTE [Unknown TF dimensions]
+        Inside ``tf.function`` (and Keras, which builds layers on ``(None, ...)``), an unknown
+        dimension becomes a symbolic one (xfront/_shapes.py) and the call stages one
+        polymorphic module into XlaCallModule, which refines it to the run-time shapes. Names:
+        the axis's symbol in ``compile(polymorphic=...)`` when given; otherwise an unknown axis
+        0 is the batch symbol ``batch``, shared by every argument (so batched arguments
+        broadcast together), and any other unknown axis gets its own symbol ``d<arg>_<axis>``.
+    """
+    from xfront import _shapes
+
+    if None not in dims:
+        return tuple(dims)
+    spec = cf._poly[i] if cf._poly is not None and i < len(cf._poly) else None
+    out: list[Any] = []
+    for axis, d in enumerate(dims):
+        if d is not None:
+            out.append(d)
+        elif spec is not None and axis < len(spec) and spec[axis]:
+            out.append(_shapes.symbol(spec[axis]))
+        else:
+            out.append(_shapes.symbol("batch" if axis == 0 else f"d{i}_{axis}"))
+    return tuple(out)
 
 
 def graph_call(cf: Any, args: tuple, kwargs: dict) -> Any:
@@ -315,14 +343,12 @@ def graph_call(cf: Any, args: tuple, kwargs: dict) -> Any:
             continue
         t = leaf.read_value() if hasattr(leaf, "read_value") else tf.convert_to_tensor(leaf)
         shape = t.shape
-        if shape.rank is None or None in shape.as_list():
+        if shape.rank is None:
             raise _errors.err(_errors.ShapeError, "compile",
-                              f"argument #{i} of `{cf.__name__}` has the dynamic TF shape "
-                              f"{shape}; xfront compiles for static shapes",
-                              "give tf.function an input_signature with full shapes; a Keras "
-                              "layer that calls xfront should define compute_output_shape, so "
-                              "that Keras never calls it with a None batch size")
-        aval = AbstractArray(tuple(shape.as_list()), ADAPTER.dtype(t.dtype, "compile"))
+                              f"argument #{i} of `{cf.__name__}` has a TF shape of unknown rank",
+                              "give tf.function an input_signature with a rank")
+        aval = AbstractArray(_symbolic_shape(cf, i, shape.as_list()),
+                             ADAPTER.dtype(t.dtype, "compile"))
         avals.append(aval)
         inputs.append(t)
         wrt.append(aval.dtype.kind in "fc")
@@ -369,8 +395,7 @@ def _staged_with_gradient(plan: Any, artifact: bytes, consts: list[np.ndarray], 
         outs, residuals = res_all[:n], res_all[n:]
 
         def grad(*dys: Any) -> list[Any]:
-            cts = [dys[j] if dys[j] is not None else
-                   tf.zeros(plan.out_avals[j].shape, tf_dtype(plan.out_avals[j].dtype))
+            cts = [dys[j] if dys[j] is not None else tf.zeros_like(outs[j])
                    for j in g.ct_outs]
             got = _staged(bwd_artifact, bwd_consts,
                           [xs[i] for i in g.bwd_primals] + residuals + cts, bwd_avals,

@@ -306,9 +306,8 @@ ADAPTER = TorchAdapter()
 #     op's fake (meta) implementation traces the xfront function abstractly (xfront's shape
 #     rules) to get the output shapes and dtypes; its real implementation runs the compiled
 #     executable. The op is functional (no mutation, outputs never alias inputs), so inductor
-#     may reorder or fuse around it. xfront compiles per static shape: under ``dynamic=True`` the
-#     sizes an xfront function sees are specialized (torch guards on them and recompiles when
-#     they change).
+#     may reorder or fuse around it. Under ``dynamic=True`` the sizes stay symbolic (NOTE
+#     [Symbolic sizes under torch.compile]).
 #
 #     Gradients: when grad mode is on and a float tensor argument requires grad, the spec
 #     records that ``wrt`` mask and the op runs the forward program that also returns the
@@ -422,28 +421,97 @@ _OUT_TREES: dict[tuple, Any] = {}
 
 def _static_shape(t: Any) -> tuple[int, ...]:
     # int() on a symbolic size specializes it (torch adds a guard and recompiles for other
-    # sizes): xfront programs are compiled per static shape anyway
+    # sizes)
     return tuple(int(s) for s in t.shape)
+
+
+def _symbolic_shape(t: Any) -> tuple[Any, ...]:
+    """A tensor's shape with torch's symbolic sizes (SymInts of ``dynamic=True`` or
+    ``mark_dynamic``) as xfront symbolic dimensions named after torch's symbols (NOTE
+    [Symbolic sizes under torch.compile]); a size that is not a plain symbol is specialized."""
+    from xfront import _shapes
+
+    torch = _t()
+    out: list[Any] = []
+    for s in t.shape:
+        if isinstance(s, torch.SymInt):
+            expr = s.node.expr
+            if getattr(expr, "is_Symbol", False) and str(expr).isidentifier():
+                out.append(_shapes.symbol(str(expr)))
+                continue
+        out.append(int(s))
+    return tuple(out)
 
 
 def _signature(spec: str, tensors: list[Any]) -> tuple:
     return (spec,) + tuple((_static_shape(t), t.dtype) for t in tensors)
 
 
-def _stand_ins(tensors: list[Any]) -> list[Any]:
+def _stand_ins(tensors: list[Any], symbolic: bool = False) -> list[Any]:
     from xfront._aval import AbstractArray
 
-    return [AbstractArray(_static_shape(t), ADAPTER.dtype(t.dtype, "compile")) for t in tensors]
+    shape = _symbolic_shape if symbolic else _static_shape
+    return [AbstractArray(shape(t), ADAPTER.dtype(t.dtype, "compile")) for t in tensors]
 
+
+# NOTE [Symbolic sizes under torch.compile]
+#     Under ``torch.compile(dynamic=True)`` or ``torch._dynamo.mark_dynamic`` the fake tensors
+#     that reach ``xfront::call`` have SymInt sizes. For calls that need no gradient, the fake
+#     implementation traces the xfront function once per symbolic signature, with each plain
+#     torch symbol (``s0``) as an xfront symbolic dimension of the same name, and returns
+#     outputs whose sizes are xfront's shape expressions evaluated on torch's SymInts; no size
+#     is specialized, so one Dynamo graph serves every batch size (the real implementation
+#     runs the compiled program for each concrete shape). Where xfront's shape rules need a
+#     fact the symbols do not prove (torch names equal sizes with distinct symbols until it
+#     guards on their equality: ``x @ w + b`` with ``w: (4, s1)``, ``b: (s2,)``), the call
+#     falls back to specializing its sizes, as calls that record gradients always do (the VJP
+#     programs are planned per static shape), so torch guards on them and recompiles per size.
 
 def _traced(spec: str, tensors: list[Any]) -> Any:
-    key = _signature(spec, tensors)
+    symbolic = not _leaf_wrt(spec)
+    shapes = tuple((_symbolic_shape(t) if symbolic else _static_shape(t), t.dtype)
+                   for t in tensors)
+    key = (spec,) + shapes
+    hit = _OUT_TREES.get(key)
+    if hit is None:
+        from xfront import _errors
+
+        try:
+            cf, args, kwargs = _rebuild(spec, _stand_ins(tensors, symbolic))
+            traced = cf.trace(*args, **kwargs)
+        except (_errors.XfrontError, TypeError):  # (a genuine error recurs in the retry)
+            if not symbolic or all(type(d) is int for t in shapes for d in t[0]):
+                raise
+            # a fact the symbols do not prove (torch gives equal sizes distinct symbols unless
+            # it guarded on their equality): specialize the sizes (torch guards on them)
+            return _traced_static(spec, tensors)
+        hit = _OUT_TREES[key] = (traced.out_tree, [a.strong() for a in traced.graph.out_avals])
+    return hit
+
+
+def _traced_static(spec: str, tensors: list[Any]) -> Any:
+    key = ("static", spec) + tuple((_static_shape(t), t.dtype) for t in tensors)
     hit = _OUT_TREES.get(key)
     if hit is None:
         cf, args, kwargs = _rebuild(spec, _stand_ins(tensors))
         traced = cf.trace(*args, **kwargs)
         hit = _OUT_TREES[key] = (traced.out_tree, [a.strong() for a in traced.graph.out_avals])
     return hit
+
+
+def _torch_sizes(shape: tuple[Any, ...], tensors: list[Any]) -> list[Any]:
+    """``shape`` with xfront symbols replaced by the tensors' SymInts of the same name."""
+    from xfront import _shapes
+
+    if _shapes.is_static_shape(shape):
+        return list(shape)
+    env: dict[str, Any] = {}
+    for t in tensors:
+        for s in t.shape:
+            expr = getattr(getattr(s, "node", None), "expr", None)
+            if expr is not None and getattr(expr, "is_Symbol", False):
+                env.setdefault(str(expr), s)
+    return [_shapes.evaluate(d, env) for d in shape]
 
 
 def _plan(spec: str, tensors: list[Any]) -> Any:
@@ -507,7 +575,8 @@ def _call_fake(spec: str, args: list[Any]) -> list[Any]:
     if _leaf_wrt(spec):
         avals = avals + _plan(spec, args).residual_avals
     dev = args[0].device if args else torch.device("cpu")
-    return [torch.empty(a.shape, dtype=torch_dtype(a.dtype), device=dev) for a in avals]
+    return [torch.empty(_torch_sizes(a.shape, args), dtype=torch_dtype(a.dtype), device=dev)
+            for a in avals]
 
 
 # the backward op's registered signatures: spec -> (plan, forward spec, tensor leaf positions)

@@ -15,7 +15,7 @@ import ml_dtypes
 import numpy as np
 
 from xfront import _dtypes as dt
-from xfront import _errors
+from xfront import _errors, _shapes
 from xfront._aval import AbstractArray
 from xfront._core import NONDIFFERENTIABLE, Primitive
 from xfront.lowering.rules import elementwise as L
@@ -55,6 +55,9 @@ def _special(name: str) -> Callable:
 
 def full_like(x: Any, value: Any) -> Any:
     """A strict-prim constant with ``x``'s shape and dtype."""
+    if _shapes.is_symbolic(value):  # a count under symbolic shapes (``mean``): a traced size
+        v = convert(_shape.dimension_size(value), dtype=x.dtype)
+        return _shape.broadcast_in_dim(v, shape=x.shape, dims=())
     return _shape.broadcast_in_dim(np.asarray(value, dtype=x.dtype.np), shape=x.shape, dims=())
 
 # --- unary ---------------------------------------------------------------------------------

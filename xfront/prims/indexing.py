@@ -30,7 +30,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from xfront import _dtypes as dt
-from xfront import _errors
+from xfront import _errors, _shapes
 from xfront._aval import AbstractArray
 from xfront._core import Primitive
 from xfront.lowering.rules import indexing as L
@@ -468,7 +468,9 @@ def dynamic_update_slice(x: Any, update: Any, starts: Sequence[Any]) -> Any:
 
 def index_dtype(*sizes: int) -> dt.DType:
     """int32 when every size fits (smaller indices, faster gathers), else int64."""
-    return dt.int32 if max(sizes, default=0) < 2 ** 31 - 1 else dt.int64
+    # (a symbolic size counts as its upper bound, xfront/_shapes.py)
+    return dt.int32 if max((_shapes.upper_bound(s) for s in sizes), default=0) < 2 ** 31 - 1 \
+        else dt.int64
 
 
 def point_indices(idx: Any, axis: int, ndim: int) -> Any:

@@ -14,6 +14,7 @@ import numpy as np
 
 from xfront import _dtypes as dt
 from xfront import _errors
+from xfront import _shapes
 from xfront._aval import AbstractArray
 from xfront._core import NONDIFFERENTIABLE, Primitive
 from xfront.lowering.rules import shape as L
@@ -60,15 +61,18 @@ broadcast_in_dim_p = Primitive("broadcast_in_dim", abstract_eval=_broadcast_in_d
 
 
 def broadcast_in_dim(x: Any, *, shape: Sequence[int], dims: Sequence[int]) -> Any:
-    return broadcast_in_dim_p.bind(x, shape=tuple(int(s) for s in shape),
+    return broadcast_in_dim_p.bind(x, shape=tuple(_shapes.as_dim(s) for s in shape),
                                    dims=tuple(int(d) for d in dims))
 
 
 # --- reshape ---------------------------------------------------------------------------------
 
 def _reshape_abstract_eval(x: AbstractArray, *, shape: tuple[int, ...]) -> AbstractArray:
-    if int(np.prod(shape, dtype=np.int64)) != x.size or any(s < 0 for s in shape):
-        raise _shape_err("reshape", f"cannot reshape {x.short} to {shape}")
+    if any(s < 0 for s in shape) or (
+            _shapes.prod(shape) != x.size if not _shapes.is_static_shape((*shape, *x.shape))
+            else int(np.prod(shape, dtype=np.int64)) != x.size):
+        raise _shape_err("reshape", f"cannot reshape {x.short} to "
+                                    f"({', '.join(map(str, shape))})")
     return AbstractArray(tuple(shape), x.dtype, x.weak)
 
 
@@ -78,7 +82,7 @@ reshape_p = Primitive("reshape", abstract_eval=_reshape_abstract_eval,
 
 
 def reshape(x: Any, *, shape: Sequence[int]) -> Any:
-    return reshape_p.bind(x, shape=tuple(int(s) for s in shape))
+    return reshape_p.bind(x, shape=tuple(_shapes.as_dim(s) for s in shape))
 
 
 # --- transpose -------------------------------------------------------------------------------
@@ -129,7 +133,7 @@ def _slice_abstract_eval(x: AbstractArray, *, start, limit, strides) -> Abstract
         if not (0 <= s <= l <= n) or k < 1:
             raise _shape_err("slice", f"bad slice start={start} limit={limit} strides={strides} "
                                       f"for {x.short}")
-        shape.append(-(-(l - s) // k))
+        shape.append((l - s + k - 1) // k)  # ceil((l - s) / k), a normal form for symbols
     return AbstractArray(tuple(shape), x.dtype, x.weak)
 
 
@@ -157,8 +161,8 @@ slice_p = Primitive("slice", abstract_eval=_slice_abstract_eval, ref=_slice_ref,
 def slice(x: Any, *, start: Sequence[int], limit: Sequence[int],  # noqa: A001
           strides: Sequence[int] | None = None) -> Any:
     strides = strides if strides is not None else (1,) * len(start)
-    return slice_p.bind(x, start=tuple(map(int, start)), limit=tuple(map(int, limit)),
-                        strides=tuple(map(int, strides)))
+    return slice_p.bind(x, start=tuple(map(_shapes.as_dim, start)),
+                        limit=tuple(map(_shapes.as_dim, limit)), strides=tuple(map(int, strides)))
 
 
 # --- pad -------------------------------------------------------------------------------------
@@ -265,7 +269,33 @@ iota_p = Primitive("iota", abstract_eval=_iota_abstract_eval, ref=_iota_ref, low
 
 
 def iota(dtype: Any, shape: Sequence[int], axis: int = 0) -> Any:
-    return iota_p.bind(shape=tuple(int(s) for s in shape), dtype=dt.dtype(dtype), axis=int(axis))
+    return iota_p.bind(shape=tuple(_shapes.as_dim(s) for s in shape), dtype=dt.dtype(dtype),
+                       axis=int(axis))
+
+
+# --- dimension_size --------------------------------------------------------------------------
+# The value of a (symbolic) dimension as a 0-d int64 array: ``mean`` divides by a count that
+# is ``b`` under symbolic shapes. Static dimensions never reach it (they are constants).
+
+def _dimension_size_abstract_eval(*, dim) -> AbstractArray:
+    return AbstractArray((), dt.int64)
+
+
+def _dimension_size_ref(*, dim) -> np.ndarray:
+    if _shapes.is_symbolic(dim):
+        raise _shape_err("dimension_size", f"the symbolic dimension {dim} has no value outside "
+                                           "a compiled function")
+    return np.asarray(dim, dtype=np.int64)
+
+
+dimension_size_p = Primitive("dimension_size", abstract_eval=_dimension_size_abstract_eval,
+                             ref=_dimension_size_ref, lowering=L.dimension_size,
+                             vjp=NONDIFFERENTIABLE)
+
+
+def dimension_size(dim: Any) -> Any:
+    """A 0-d int64 array holding the size ``dim`` (an int or a symbolic dimension)."""
+    return dimension_size_p.bind(dim=_shapes.as_dim(dim))
 
 
 __all__ = ["broadcast_in_dim", "reshape", "transpose", "rev", "slice", "pad", "concatenate", "iota",
@@ -319,3 +349,5 @@ slice_p.batch = _slice_rule
 pad_p.batch = _pad_rule
 concatenate_p.batch = _concatenate_rule
 iota_p.batch = _bt.NotBatchable("it takes no operands, so no input of it is ever batched")
+dimension_size_p.batch = _bt.NotBatchable("it takes no operands, so no input of it is ever "
+                                          "batched")

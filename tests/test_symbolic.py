@@ -1,0 +1,334 @@
+"""Symbolic shapes: dimension expressions (xfront/_shapes.py), ``xf.Spec`` with symbol names,
+``xf.compile(polymorphic=...)`` (trace and lower once, refine and compile per size)."""
+
+import pickle
+
+import numpy as np
+import pytest
+
+import xfront as xf
+from xfront import _shapes
+from xfront._shapes import InconclusiveDimensionError, symbol
+
+b, c = symbol("b"), symbol("c")
+
+
+# --- dimension expressions -------------------------------------------------------------------
+
+def test_expressions_normalize_print_and_hash():
+    assert str(2 * b + 1) == "2*b + 1"
+    assert str(b * c - 3) == "b*c - 3"
+    assert str((b + 1) ** 2) == "b^2 + 2*b + 1"
+    assert str(b // 2) == "floordiv(b, 2)" and str(b % 3) == "mod(b, 3)"
+    assert str(_shapes.dim_max(b, 4)) == "max(4, b)"
+    assert (2 * b) // 2 == b and (2 * b) % 2 == 0 and (b + 1) - b == 1
+    assert type((b + 1) - b) is int  # constants come back as plain ints
+    assert hash(2 * b) == hash(b + b) and {b * c: 1}[c * b] == 1
+    assert _shapes.exact_div(3 * b * c, b) == 3 * c and _shapes.exact_div(3 * b, 2) is None
+    for e in (2 * b + 1, b * c - 3, b // 2 + c % 3, _shapes.dim_min(b, c) + 1):
+        assert _shapes.parse(str(e)) == e
+        assert pickle.loads(pickle.dumps(e)) == e
+    assert (b // 2 + c % 3).evaluate({"b": 7, "c": 5}) == 3 + 2
+
+
+def test_comparisons_decide_or_raise_naming_the_symbols():
+    assert b == b and b != 4 and not (b == 4)  # == compares normal forms
+    assert b >= 1 and b + 1 > b and b < 2 ** 32 and 0 <= b - 1
+    assert _shapes.dim_min(3, b) <= b and _shapes.dim_max(b, 4) >= b
+    assert 2 * (b // 2) <= b and 2 * ((b + 1) // 2) - 1 <= b
+    assert max(b - 1, 0) == b - 1  # builtin max works where the order is known
+    for bad in (lambda: b > 4, lambda: b < c, lambda: bool(b - 1), lambda: int(b),
+                lambda: 4 % b):
+        with pytest.raises(InconclusiveDimensionError, match=r"symbolic dimensions: cannot "
+                                                             r"decide .*b"):
+            bad()
+    assert issubclass(InconclusiveDimensionError, xf.XfrontError)
+    assert issubclass(InconclusiveDimensionError, ValueError)
+
+
+# --- tracing and lowering ----------------------------------------------------------------------
+
+def _f(x, y):
+    return xf.sum(x * 2.0 + y[:, None], axis=1)
+
+
+def test_trace_prints_symbols_and_lower_shows_dynamic_dims():
+    cf = xf.compile(_f)
+    specs = (xf.Spec(("b", 4), xf.float32), xf.Spec("b", xf.float32))
+    g = str(cf.trace(*specs))
+    assert "a:f32[b,4], b:f32[b]" in g and "f32[b] = reduce_sum" in g
+    text = cf.lower(*specs).as_text(pretty=False)
+    assert "tensor<?x4xf32>" in text and "stablehlo.get_dimension_size" in text
+    assert "dynamic_broadcast_in_dim" in text
+    # the polymorphic compile shows the same module for concrete arguments
+    pf = xf.compile(_f, polymorphic=("b, _", "b"))
+    x, y = np.ones((3, 4), np.float32), np.ones(3, np.float32)
+    assert "tensor<?x4xf32>" in pf.lower(x, y).as_text(pretty=False)
+    # static shapes stay plain ints and static StableHLO
+    st = xf.compile(_f).lower(x, y)
+    assert all(type(d) is int for a in st.in_avals for d in a.shape)
+    assert "?" not in st.text and "dynamic" not in st.text
+
+
+def test_refinement_gives_static_modules():
+    from xfront._aval import AbstractArray
+    from xfront.lowering import runtime, specialize
+
+    low = xf.compile(_f).lower(xf.Spec(("b", 4), xf.float32), xf.Spec(("b",), xf.float32))
+    f32 = xf.float32
+    text = runtime.refine_shapes(specialize(low, [AbstractArray((5, 4), f32),
+                                                  AbstractArray((5,), f32)],
+                                            [AbstractArray((5,), f32)]))
+    assert "?" not in text and "_xf_poly" not in text and "tensor<5x4xf32>" in text
+
+
+# --- one trace, many sizes: every shape-manipulating op ----------------------------------------
+
+F = np.float32
+OPS = {  # name: (xfront fn, NumPy fn, argument shapes with symbols, polymorphic spec)
+    "broadcasting": (lambda x, y: x + y[:, None], lambda x, y: x + y[:, None],
+                     [("b", 4), ("b",)], ("b, _", "b")),
+    "sum": (lambda x: xf.sum(x, axis=0), lambda x: x.sum(0), [("b", 4)], ("b, _",)),
+    "mean": (lambda x: xf.mean(x, axis=0), lambda x: x.mean(0), [("b", 4)], ("b, _",)),
+    "var": (lambda x: xf.var(x, axis=0, correction=1), lambda x: np.var(x, 0, ddof=1),
+            [("b", 4)], ("b, _",)),
+    "max": (lambda x: xf.max(x), lambda x: x.max(), [("b", 4)], ("b, _",)),
+    "argmax": (lambda x: xf.argmax(x, axis=0), lambda x: np.argmax(x, 0), [("b", 4)],
+               ("b, _",)),
+    "reshape_split": (lambda x: xf.reshape(x, (-1, 2, 2)), lambda x: x.reshape(-1, 2, 2),
+                      [("b", 4)], ("b, _",)),
+    "reshape_flat": (lambda x: xf.reshape(x, (-1,)), lambda x: x.reshape(-1), [("b", 4)],
+                     ("b, _",)),
+    "transpose": (lambda x: x.T, lambda x: x.T, [("b", 4)], ("b, _",)),
+    "moveaxis": (lambda x: xf.moveaxis(x, 0, 1), lambda x: np.moveaxis(x, 0, 1), [("b", 4)],
+                 ("b, _",)),
+    "expand_squeeze": (lambda x: xf.squeeze(xf.expand_dims(x, axis=1), axis=1), lambda x: x,
+                       [("b", 4)], ("b, _",)),
+    "concat": (lambda x, y: xf.concat([x, y], axis=0), lambda x, y: np.concatenate([x, y]),
+               [("b", 4), ("c", 4)], ("b, _", "c, _")),
+    "stack": (lambda x, y: xf.stack([x, y]), lambda x, y: np.stack([x, y]),
+              [("b", 4), ("b", 4)], ("b, _", "b, _")),
+    "flip": (lambda x: xf.flip(x, axis=0), lambda x: x[::-1], [("b", 4)], ("b, _",)),
+    "slice_tail": (lambda x: x[1:], lambda x: x[1:], [("b", 4)], ("b, _",)),
+    "slice_step": (lambda x: x[::2], lambda x: x[::2], [("b", 4)], ("b, _",)),
+    "slice_rev": (lambda x: x[::-1, 1:3], lambda x: x[::-1, 1:3], [("b", 4)], ("b, _",)),
+    "slice_head": (lambda x: x[:3], lambda x: x[:3], [("b", 4)], ("b, _",)),
+    "index_last": (lambda x: x[-1], lambda x: x[-1], [("b", 4)], ("b, _",)),
+    "pad": (lambda x: xf.pad(x, ((1, 2), (0, 1))), lambda x: np.pad(x, ((1, 2), (0, 1))),
+            [("b", 4)], ("b, _",)),
+    "broadcast_to": (lambda x, y: xf.broadcast_to(y, x.shape),
+                     lambda x, y: np.broadcast_to(y, x.shape), [("b", 4), (4,)], ("b, _",)),
+    "zeros_like": (lambda x: xf.zeros_like(x) + 1, lambda x: np.zeros_like(x) + 1, [("b", 4)],
+                   ("b, _",)),
+    "matmul": (lambda x, w: x @ w, lambda x, w: x @ w, [("b", 4), (4, 3)], ("b, _",)),
+    "matmul_contract": (lambda x: x.T @ x, lambda x: x.T @ x, [("b", 4)], ("b, _",)),
+    "sort": (lambda x: xf.sort(x, axis=0), lambda x: np.sort(x, 0), [("b", 4)], ("b, _",)),
+    "where": (lambda x: xf.where(x > 0.5, x, 0.0), lambda x: np.where(x > 0.5, x, 0.0),
+              [("b", 4)], ("b, _",)),
+    "softmax": (lambda x: xf.exp(x) / xf.sum(xf.exp(x), axis=1, keepdims=True),
+                lambda x: np.exp(x) / np.exp(x).sum(1, keepdims=True), [("b", 4)], ("b, _",)),
+    "tile": (lambda x: xf.tile(x, (2, 1)), lambda x: np.tile(x, (2, 1)), [("b", 4)], ("b, _",)),
+    "repeat": (lambda x: xf.repeat(x, 2, axis=0), lambda x: np.repeat(x, 2, axis=0),
+               [("b", 4)], ("b, _",)),
+    "take": (lambda x: xf.take(x, xf.asarray([0, 1]), axis=0), lambda x: x[[0, 1]],
+             [("b", 4)], ("b, _",)),
+    "outer": (lambda x: x[:, None, :] * x[None, :, :], lambda x: x[:, None, :] * x[None, :, :],
+              [("b", 4)], ("b, _",)),
+    "astype": (lambda x: xf.astype(x, xf.float64), lambda x: x.astype(np.float64), [("b", 4)],
+               ("b, _",)),
+    "grad": (lambda x: xf.grad(lambda y: xf.sum(y * y))(x), lambda x: 2 * x, [("b", 4)],
+             ("b, _",)),
+    "two_symbols": (lambda x: xf.reshape(x, (-1,))[: x.shape[0]], lambda x: x.reshape(-1)[:len(x)],
+                    [("b", "c")], ("b, c",)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(OPS))
+def test_one_trace_serves_every_size(name):
+    fn, ref, shapes, poly = OPS[name]
+    traces = []
+
+    def counted(*a):
+        traces.append(1)
+        return fn(*a)
+
+    cf = xf.compile(counted, polymorphic=poly)
+    rng = np.random.default_rng(0)
+    sizes = (2, 3, 5)
+    for n in sizes:
+        args = [rng.random(tuple(n if d == "b" else n + 1 if d == "c" else d for d in s))
+                .astype(F) for s in shapes]
+        out = cf(*args)
+        np.testing.assert_allclose(np.asarray(out), ref(*args), rtol=1e-5, atol=1e-6,
+                                   err_msg=f"{name} at size {n}")
+    assert len(traces) == 1, f"{name}: traced {len(traces)} times for {len(sizes)} sizes"
+    info = cf.cache_info()
+    assert info.misses == len(sizes) and info.entries == len(sizes)
+    cf(*args)  # a repeated size is a cache hit
+    assert cf.cache_info().hits == 1 and len(traces) == 1
+
+
+def test_xfront_array_arguments_take_the_fast_path():
+    cf = xf.compile(lambda x: x * 2, polymorphic=("b",))
+    for n in (1, 4, 4, 7):
+        x = xf.asarray(np.arange(n, dtype=F))
+        np.testing.assert_array_equal(np.asarray(cf(x)), np.arange(n, dtype=F) * 2)
+    assert cf.cache_info().misses == 3 and cf.cache_info().hits == 1
+
+
+# --- errors ----------------------------------------------------------------------------------
+
+def test_reshape_that_needs_a_divisibility_fact_names_the_symbol():
+    cf = xf.compile(lambda x: xf.reshape(x, (4, -1)), polymorphic=("b, _",))
+    with pytest.raises(xf.ShapeError, match=r"reshape.*f32\[b,3\].*\(4, -1\).*3\*b.*not known "
+                                            r"to be divisible by 4.*symbolic dimension\(s\) b"):
+        cf(np.ones((4, 3), F))
+    with pytest.raises(xf.ShapeError, match=r"reshape.*\(b, 4\).*symbolic dimension\(s\) b"):
+        xf.compile(lambda x: xf.reshape(x, (x.shape[0], 4))).trace(xf.Spec(("b", 3), F))
+
+
+def test_broadcast_of_unequal_symbols_fails_at_trace_time():
+    with pytest.raises(xf.ShapeError):
+        xf.compile(lambda x, y: x + y).trace(xf.Spec(("b",), F), xf.Spec(("c",), F))
+    with pytest.raises(InconclusiveDimensionError, match=r"cannot decide 3 < b|b > 3|b"):
+        xf.compile(lambda x: x[3]).trace(xf.Spec(("b",), F))
+
+
+def test_call_sizes_that_break_a_symbol_are_named():
+    cf = xf.compile(lambda x, y: x + y, polymorphic=("b", "b"))
+    with pytest.raises(xf.ArgumentError, match=r"symbolic dimension `b` is 3 in argument args\[0\] "
+                                               r"\(axis 0\) but 4 in argument args\[1\]"):
+        cf(np.ones(3, F), np.ones(4, F))
+    with pytest.raises(xf.ArgumentError, match=r"has 2 axes, but the argument is f32\[3\]"):
+        xf.compile(lambda x: x, polymorphic=("b, _",))(np.ones(3, F))
+    with pytest.raises(xf.ArgumentError, match=r"symbolic dimension `b` \(axis 0\) must be >= 1"):
+        xf.compile(lambda x: x, polymorphic=("b",))(np.ones(0, F))
+    with pytest.raises(xf.ArgumentError, match=r"each axis must be a symbol name or '_'"):
+        xf.compile(lambda x: x, polymorphic=("2*b",))
+    with pytest.raises(xf.ShapeError, match=r"Spec.*dimension None"):
+        xf.Spec((None, 3), F)
+
+
+# --- TF and Keras: unknown dimensions (NOTE [Unknown TF dimensions]) ----------------------------
+
+@xf.compile
+def _dense_tanh(x, w, b):
+    return xf.tanh(x @ w + b)
+
+
+@pytest.mark.parametrize("jit", [False, True])
+def test_tf_function_with_none_dims_forward_and_backward(jit):
+    tf = pytest.importorskip("tensorflow")
+    rng = np.random.default_rng(1)
+    w = tf.Variable(rng.random((4, 3)).astype(F))
+    bias = np.zeros(3, F)
+
+    @tf.function(input_signature=[tf.TensorSpec([None, 4], tf.float32)], jit_compile=jit)
+    def f(x):
+        with tf.GradientTape() as t:
+            y = _dense_tanh(x, w, bias)
+            loss = tf.reduce_sum(y)
+        return y, t.gradient(loss, w)
+
+    graph = f.get_concrete_function().graph
+    assert [op.type for op in graph.get_operations()].count("XlaCallModule") == 2  # fwd + bwd
+    for n in (1, 5, 7):
+        x = rng.random((n, 4)).astype(F)
+        y, gw = f(x)
+        t = np.tanh(x @ w.numpy())
+        np.testing.assert_allclose(y.numpy(), t, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(gw.numpy(), x.T @ (1 - t ** 2), rtol=1e-4, atol=1e-5)
+
+
+def test_keras_layer_builds_on_none_fits_predicts_and_exports(tmp_path):
+    keras = pytest.importorskip("keras")
+    tf = pytest.importorskip("tensorflow")
+
+    class XDense(keras.layers.Layer):  # no compute_output_shape
+        def __init__(self, units, **kwargs):
+            super().__init__(**kwargs)
+            self.units = units
+
+        def build(self, input_shape):
+            self.w = self.add_weight(shape=(input_shape[-1], self.units),
+                                     initializer="glorot_uniform")
+            self.b = self.add_weight(shape=(self.units,), initializer="zeros")
+
+        def call(self, x):
+            return _dense_tanh(x, self.w, self.b)
+
+    keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((70, 4)).astype(F)  # batches of 32, 32 and a last one of 6
+    y = np.sin(x @ rng.standard_normal((4, 1))).astype(F)
+    model = keras.Sequential([keras.Input((4,)), XDense(16), keras.layers.Dense(1)])
+    assert model.output_shape == (None, 1)
+    model.compile(optimizer=keras.optimizers.Adam(0.02), loss="mse")
+    before = model.evaluate(x, y, verbose=0)
+    model.fit(x, y, batch_size=32, epochs=6, verbose=0)
+    assert model.evaluate(x, y, verbose=0) < 0.5 * before
+    pred = model.predict(x[:5], verbose=0)
+    assert pred.shape == (5, 1)
+    model.export(str(tmp_path / "sm"), verbose=False)
+    loaded = tf.saved_model.load(str(tmp_path / "sm"))  # (kept alive while it serves)
+    served = loaded.serve(x[:3]).numpy()
+    np.testing.assert_allclose(served, pred[:3], rtol=1e-5, atol=1e-6)
+
+
+# --- torch.compile with symbolic sizes (NOTE [Symbolic sizes under torch.compile]) ---------------
+
+def test_torch_compile_dynamic_one_graph_for_every_batch_size():
+    torch = pytest.importorskip("torch")
+    from torch._dynamo.testing import CompileCounter
+
+    cf = xf.compile(lambda x, w: xf.tanh(x @ w)[:, :2] * 2.0)
+    w = torch.randn(4, 3)
+
+    def f(x):
+        return cf(x, w) + 1
+
+    def ref(x):
+        return torch.tanh(x @ w)[:, :2] * 2 + 1
+
+    cnt = CompileCounter()
+    g = torch.compile(f, backend=cnt, dynamic=True)
+    for n in (2, 3, 5, 8):
+        x = torch.randn(n, 4)
+        torch.testing.assert_close(g(x), ref(x), atol=1e-5, rtol=1e-5)
+    assert cnt.frame_count == 1  # one Dynamo graph for four batch sizes
+
+    cnt = CompileCounter()
+    h = torch.compile(f, backend=cnt)
+    for n in (2, 3, 5):
+        x = torch.randn(n, 4)
+        torch._dynamo.mark_dynamic(x, 0)
+        torch.testing.assert_close(h(x), ref(x), atol=1e-5, rtol=1e-5)
+    assert cnt.frame_count == 1
+
+    # autograd keeps working (those calls specialize their sizes)
+    wg = torch.randn(4, 3, requires_grad=True)
+    lc = torch.compile(lambda x: (cf(x, wg) ** 2).sum(), backend="aot_eager", dynamic=True)
+    for n in (2, 3):
+        x = torch.randn(n, 4)
+        lc(x).backward()
+        got, wg.grad = wg.grad.clone(), None
+        ((torch.tanh(x @ wg)[:, :2] * 2) ** 2).sum().backward()
+        torch.testing.assert_close(got, wg.grad, atol=1e-4, rtol=1e-4)
+        wg.grad = None
+
+
+def test_torch_dynamic_sizes_that_need_an_unproved_equality_are_specialized():
+    torch = pytest.importorskip("torch")
+    # dynamic=True gives the equal sizes w.shape[1] and b.shape[0] distinct torch symbols:
+    # x @ w + b cannot be proved to broadcast, so the call specializes its sizes (still right)
+    cf = xf.compile(lambda x, w, b: xf.tanh(x @ w + b))
+    g = torch.compile(lambda x, w, b: cf(x, w, b) * 2, backend="eager", dynamic=True)
+    for n, h in ((2, 3), (4, 5)):
+        x, w, b = torch.randn(n, 4), torch.randn(4, h), torch.randn(h)
+        torch.testing.assert_close(g(x, w, b), torch.tanh(x @ w + b) * 2, atol=1e-5, rtol=1e-5)
+
+
+def test_export_of_symbolic_specs_is_a_clear_error():
+    with pytest.raises(xf.ShapeError, match=r"export: Spec\(f32\[b,3\]\) has symbolic "
+                                            r"dimensions"):
+        xf.export(lambda x: x + 1, xf.Spec(("b", 3), xf.float32))
