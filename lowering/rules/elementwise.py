@@ -263,9 +263,12 @@ def tanh_cases(e: _Cx, re: Value, im: Value) -> list:
 
 
 def acos_cases(e: _Cx, re: Value, im: Value) -> list:
+    # NOTE: chlo.acos/acosh switch to an asymptotic formula for huge |re|, which turns
+    # (finite, nan) into a finite part instead of the standard's nan + nan j
     return [
         (e.and_(e.zero(re), e.zero(im)), PI / 2, -0.0),
         (e.and_(e.zero(re), e.nan(im)), PI / 2, NAN),
+        (e.and_(e.finite(re), e.not_(e.zero(re)), e.nan(im)), NAN, NAN),
     ]
 
 
@@ -273,6 +276,7 @@ def acosh_cases(e: _Cx, re: Value, im: Value) -> list:
     return [
         (e.and_(e.zero(re), e.zero(im)), 0.0, PI / 2),
         (e.and_(e.zero(re), e.nan(im)), NAN, PI / 2),
+        (e.and_(e.finite(re), e.not_(e.zero(re)), e.nan(im)), NAN, NAN),  # see acos_cases
     ]
 
 
