@@ -42,7 +42,7 @@ log1p: nan -> nan | -2 -> nan | -1 -> -inf | -0 -> -0 | 0 -> 0 | inf -> inf
 log2: nan -> nan | -1 -> nan | 0 -> -inf | -0 -> -inf | 1 -> 0 | inf -> inf
 log10: nan -> nan | -1 -> nan | 0 -> -inf | -0 -> -inf | 1 -> 0 | inf -> inf
 round: nan -> nan | inf -> inf | -inf -> -inf | 0 -> 0 | -0 -> -0 | 2.5 -> 2 | -0.5 -> -0
-sign: nan -> nan | -0 -> ~0 | 0 -> ~0 | -inf -> -1 | inf -> 1
+sign: nan -> nan | -0 -> 0 | 0 -> 0 | -inf -> -1 | inf -> 1
 sin: nan -> nan | 0 -> 0 | -0 -> -0 | inf -> nan | -inf -> nan
 sinh: nan -> nan | 0 -> 0 | -0 -> -0 | inf -> inf | -inf -> -inf
 sqrt: nan -> nan | -1 -> nan | 0 -> 0 | -0 -> -0 | inf -> inf

@@ -221,6 +221,9 @@ def sign(x: Any, /) -> Any:
         if v.dtype.kind == "u":
             zero = _full(v, 0)
             return ew.select(ew.eq(v, zero), zero, _full(v, 1))
+        if v.dtype.kind == "f":  # the standard (and NumPy): sign(-0.0) is +0, XLA's is -0.0
+            zero = _full(v, 0)
+            return ew.select(ew.eq(v, zero), zero, ew.sign(v))
         return ew.sign(v)
 
     return _unary("sign", x, _NUM, fn)
