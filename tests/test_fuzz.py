@@ -209,6 +209,11 @@ def test_crash_prone_cases_in_a_subprocess():
     (lambda: xf.asarray(2**70), "asarray"),
     (lambda: xf.full((2,), 256, dtype=xf.uint8), "full"),
     (lambda: xf.full_like(np.zeros(2, np.int8), -129), "full_like"),
+    (lambda: xf.negative(2**64), "negative"),  # a bare Python int into an eager op
+    (lambda: xf.sin(-(2**63) - 1), "sin"),
+    (lambda: xf.sum(2**70), "sum"),
+    (lambda: xf.arange(2**64), "arange"),
+    (lambda: xf.arange(0, 300, dtype=xf.uint8), "arange"),
 ])
 def test_python_int_out_of_range_is_an_xfront_overflow_error(call, op):
     # found by test_front_door: a bare OverflowError without the op's name escaped

@@ -215,6 +215,15 @@ def arange(start: Any, /, stop: Any = None, step: Any = 1, *, dtype: Any = None,
     else:
         d = dt.dtype(dtype)
     n = max(0, math.ceil((stop - start) / step))
+    if d.kind in "iu" and n:
+        # the values must fit the dtype: the first and the last one (stop is exclusive)
+        for v in (start, start + (n - 1) * step):
+            if isinstance(v, int) and not isinstance(v, bool):
+                dt.check_int_fits(v, d, "arange")
+    if n > np.iinfo(np.int64).max // max(d.itemsize, 1):
+        raise _errors.err(_errors.XfMemoryError, "arange",
+                          f"{n} elements of {d.name} cannot be allocated",
+                          "ask for fewer elements")
     if not _tracing():
         return _upload(np.arange(start, stop, step, dtype=d.np), device)
     if d.kind in "iu" or d is dt.bool_:

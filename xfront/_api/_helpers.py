@@ -195,6 +195,8 @@ def to_array(op: str, x: Any, name: str = "x") -> Any:
     x = operand(op, x, name)
     if is_py_scalar(x):
         d, _ = dt.weak_result(None, [dt.scalar_kind(x)])
+        if isinstance(x, int) and not isinstance(x, bool):
+            dt.check_int_fits(x, d, op)  # NumPy's own error would name neither op nor range
         return np.asarray(x, dtype=d.np)
     return x
 
