@@ -148,12 +148,18 @@ def _axes_and_lengths(op: str, x: Any, s: Any, axes: Any, *, irfft: bool = False
     return axes_l, lengths
 
 
-def _c2c(op: str, x: Any, s: Any, axes: Any, norm: str, inverse: bool) -> Any:
+def _operand(op: str, x: Any, norm: str, *, real: bool) -> Any:
+    """The checked input of a transform: a known ``norm`` and an array of at least one axis."""
     _check_norm(op, norm)
-    x = _input(op, x, real=False)
+    x = _input(op, x, real=real)
     if x.ndim == 0:
         raise _errors.err(_errors.ShapeError, f"fft.{op}", "expected at least one dimension, "
                           "got a 0-d array")
+    return x
+
+
+def _c2c(op: str, x: Any, s: Any, axes: Any, norm: str, inverse: bool) -> Any:
+    x = _operand(op, x, norm, real=False)
     axes_l, lengths = _axes_and_lengths(op, x, s, axes)
     for a, n in zip(axes_l, lengths):
         x = _resize(op, x, a, n)
@@ -162,11 +168,7 @@ def _c2c(op: str, x: Any, s: Any, axes: Any, norm: str, inverse: bool) -> Any:
 
 
 def _r2c(op: str, x: Any, s: Any, axes: Any, norm: str) -> Any:
-    _check_norm(op, norm)
-    x = _input(op, x, real=True)
-    if x.ndim == 0:
-        raise _errors.err(_errors.ShapeError, f"fft.{op}", "expected at least one dimension, "
-                          "got a 0-d array")
+    x = _operand(op, x, norm, real=True)
     axes_l, lengths = _axes_and_lengths(op, x, s, axes)
     for a, n in zip(axes_l, lengths):
         x = _resize(op, x, a, n)
@@ -178,11 +180,7 @@ def _r2c(op: str, x: Any, s: Any, axes: Any, norm: str) -> Any:
 
 
 def _c2r(op: str, x: Any, s: Any, axes: Any, norm: str) -> Any:
-    _check_norm(op, norm)
-    x = _input(op, x, real=False)
-    if x.ndim == 0:
-        raise _errors.err(_errors.ShapeError, f"fft.{op}", "expected at least one dimension, "
-                          "got a 0-d array")
+    x = _operand(op, x, norm, real=False)
     axes_l, lengths = _axes_and_lengths(op, x, s, axes, irfft=True)
     for a, n in zip(axes_l[:-1], lengths[:-1]):
         x = _resize(op, x, a, n)
