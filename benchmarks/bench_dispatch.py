@@ -1,12 +1,20 @@
 """Per-call dispatch cost of a tiny compiled call: ``python -m benchmarks.bench_dispatch``.
 
 ``x * y + 1`` on two 8-element float32 arrays, called with xfront arrays, NumPy arrays, torch
-tensors (results back in the caller's framework) and ``jax.jit`` on jax arrays. Each cell is the
-best over ``--rounds`` interleaved rounds of the mean per-thread CPU time per call
-(``time.thread_time``: what the calling thread spends, which other processes' load on a shared
-host disturbs much less than wall time). ``torch (general path)`` calls the same function
-through its general path (no per-signature fast path), for comparison. Figures are measured,
-never asserted.
+tensors (results back in the caller's framework) and ``jax.jit`` on jax arrays. Every contender
+is sampled once per round and rounds repeat (interleaved); a sample is the mean over ``--calls``
+calls of the per-thread CPU time (``time.thread_time``: what the calling thread spends, which
+other processes' load on a shared host disturbs much less) and of the wall time. The report
+gives the median over rounds of both (and the best CPU time). ``torch (general path)`` calls the
+same function through its general path (no per-signature fast path), for comparison.
+
+``--breakdown`` adds the parts of a call (NOTE [The one run] in xfront.lowering.runtime): the
+raw jaxlib execute, the execute with its result handlers, xfront's run without the call's
+argument checks, and each way of importing an input / exporting a result.
+
+``--compare REF`` measures the call rows of git revision ``REF`` of this checkout (``before``)
+against the working tree (``after``) in one interleaved run: the two alternate round by round,
+each round in a fresh subprocess. Figures are measured, never asserted.
 """
 
 from __future__ import annotations
@@ -14,6 +22,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
+import subprocess
+import sys
+import tempfile
 import time
 from typing import Any, Callable
 
@@ -48,19 +60,99 @@ def contenders() -> dict[str, Callable[[], Any]]:
     return out
 
 
-def run(rounds: int, calls: int) -> dict[str, float]:
-    cs = contenders()
+def breakdown() -> dict[str, Callable[[], Any]]:
+    """The parts of a tiny call (see the module docstring)."""
+    from xfront.lowering import runtime as rt
+
+    f = xf.compile(lambda x, y: x * y + 1.0)
+    a, b = np.ones(8, np.float32), np.full(8, 2.0, np.float32)
+    xa, xb = xf.asarray(a), xf.asarray(b)
+    f(xa, xb)
+    (entry,) = f._fast.values()
+    exe = entry.exe.exe  # the runtime's Executable
+    raw, handlers = exe.exe, exe._handlers
+    bufs = [xa._buf, xb._buf]
+    dev = entry.device.rt
+    out_buf = exe.execute(bufs)[0]
+    stage = np.zeros(8, np.float32)
+    run = entry.xf_run
+    parts: dict[str, Callable[[], Any]] = {
+        "jaxlib execute_sharded": lambda: raw.execute_sharded(bufs),
+        "jaxlib execute_sharded + handlers": lambda: raw.execute_sharded(bufs)
+        .consume_with_handlers(handlers),
+        "xfront run (no argument checks)": lambda: run(bufs),
+        "NumPy in: batched_device_put": lambda: rt.put(a, dev, copy=False),
+        "NumPy in: copy into staging": lambda: stage.__setitem__(Ellipsis, a),
+        "NumPy out: view owning the buffer": lambda: rt.to_numpy_owned(out_buf, True),
+        "NumPy out: copy": lambda: rt.host_copy(out_buf),
+    }
+    try:
+        import torch
+
+        t = torch.from_numpy(a).clone()
+        st = torch.from_numpy(stage)
+        to_dlpack = torch.utils.dlpack.to_dlpack
+        parts["torch in: DLPack import"] = lambda: rt.import_dlpack(to_dlpack(t), dev,
+                                                                    row_major=True)
+        parts["torch in: copy_ into staging"] = lambda: st.copy_(t)
+        parts["torch out: execute + DLPack export"] = lambda: torch.utils.dlpack.from_dlpack(
+            rt.export_fresh(raw.execute_sharded(bufs).consume_with_handlers(handlers)[0]))
+    except ImportError:
+        pass
+    return parts
+
+
+def sample(cs: dict[str, Callable[[], Any]], rounds: int, calls: int
+           ) -> dict[str, dict[str, list[float]]]:
+    """Per contender, per round: mean per-call CPU and wall time (us)."""
     for fn in cs.values():
         for _ in range(100):
             fn()
-    best = {k: float("inf") for k in cs}
+    res = {k: {"cpu": [], "wall": []} for k in cs}
     for _ in range(rounds):
         for k, fn in cs.items():
-            t0 = time.thread_time()
+            t0, w0 = time.thread_time(), time.perf_counter()
             for _ in range(calls):
                 fn()
-            best[k] = min(best[k], (time.thread_time() - t0) / calls * 1e6)
-    return best
+            res[k]["cpu"].append((time.thread_time() - t0) / calls * 1e6)
+            res[k]["wall"].append((time.perf_counter() - w0) / calls * 1e6)
+    return res
+
+
+def _summary(samples: dict[str, dict[str, list[float]]]) -> dict[str, dict[str, float]]:
+    return {k: {"cpu_median_us": statistics.median(v["cpu"]), "cpu_best_us": min(v["cpu"]),
+                "wall_median_us": statistics.median(v["wall"])} for k, v in samples.items()}
+
+
+def _print(title: str, summ: dict[str, dict[str, float]], base: float | None) -> None:
+    print(title)
+    print(f"{'':36s} {'CPU med':>8s} {'CPU best':>8s} {'wall med':>8s}")
+    for k, v in summ.items():
+        rel = f"  {v['cpu_median_us'] / base:5.2f}x jax.jit" if base else ""
+        print(f"{k:36s} {v['cpu_median_us']:8.2f} {v['cpu_best_us']:8.2f} "
+              f"{v['wall_median_us']:8.2f}{rel}")
+
+
+def compare(ref: str, rounds: int, calls: int) -> dict[str, dict[str, dict[str, float]]]:
+    """``before`` (git revision ``ref``) against ``after`` (this tree), alternating rounds."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    with tempfile.TemporaryDirectory() as tmp:
+        archive = subprocess.run(["git", "-C", root, "archive", ref, "xfront", "lowering",
+                                  "kernels"], check=True, capture_output=True).stdout
+        subprocess.run(["tar", "-x", "-C", tmp], input=archive, check=True)
+        trees = {"before": tmp, "after": root}
+        samples: dict[str, dict[str, dict[str, list[float]]]] = {"before": {}, "after": {}}
+        for r in range(rounds):
+            for label in (("before", "after") if r % 2 == 0 else ("after", "before")):
+                env = dict(os.environ, PYTHONPATH=trees[label])
+                out = subprocess.run([sys.executable, os.path.abspath(__file__), "--one-round",
+                                      "--calls", str(calls)], env=env, capture_output=True,
+                                     text=True, check=True).stdout
+                for k, v in json.loads(out.splitlines()[-1]).items():
+                    cell = samples[label].setdefault(k, {"cpu": [], "wall": []})
+                    cell["cpu"].append(v["cpu"][0])
+                    cell["wall"].append(v["wall"][0])
+    return {label: _summary(s) for label, s in samples.items()}
 
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
@@ -68,17 +160,37 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     p.add_argument("--rounds", type=int, default=7)
     p.add_argument("--calls", type=int, default=10000)
     p.add_argument("--json", default=None)
+    p.add_argument("--breakdown", action="store_true")
+    p.add_argument("--compare", default=None, metavar="REF")
+    p.add_argument("--one-round", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
-    res = run(args.rounds, args.calls)
-    base = res.get("jax.jit")
-    print(f"load average {os.getloadavg()[0]:.1f}; per-thread CPU us per call, best of "
-          f"{args.rounds} rounds")
-    for k, v in res.items():
-        rel = f"{v / base:6.2f}x jax.jit" if base else ""
-        print(f"{k:24s} {v:8.2f} {rel}")
+    if args.one_round:  # a round of --compare, in a subprocess
+        print(json.dumps(sample(contenders(), 1, args.calls)))
+        return {}
+    report: dict[str, Any] = {"load_average": os.getloadavg()[0]}
+    if args.compare:
+        both = compare(args.compare, args.rounds, args.calls)
+        report["compare"] = {"ref": args.compare, **both}
+        print(f"load average {report['load_average']:.1f}; {args.rounds} interleaved rounds "
+              f"of {args.calls} calls; per-call us")
+        for label in ("before", "after"):
+            base = both[label].get("jax.jit", {}).get("cpu_median_us")
+            _print(f"-- {label} ({args.compare if label == 'before' else 'working tree'})",
+                   both[label], base)
+        res = {k: v["cpu_median_us"] for k, v in both["after"].items()}
+    else:
+        cs = contenders()
+        if args.breakdown:
+            cs.update(breakdown())
+        summ = _summary(sample(cs, args.rounds, args.calls))
+        report["results"] = summ
+        print(f"load average {report['load_average']:.1f}; {args.rounds} interleaved rounds "
+              f"of {args.calls} calls; per-call us")
+        _print("", summ, summ.get("jax.jit", {}).get("cpu_median_us"))
+        res = {k: v["cpu_median_us"] for k, v in summ.items()}
     if args.json:
         with open(args.json, "w") as fh:
-            json.dump(res, fh, indent=2)
+            json.dump(report, fh, indent=2)
     return res
 
 

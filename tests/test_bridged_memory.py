@@ -185,7 +185,9 @@ def test_reductions_keep_staging():
 
 def test_torch_fast_path_takes_only_tensors_it_can_import_as_they_are():
     f = xf.compile(lambda x, y: x * y + 1)
-    a, b = torch.arange(12.0).reshape(3, 4), torch.full((3, 4), 2.0)
+    # above the small-input size, which is copied instead (NOTE [Small host inputs])
+    a, b = torch.arange(64 * 128.0).reshape(64, 128), torch.full((64, 128), 2.0)
+    assert a.nbytes > runtime.SMALL_INPUT_BYTES
     np.testing.assert_array_equal(f(a, b).numpy(), a.numpy() * 2 + 1)
     assert len(f._fast_torch) == 1
     seen = []
@@ -208,7 +210,7 @@ def test_torch_fast_path_takes_only_tensors_it_can_import_as_they_are():
         g = a.clone().requires_grad_(True)
         out = f(g, b)
         out.sum().backward()
-        np.testing.assert_array_equal(g.grad.numpy(), np.full((3, 4), 2.0))
+        np.testing.assert_array_equal(g.grad.numpy(), np.full((64, 128), 2.0))
         c = torch.tensor([[1 + 2j, 3 - 1j]]).conj()
         fc = xf.compile(lambda x, y: x * y)
         assert fc(c, c).shape == (1, 2)

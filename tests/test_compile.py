@@ -229,3 +229,161 @@ def test_methods_and_functools_wraps():
 
     assert xf.compile(documented).__doc__ == "Doc."
     assert xf.compile(documented).__name__ == "documented"
+
+
+# --- the fast paths give what the general path gives (NOTE [The call path]) ------------------
+# The first call of a signature takes the general path and enters the fast path of its kind;
+# later calls take the fast path. ``f._call(args, {}, None)`` always takes the general path.
+
+def _fast_cases():
+    rng = np.random.default_rng(1)
+    f32 = lambda *s: rng.standard_normal(s).astype(np.float32)  # noqa: E731
+    return {
+        "0-d": (np.full((), 2.5, np.float32), f32(3)),
+        "zero-size": (np.zeros((0, 3), np.float32), f32(3)),
+        "broadcast": (f32(3, 1), f32(1, 4)),
+        "float64": (rng.standard_normal((2, 3)), rng.standard_normal(3)),
+        "int32": (np.arange(6, dtype=np.int32).reshape(2, 3), np.arange(3, dtype=np.int32)),
+        "complex64": ((f32(4) + 1j * f32(4)).astype(np.complex64), f32(4)),
+    }
+
+
+def _fn(x, y):  # several outputs in a tree, and a captured constant
+    return {"p": x * y + _CONST, "s": (xf.sum(x) + xf.sum(y),)}
+
+
+_CONST = np.full((), 0.5, np.float32)
+
+
+def _ref(x, y):
+    return {"p": x * y + np.float32(0.5), "s": (np.sum(x) + np.sum(y),)}
+
+
+def _leaves(tree):
+    return [tree["p"], tree["s"][0]]
+
+
+@pytest.mark.filterwarnings("ignore::xfront.RecompileWarning")
+@pytest.mark.parametrize("kind", ["xfront", "numpy", "torch"])
+def test_fast_paths_match_the_general_path(kind):
+    if kind == "torch":
+        torch = pytest.importorskip("torch")
+        conv = torch.from_numpy
+        back = lambda t: t.numpy()  # noqa: E731
+        out_type = torch.Tensor
+    elif kind == "numpy":
+        conv = back = lambda a: a  # noqa: E731
+        out_type = np.ndarray
+    else:
+        conv, back, out_type = xf.asarray, np.asarray, xf.Array
+    f = xf.compile(_fn)
+    for name, (a, b) in _fast_cases().items():
+        x, y = conv(a), conv(b)
+        general = f._call((x, y), {}, None)
+        hits = f.cache_info().hits
+        fast = [f(x, y) for _ in range(2)]
+        assert f.cache_info().hits == hits + 2, name
+        ref = _ref(a, b)
+        for out in fast + [general]:
+            for got, want, g0 in zip(_leaves(out), _leaves(ref), _leaves(general)):
+                assert type(got) is out_type, name
+                got = back(got)
+                assert got.shape == np.shape(want) and got.dtype == back(g0).dtype, name
+                np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6, err_msg=name)
+        if kind != "xfront" and a.size:
+            # results are the caller's own: writing one changes no other result
+            p0, p1 = back(fast[0]["p"]), back(fast[1]["p"])
+            p0[...] = 7
+            np.testing.assert_allclose(p1, ref["p"], rtol=1e-5, err_msg=name)
+
+
+def test_fast_numpy_path_reads_views_and_results_stay_independent():
+    f = xf.compile(lambda x: x * 1)  # an identity-like program: results must be fresh
+    base = np.arange(40, dtype=np.float32)
+    views = {
+        "reversed": base[::-1][:8],
+        "strided": base[::5],
+        "fortran": np.asfortranarray(base[:8].reshape(2, 4)).T.T,
+        "misaligned": base[1:9],
+        "read-only": np.frombuffer(base[:8].tobytes(), np.float32),
+    }
+    for name, v in views.items():
+        want = np.array(v, dtype=np.float32)
+        outs = [f(v) for _ in range(3)]  # general, then fast
+        for o in outs:
+            np.testing.assert_array_equal(o, want, err_msg=name)
+            assert o.dtype == np.float32 and o.flags.writeable, name
+    with pytest.raises(xf.DTypeError, match="dtype >f4 is not supported"):
+        f(base[:8].astype(">f4"))  # the fast path never takes a signature the general refuses
+    a = np.ones(8, np.float32)
+    out1 = f(a)
+    a[:] = 5  # the caller writes its array after the call: earlier results keep their values
+    out2 = f(a)
+    np.testing.assert_array_equal(out1, np.ones(8, np.float32))
+    np.testing.assert_array_equal(out2, np.full(8, 5, np.float32))
+
+
+def test_fast_torch_path_reads_any_layout_and_keeps_autograd():
+    torch = pytest.importorskip("torch")
+    f = xf.compile(lambda x, y: x * y + 1)
+    base = torch.arange(24.0).reshape(4, 6)
+    y = torch.full((6, 4), 2.0)
+    f(base.T.contiguous(), y)  # enters the fast path for (6, 4) float32
+    layouts = {
+        "transposed": base.T,
+        "strided": torch.arange(48.0).reshape(12, 4)[::2],
+        "neg": torch._neg_view(base.T),
+        "channels_last-like": base.reshape(1, 4, 6, 1).to(
+            memory_format=torch.channels_last).reshape(4, 6).T,
+    }
+    for name, t in layouts.items():
+        want = t.resolve_neg().contiguous().numpy() * 2 + 1
+        np.testing.assert_array_equal(f(t, y).numpy(), want, err_msg=name)
+    c = torch.tensor([[1 + 2j, 3 - 1j]], dtype=torch.complex64)
+    fc = xf.compile(lambda x, y: x * y)
+    for _ in range(3):
+        np.testing.assert_allclose(fc(c.conj(), c).numpy(), c.numpy().conj() * c.numpy())
+    g = base.T.clone().requires_grad_(True)  # recorded: the autograd route, not the fast path
+    f(g, y).sum().backward()
+    np.testing.assert_array_equal(g.grad.numpy(), np.full((6, 4), 2.0))
+    bf = torch.ones(6, 4, dtype=torch.bfloat16)  # no NumPy view for staging: general path
+    for _ in range(2):
+        assert f(bf, bf).to(torch.float32).tolist() == [[2.0] * 4] * 6
+
+
+def test_fast_paths_raise_what_the_general_path_raises():
+    f = xf.compile(lambda x, y: xf.matmul(x, y))
+    a, b = np.ones((2, 3), np.float32), np.ones((3, 4), np.float32)
+    f(a, b), f(xf.asarray(a), xf.asarray(b))  # warm the NumPy and xfront fast paths
+    bad = np.ones((2, 4), np.float32)
+    for args in [(a, bad), (xf.asarray(a), xf.asarray(bad))]:
+        errors = []
+        for call in (lambda: f(*args), lambda: f._call(args, {}, None)):
+            with pytest.raises(xf.ShapeError) as info:
+                call()
+            errors.append(str(info.value).splitlines()[0])
+        assert errors[0] == errors[1] and "matmul" in errors[0]
+    with pytest.raises(xf.DTypeError, match="unsupported dtype"):
+        f(np.array([["a"]]), b)
+
+
+def test_fast_numpy_path_under_threads_gives_each_caller_its_result():
+    import threading
+
+    f = xf.compile(lambda x, y: x * y + 1)
+    f(np.ones(8, np.float32), np.ones(8, np.float32))
+    bad = []
+
+    def work(k: int) -> None:
+        for i in range(200):
+            x = np.full(8, k, np.float32)
+            y = np.full(8, i, np.float32)
+            if not np.array_equal(f(x, y), x * y + 1):
+                bad.append((k, i))
+
+    ts = [threading.Thread(target=work, args=(k,)) for k in range(6)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(60)
+    assert not bad

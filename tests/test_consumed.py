@@ -128,3 +128,23 @@ def test_an_array_survives_a_skipped_donation():
     np.testing.assert_array_equal(np.asarray(y), [2.0, 4.0, 6.0])
     np.testing.assert_array_equal(np.asarray(x), [1.0, 2.0, 3.0])
     assert view.tolist() == [1.0, 2.0, 3.0]
+
+
+_fast2 = xf.compile(lambda a, b: a * b)
+
+
+@pytest.mark.parametrize("state", list(STATES))
+def test_consumed_array_on_the_fast_path_raises_what_the_general_path_raises(state):
+    live = xf.asarray(np.ones(3, np.float32))
+    _fast2(live, live)  # the signature f32[3], f32[3] now takes the xfront fast path
+    x, _, how = STATES[state]()
+    messages = []
+    for call in (lambda: _fast2(live, x), lambda: _fast2._call((live, x), {}, None)):
+        with pytest.raises(xf.ArgumentError) as info:
+            call()
+        msg = str(info.value)
+        assert re.match(r"xfront\.compile: argument args\[1\] .*" + how, msg), msg
+        assert not any(s in msg for s in _LEAKS), msg
+        messages.append(msg.splitlines()[0])
+    assert messages[0] == messages[1]
+    np.testing.assert_array_equal(np.asarray(_fast2(live, live)), np.ones(3))  # still works

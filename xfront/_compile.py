@@ -32,7 +32,11 @@ NOTE [The call path]
     arrays and CPU torch tensors. Each is entered on the first call of its kind (the three
     share one cache entry per signature) and declines anything it cannot take as it is (a
     recorded, non-row-major or conjugated tensor, a large misaligned one): the general path
-    then runs, so the fast paths change speed, never results.
+    then runs, so the fast paths change speed, never results. Each runs the runtime's one run
+    bound once per signature (NOTE [The one run] in xfront.lowering.runtime): xfront arrays
+    through ``_Entry.xf_run``; small NumPy arrays and CPU tensors (any layout) are copied into
+    the run's staging buffers instead of imported (NOTE [Small host inputs], same file), which
+    is what brings a tiny call from NumPy or torch near the cost of one from xfront arrays.
 """
 
 from __future__ import annotations
@@ -255,7 +259,7 @@ class Traced:
 
 class _Entry:
     __slots__ = ("exe", "const_bufs", "out_tree", "out_avals", "traced", "n_in", "device",
-                 "single_out", "run", "out_pool", "from_below", "variants")
+                 "single_out", "run", "out_pool", "from_below", "variants", "xf_run")
 
     def __init__(self, exe: Program, const_bufs: list[Any], traced: Traced,
                  out_avals: list[AbstractArray] | None = None):
@@ -274,6 +278,16 @@ class _Entry:
         self.from_below = out_avals is None and _offsets.eligible(traced.graph, exe.donate,
                                                                   traced.device.platform)
         self.variants: dict[tuple[int, ...], Any] = {}
+        # the run for xfront arrays (NOTE [The one run] in xfront.lowering.runtime); calls that
+        # donate take the general steps (they mark their donated arguments)
+        self.xf_run = None if exe.donate else exe.runner(const_bufs, self.unflatten())
+
+    def unflatten(self) -> Any:
+        """None for a single array result, else ``outs -> result tree``."""
+        if self.single_out:
+            return None
+        tree = self.out_tree
+        return lambda outs: tree_unflatten(tree, outs)
 
     def wrap_xfront(self, outs: list[Any]) -> Any:
         dev = self.device
@@ -346,6 +360,7 @@ class CompiledFunction:
         # Tensor class once a call registered one (this module never imports torch)
         self._fast_torch: dict[tuple, _Entry] = {}
         self._torch_type: Any = None
+        self._torch_strided: Any = None
         self._fast_ok = not (self._static_nums or self._static_names)
         self._fast_xf = self._fast_ok and returns in (None, "xfront")
         # NOTE [Exact cache counts under threads]: misses and compiles change under _lock (a
@@ -581,9 +596,14 @@ class CompiledFunction:
             first = args[0]
             if type(first) is Array and self._fast_xf:
                 dev = first._device
-                if len(args) == 1:
+                n = len(args)
+                if n == 1:
                     key: Any = (first.aval,)
                     bufs = [first._buf]
+                elif n == 2 and type(args[1]) is Array and args[1]._device is dev:
+                    second = args[1]  # unrolled: the commonest arity, ~0.15 us less
+                    key = (first.aval, second.aval)
+                    bufs = [first._buf, second._buf]
                 else:
                     key = []
                     bufs = []
@@ -597,6 +617,13 @@ class CompiledFunction:
                 entry = self._fast.get(key) if type(key) is tuple else None
                 if entry is not None and entry.device is dev:
                     self._hits += 1
+                    run = entry.xf_run
+                    if run is not None:
+                        try:
+                            return run(bufs)
+                        except Exception:
+                            _raise_if_consumed(self._op, list(args), (args, {}))
+                            raise
                     if entry.const_bufs:
                         bufs = entry.const_bufs + bufs
                     try:
@@ -613,8 +640,10 @@ class CompiledFunction:
                 hit = self._fast_np.get(tuple([(a.shape, a.dtype) if type(a) is np.ndarray
                                                else None for a in args]))
                 if hit is not None:
-                    entry, avals = hit
+                    entry, avals, host_run = hit
                     self._hits += 1
+                    if host_run is not None:  # NOTE [Small host inputs] in the runtime
+                        return host_run(args)
                     rt = _rt()
                     rdev = entry.device.rt
                     # NumPy memory is aliased for this call only: to_numpy_owned waits for the
@@ -644,9 +673,18 @@ class CompiledFunction:
                     return outs[0] if entry.single_out else tree_unflatten(entry.out_tree, outs)
             elif type(first) is self._torch_type and self._returns in (None, "torch"):
                 tt = self._torch_type
-                entry = self._fast_torch.get(tuple([(a.shape, a.dtype) if type(a) is tt
-                                                    else None for a in args]))
-                if entry is not None:
+                hit = self._fast_torch.get(tuple([(a.shape, a.dtype) if type(a) is tt
+                                                  else None for a in args]))
+                if hit is not None:
+                    entry, host_run = hit
+                    if host_run is not None:  # NOTE [Small host inputs] in the runtime
+                        strided = self._torch_strided
+                        for a in args:
+                            if a.requires_grad or not a.is_cpu or a.layout is not strided:
+                                break  # recorded (autograd route) or not a CPU dense tensor
+                        else:
+                            self._hits += 1
+                            return host_run(args)
                     out = self._call_torch(entry, args)
                     if out is not _NO_FAST:
                         return out
@@ -815,12 +853,46 @@ class CompiledFunction:
         if all(type(x) is Array for x in dyn[0]):
             self._fast[tuple(avals)] = entry
         elif all(type(x) is np.ndarray for x in dyn[0]):
-            self._fast_np[tuple((x.shape, x.dtype) for x in dyn[0])] = (entry, list(avals))
+            key = tuple((x.shape, x.dtype) for x in dyn[0])
+            if key not in self._fast_np:
+                self._fast_np[key] = (entry, list(avals), self._host_run(entry, avals, None))
         elif (dev.platform == "cpu" and not exe.donate and first is not None
               and type(first).__module__ == "torch" and type(first).__name__ == "Tensor"
               and all(type(x) is type(first) for x in dyn[0])):
-            self._torch_type = type(first)
-            self._fast_torch[tuple((x.shape, x.dtype) for x in dyn[0])] = entry
+            key = tuple((x.shape, x.dtype) for x in dyn[0])
+            if key not in self._fast_torch:
+                ad = adapter_named("torch")
+                self._torch_type = type(first)
+                self._torch_strided = ad.strided_layout()
+                self._fast_torch[key] = (entry, self._host_run(entry, avals, ad))
+
+    def _host_run(self, entry: _Entry, avals: list[AbstractArray], ad: Any) -> Any:
+        """The run for small NumPy (``ad`` None) or CPU torch inputs of one signature (NOTE
+        [Small host inputs] in the runtime), or None where it does not apply."""
+        rt = _rt()
+        dev = entry.device
+        limit = min(rt.SMALL_INPUT_BYTES, rt.STAGE_MIN_BYTES - 1)  # below the large-input paths
+        if (dev.platform != "cpu" or entry.exe.donate
+                or any(a.size * a.dtype.itemsize > limit for a in avals)):
+            return None
+        wraps: list[Any] = []
+        for a, p in zip(entry.out_avals, entry.out_pool):
+            small = a.size * a.dtype.itemsize <= rt.SMALL_INPUT_BYTES
+            if ad is None:
+                wraps.append(rt.host_copy if small else
+                             functools.partial(rt.to_numpy_owned, on_cpu=True))
+            elif small:
+                wraps.append(ad.small_result_wrapper())
+            else:
+                wraps.append(functools.partial(export_buffer, dev=dev, ad=ad, owned=True,
+                                               pooled=p))
+        if ad is None:
+            return rt.host_runner(entry.exe.run, entry.const_bufs, dev.rt, avals, wraps,
+                                  entry.unflatten())
+        if not all(ad.can_stage(a.dtype.np) for a in avals):
+            return None
+        return rt.host_runner(entry.exe.run, entry.const_bufs, dev.rt, avals, wraps,
+                              entry.unflatten(), view=ad.staging_tensor, load=ad.copy_into)
 
     def _miss_polymorphic(self, dyn: Any, statics: Any, treedef: TreeDef,
                           avals: list[AbstractArray], dev: Device) -> tuple[_Entry, bool]:

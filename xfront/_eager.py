@@ -87,7 +87,7 @@ class Program:
     has one for each of them, and lets XLA allocate otherwise."""
 
     __slots__ = ("exe", "graph", "device", "donate", "out_avals", "pool_keys", "pool_outs",
-                 "_donor_exe", "run")
+                 "_donor_exe", "run", "wraps", "_call_run")
 
     def __init__(self, exe: Any, graph: _core.Graph, device: Device, donate: tuple[int, ...],
                  out_avals: list[AbstractArray]):
@@ -105,6 +105,15 @@ class Program:
         self._donor_exe: Any = None
         # ``run(bufs) -> output buffers``: straight to the executable when no output is large
         self.run = self._run_pooled if self.pool_keys else exe.execute
+        # one xfront-array wrapper per output (NOTE [The one run] in xfront.lowering.runtime)
+        self.wraps = [array_wrapper(a, device, a.size * a.dtype.itemsize >= _POOL_MIN)
+                      for a in out_avals]
+        self._call_run = rt.runner(self.run, (), self.wraps, list)
+
+    def runner(self, const_bufs: Sequence[Any], unflatten: Any = None) -> Any:
+        """``run(arg_bufs)``: this program on device buffers, returning xfront arrays (the one
+        run of NOTE [The one run] in xfront.lowering.runtime, with ``const_bufs`` bound)."""
+        return _rt().runner(self.run, const_bufs, self.wraps, unflatten)
 
     def _run_pooled(self, bufs: list[Any]) -> list[Any]:
         if self.pool_keys:
@@ -117,22 +126,20 @@ class Program:
     def call(self, const_bufs: list[Any], arrays: Sequence[Array], op: str) -> list[Array]:
         """Load constants, execute on xfront ``arrays``, wrap the outputs as xfront arrays.
 
-        The one execution path of programs that take and return xfront arrays. Compiled calls
-        and eager ops take the same steps inline on their hot paths (NOTE [The call path] in
-        xfront/_compile.py): execute through ``run`` (the runtime's exception boundary), and
-        only after a failure look for a consumed argument (``raise_if_consumed``).
+        Autodiff programs run through here; compiled calls and eager ops bind their own
+        runners (``runner``): all of them are the runtime's one run (NOTE [The one run] in
+        xfront.lowering.runtime). Only after a failure is a consumed argument looked for
+        (``raise_if_consumed``).
         """
         dev = self.device
-        bufs = list(const_bufs)
         try:
-            bufs += [(a if a._device == dev else a.to_device(dev))._buf for a in arrays]
-            outs = self.run(bufs)
+            return self._call_run(list(const_bufs) + [
+                (a if a._device == dev else a.to_device(dev))._buf for a in arrays])
         except Exception:
             raise_if_consumed(op, list(arrays),
                               lambda i: f"input {i} ({arrays[i].aval.short}) of the "
                                         f"{self.graph.name} program")
             raise
-        return [Array._new(b, a, dev, p) for b, a, p in zip(outs, self.out_avals, self.out_pool)]
 
     @property
     def out_pool(self) -> list[bool]:
@@ -145,6 +152,21 @@ class Program:
                               extra_args=[self.out_avals[i] for i in self.pool_outs])
         self._donor_exe = compile_lowered(lowered, self.device)
         return self._donor_exe
+
+
+def array_wrapper(aval: AbstractArray, dev: Device, owned: bool) -> Any:
+    """``wrap(buf) -> Array`` for one output type: ``Array._new`` without the call (a bare
+    ``object.__new__`` and four slot stores)."""
+    new = object.__new__
+
+    def wrap(buf: Any) -> Array:
+        a = new(Array)
+        a.aval = aval
+        a._buf = buf
+        a._device = dev
+        a._owned = owned
+        return a
+    return wrap
 
 
 def load_consts(consts: Sequence[Any], dev: Device) -> list[Any]:
@@ -166,7 +188,7 @@ def clear_executable_cache() -> None:
 
 # --- eager primitive application -------------------------------------------------------------
 
-_eager_cache: dict[tuple, tuple[Program, list[AbstractArray], Device]] = {}
+_eager_cache: dict[tuple, tuple[Any, Device]] = {}
 
 
 def _params_key(prim: _core.Primitive, params: dict[str, Any]) -> tuple:
@@ -194,7 +216,7 @@ def common_device(op: str, arrays: Sequence[Any]) -> Device | None:
 
 
 def _build_eager(prim: _core.Primitive, params: dict[str, Any], avals: list[AbstractArray],
-                 dev: Device) -> tuple[Program, list[AbstractArray], Device]:
+                 dev: Device) -> tuple[Any, Device]:
     def one(*xs: Any):
         out = prim.bind(*xs, **params)
         return out if prim.multiple_results else [out]
@@ -203,7 +225,7 @@ def _build_eager(prim: _core.Primitive, params: dict[str, Any], avals: list[Abst
     lowered = lower_graph(graph, platform=dev.platform)
     out_avals = [a.strong() for a in graph.out_avals]
     program = Program(compile_lowered(lowered, dev), graph, dev, (), out_avals)
-    return program, out_avals, dev
+    return program.runner((), list if prim.multiple_results else None), dev
 
 
 def eager_apply(prim: _core.Primitive, args: Sequence[Any], params: dict[str, Any]):
@@ -228,17 +250,15 @@ def eager_apply(prim: _core.Primitive, args: Sequence[Any], params: dict[str, An
     if entry is None:
         entry = _FLIGHTS.get(_eager_cache, key,
                              lambda: _build_eager(prim, params, avals, dev))[0]
-    program, out_avals, dev = entry
+    run, dev = entry
     try:
-        outs = program.run(bufs)
+        out = run(bufs)
     except Exception:
         raise_if_consumed(prim.name, args, lambda i: f"argument {i} ({_errors.short(args[i])})")
         raise
     if borrowed:  # the caller may write that memory as soon as we return
-        rt.block_all(outs)
-    arrays = [Array._new(b, a, dev, a.size * a.dtype.itemsize >= _POOL_MIN)
-              for b, a in zip(outs, out_avals)]
-    return arrays if prim.multiple_results else arrays[0]
+        rt.block_all([a._buf for a in out] if prim.multiple_results else [out._buf])
+    return out
 
 
 _core.set_eager_apply(eager_apply)

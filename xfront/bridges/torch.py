@@ -29,6 +29,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from xfront import _dtypes, _errors
 from xfront._device import Device
 from xfront.bridges._dlpack import DLPACK, Adapter, NeedsAutograd, _rt
@@ -184,6 +186,36 @@ class TorchAdapter(Adapter):
         buf = rt.import_dlpack(self._to_dlpack(t), rt_dev, None, row_major=True)
         rt.block_until_ready(buf)  # NOTE [Hidden copies of borrowed memory] in _dlpack.py
         return buf
+
+    # --- small CPU tensors (NOTE [Small host inputs] in xfront.lowering.runtime) --------------
+    def strided_layout(self) -> Any:
+        if self._from_dlpack is None:
+            self._setup()
+        return self._strided
+
+    def can_stage(self, np_dtype: Any) -> bool:
+        """Whether a staging buffer of this NumPy dtype can be viewed as a torch tensor."""
+        try:
+            _t().from_numpy(np.zeros(0, np_dtype))
+        except (TypeError, RuntimeError):  # bfloat16 and other extension dtypes
+            return False
+        return True
+
+    def staging_tensor(self, view: Any) -> Any:
+        return _t().from_numpy(view)
+
+    @staticmethod
+    def copy_into(dst: Any, src: Any) -> None:
+        # NOTE: copy_ reads any strides and resolves conjugate and negative views
+        dst.copy_(src)
+
+    def small_result_wrapper(self) -> Any:
+        """``buf -> tensor`` for a fresh small output: a DLPack export (waits for the value)."""
+        if self._from_dlpack is None:
+            self._setup()
+        from_dlpack = self._from_dlpack
+        export = _rt().export_fresh
+        return lambda buf: from_dlpack(export(buf))
 
     def staging_view(self, t: Any) -> Any:
         # cheap checks first: this runs for every torch argument of a compiled call
