@@ -887,15 +887,16 @@ class Executable:
 #     run for small host inputs (NumPy arrays, CPU torch tensors): see NOTE [Small host inputs].
 #
 #     Where the time of a tiny call goes (x * y + 1 on two 8-element float32 arrays, per-thread
-#     CPU time, 2-core host, jaxlib 0.10.2; ``python -m benchmarks.bench_dispatch --breakdown``
-#     measures these): ``execute_sharded`` alone ~3.5 us, turning its results into arrays
-#     (``consume_with_handlers``) ~0.5 us, so ~4.0 us of jaxlib per call against jax.jit's ~5 us
-#     for the whole call. What xfront adds: the call itself, the argument check and signature
-#     key (~0.6 us for two xfront arrays), and wrapping each result (~0.2 us); before the
-#     runners, ~2 us. An input from NumPy cost ~3.4 us through ``batched_device_put`` (a copy
-#     into a staging buffer: ~0.2 us) and a result to NumPy ~2 us through a ctypes view of the
-#     buffer (``np.array`` copy of a small result: ~0.9 us); a torch input ~5 us through DLPack
-#     (``copy_`` into a staging buffer: ~0.8 us).
+#     CPU time, 2-core host under load, jaxlib 0.10.2; ``python -m benchmarks.bench_dispatch
+#     --breakdown`` measures these): ``execute_sharded`` alone 3.7-4.0 us, turning its results
+#     into arrays (``consume_with_handlers``) another ~0.5 us, against 4.9-5.1 us for jax.jit's
+#     whole call: the raw execute is already ~0.85-1.0x of jax.jit. xfront adds the call itself,
+#     the argument check and signature key and the result's wrapper (~1.5 us after this change,
+#     ~2 us before; a call with xfront arrays measured 6.15 us against 6.62 us). An input from
+#     NumPy cost 4.1 us through ``batched_device_put`` (a copy into a staging buffer: 0.2 us),
+#     a result to NumPy 2.2 us as a view that owns the buffer (an ``np.array`` copy of a small
+#     result: 1.0 us), a torch input 4.2 us through DLPack (``copy_`` into a staging buffer:
+#     0.9 us); from NumPy a call went from 22.7 us to 9.0 us, from torch from 26.4 to 12.6 us.
 #
 #     jax.jit's C++ dispatch (jaxlib's ``PjitFunction``) can run an xfront executable: a
 #     ``cache_miss`` that runs the program once and returns jax's fast-path data for it makes
@@ -934,16 +935,16 @@ def runner(execute: Any, const_bufs: Sequence[Any], wraps: Sequence[Any],
 
 # NOTE [Small host inputs]
 #     A NumPy array or CPU torch tensor of at most ``SMALL_INPUT_BYTES`` (16 KiB) is not
-#     imported (``batched_device_put`` ~3.4 us, DLPack ~5 us) but copied into a staging buffer
-#     that the run keeps for its signature (~0.2 us for NumPy, ~0.8 us for torch's ``copy_``;
-#     a 16 KiB copy takes ~1 us). The copy also takes any layout (NumPy views with negative
+#     imported (``batched_device_put`` ~4 us, a DLPack import ~4 us) but copied into a staging
+#     buffer that the run keeps for its signature (~0.2 us for NumPy, ~0.9 us for torch's
+#     ``copy_``; a 16 KiB copy takes ~1 us). The copy also takes any layout (NumPy views with negative
 #     or Fortran strides, transposed or conjugated torch tensors) without a second pass. A
 #     staging set (one buffer per input) belongs to one call at a time: a call takes a set
 #     from the run's free list (or makes a new one; threads each get their own) and gives it
 #     back only once its results hold their values, so the program has finished reading it
 #     (the output conversions wait for the results: a NumPy copy or a DLPack export without a
 #     stream). Only CPU programs without donated inputs take this path; small NumPy results
-#     leave as copies (``np.array``, ~0.9 us against ~2 us for a view that owns the buffer).
+#     leave as copies (``np.array``, ~1 us against ~2.2 us for a view that owns the buffer).
 
 SMALL_INPUT_BYTES = int(os.environ.get("XFRONT_SMALL_INPUT_BYTES", str(16 << 10)))
 _SMALL_SETS_KEPT = 4  # staging sets a run keeps for concurrent callers
@@ -955,7 +956,7 @@ def _staging_view(buf: Any, aval: AbstractArray) -> np.ndarray:
     n = aval.size * dt.itemsize
     if n == 0:  # nothing to copy: a stand-in of the right shape
         return np.zeros(aval.shape, dt)
-    mem = (ctypes.c_char * n).from_address(buf.unsafe_buffer_pointer())
+    mem = (ctypes.c_char * n).from_address(buffer_pointer(buf))
     mem.xfront_buffer = buf  # keep-alive
     return np.frombuffer(mem, dtype=dt).reshape(aval.shape)
 
@@ -976,7 +977,7 @@ def host_runner(execute: Any, const_bufs: Sequence[Any], dev: Any,
         bufs, views = [], []
         for a in avals:
             b = put(np.zeros(a.shape, a.dtype.np), dev, copy=True)
-            b.block_until_ready()
+            block_until_ready(b)
             v = _staging_view(b, a)
             bufs.append(b)
             views.append(view(v) if view is not None else v)
