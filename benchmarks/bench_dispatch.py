@@ -1,7 +1,8 @@
 """Per-call dispatch cost of a tiny compiled call: ``python -m benchmarks.bench_dispatch``.
 
 ``x * y + 1`` on two 8-element float32 arrays, called with xfront arrays, NumPy arrays, torch
-tensors (results back in the caller's framework) and ``jax.jit`` on jax arrays. Every contender
+tensors (results back in the caller's framework) and ``jax.jit`` on jax arrays; and one eager
+op (``xf.multiply``) on the same xfront arrays. Every contender
 is sampled once per round and rounds repeat (interleaved); a sample is the mean over ``--calls``
 calls of the per-thread CPU time (``time.thread_time``: what the calling thread spends, which
 other processes' load on a shared host disturbs much less) and of the wall time. The report
@@ -40,7 +41,8 @@ def contenders() -> dict[str, Callable[[], Any]]:
     f = xf.compile(lambda x, y: x * y + 1.0)
     a, b = np.ones(8, np.float32), np.full(8, 2.0, np.float32)
     xa, xb = xf.asarray(a), xf.asarray(b)
-    out: dict[str, Callable[[], Any]] = {"xfront arrays": lambda: f(xa, xb), "numpy": lambda: f(a, b)}
+    out: dict[str, Callable[[], Any]] = {"xfront arrays": lambda: f(xa, xb), "numpy": lambda: f(a, b),
+                                         "eager op (xfront arrays)": lambda: xf.multiply(xa, xb)}
     try:
         import torch
 

@@ -355,10 +355,10 @@ class CompiledFunction:
         # fast paths (NOTE [The call path]): positional xfront arrays on one device, keyed by
         # their avals; positional NumPy arrays, keyed by (shape, dtype)
         self._fast: dict[tuple, _Entry] = {}
-        self._fast_np: dict[tuple, tuple[_Entry, list[AbstractArray]]] = {}
+        self._fast_np: dict[tuple, tuple[_Entry, list[AbstractArray], Any]] = {}
         # positional CPU torch tensors, keyed by (shape, torch dtype); _torch_type is torch's
         # Tensor class once a call registered one (this module never imports torch)
-        self._fast_torch: dict[tuple, _Entry] = {}
+        self._fast_torch: dict[tuple, tuple[_Entry, Any]] = {}
         self._torch_type: Any = None
         self._torch_strided: Any = None
         self._fast_ok = not (self._static_nums or self._static_names)

@@ -26,10 +26,16 @@ from xfront.bridges._dlpack import BorrowedArray
 from xfront.lowering import Lowered, lower_graph
 
 
-def _rt():
-    from xfront.lowering import runtime
+_runtime: Any = None
 
-    return runtime
+
+def _rt() -> Any:
+    global _runtime
+    if _runtime is None:  # the runtime adapter loads jaxlib: only on first device use
+        from xfront.lowering import runtime
+
+        _runtime = runtime
+    return _runtime
 
 
 class _Stats:
@@ -207,7 +213,7 @@ def common_device(op: str, arrays: Sequence[Any]) -> Device | None:
         if isinstance(a, Array) and a._device is not None:
             if dev is None:
                 dev = a._device
-            elif a._device != dev:
+            elif a._device is not dev and a._device != dev:
                 raise _errors.err(
                     _errors.DeviceError, op,
                     f"arrays on different devices were combined: {dev} and {a._device}",
@@ -230,7 +236,6 @@ def _build_eager(prim: _core.Primitive, params: dict[str, Any], avals: list[Abst
 
 def eager_apply(prim: _core.Primitive, args: Sequence[Any], params: dict[str, Any]):
     dev = common_device(prim.name, args) or default_device()
-    rt = _rt()
     bufs = []
     avals = []
     borrowed = False  # NOTE [Borrowed memory] in xfront/bridges/_dlpack.py
@@ -242,7 +247,7 @@ def eager_apply(prim: _core.Primitive, args: Sequence[Any], params: dict[str, An
         else:
             arr = np.asarray(a)
             d = _dtypes.dtype(arr.dtype)
-            bufs.append(rt.put(arr, dev.rt, copy=False))  # aliased for this op only
+            bufs.append(_rt().put(arr, dev.rt, copy=False))  # aliased for this op only
             avals.append(AbstractArray(arr.shape, d))
             borrowed = borrowed or arr is a
     key = (prim, _params_key(prim, params), tuple(avals), dev)
@@ -257,7 +262,7 @@ def eager_apply(prim: _core.Primitive, args: Sequence[Any], params: dict[str, An
         raise_if_consumed(prim.name, args, lambda i: f"argument {i} ({_errors.short(args[i])})")
         raise
     if borrowed:  # the caller may write that memory as soon as we return
-        rt.block_all([a._buf for a in out] if prim.multiple_results else [out._buf])
+        _rt().block_all([a._buf for a in out] if prim.multiple_results else [out._buf])
     return out
 
 
