@@ -20,6 +20,10 @@ client start-up, about a second on a loaded host, are not in the figures).
   process (cold and warm xfront cache).
 * steady state: median per call of ``onnxruntime`` (the ``xf.export_onnx`` model) and of the
   exported xfront function, NumPy in and out, same process, interleaved.
+* symbolic batch (``xf.Spec(("b", 64), ...)``): artifact size; in a fresh process
+  ``deserialize`` + first call at batch 32, then the first call at batch 64 (refine + compile
+  of a new size); steady state of onnxruntime (the ``dim_param`` model) and of the artifact at
+  batch 32 and 64.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ import sys
 import tempfile
 import textwrap
 import time
+from typing import Any
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -94,7 +99,21 @@ _LOAD = _SETUP + textwrap.dedent("""
 """)
 
 
-def _child(code: str, env: dict[str, str], *args: str) -> float:
+_LOAD_POLY = _SETUP + textwrap.dedent("""
+    import xfront as xf
+    xf.devices()
+    blob = open(sys.argv[1], "rb").read()
+    x64 = np.concatenate([x, x])
+    t0 = time.perf_counter()
+    f = xf.deserialize(blob)
+    np.asarray(f(x, *ws))
+    t1 = time.perf_counter()
+    np.asarray(f(x64, *ws))
+    print(json.dumps({"s": [t1 - t0, time.perf_counter() - t1]}))
+""")
+
+
+def _child(code: str, env: dict[str, str], *args: str) -> Any:
     full = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", **env)
     proc = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True,
                           cwd=ROOT, env=full, timeout=600)
@@ -194,6 +213,53 @@ def artifacts_and_steady_state(reps: int, tmp: str) -> dict[str, object]:
     res["steady state onnxruntime (us/call)"] = round(statistics.median(t_ort) * 1e6, 1)
     res["steady state xfront, deserialized (us/call)"] = round(statistics.median(t_xf) * 1e6, 1)
     res["steady state xf.compile(mlp) (us/call)"] = round(statistics.median(t_direct) * 1e6, 1)
+    res.update(symbolic_batch(reps, tmp, x, ws, mlp))
+    return res
+
+
+def symbolic_batch(reps: int, tmp: str, x: Any, ws: list, mlp: Any) -> dict[str, object]:
+    import numpy as np
+    import onnxruntime as ort
+
+    import xfront as xf
+
+    res: dict[str, object] = {}
+    exp = xf.export(mlp, xf.Spec(("b", 64), xf.float32), *ws)
+    blob = exp.serialize()
+    res["symbolic: artifact bytes (MLP, batch b)"] = len(blob)
+    path = os.path.join(tmp, "mlp_poly.xfexport")
+    with open(path, "wb") as f:
+        f.write(blob)
+    first, second = [], []
+    for _ in range(reps):
+        with tempfile.TemporaryDirectory() as d:
+            a, b = _child(_LOAD_POLY, {"XFRONT_CACHE": "1", "XFRONT_CACHE_DIR": d}, path)
+            first.append(a)
+            second.append(b)
+    res["symbolic: deserialize + first call at batch 32, cold cache (ms)"] = _median_ms(first)
+    res["symbolic: first call at a new batch 64 (ms)"] = _median_ms(second)
+    sess = ort.InferenceSession(xf.export_onnx(exp).SerializeToString(),
+                                providers=["CPUExecutionProvider"])
+    loaded = xf.deserialize(blob)
+    for n in (32, 64):
+        xb = np.concatenate([x] * (n // 32))
+        feeds = {f"arg{i}": a for i, a in enumerate([xb, *ws])}
+        diff = np.max(np.abs(sess.run(None, feeds)[0] - np.asarray(loaded(xb, *ws))))
+        res[f"symbolic: onnxruntime max abs diff (batch {n})"] = float(diff)
+        t_ort, t_xf = [], []
+        for _ in range(max(reps, 5)):
+            t0 = time.perf_counter()
+            for _ in range(200):
+                sess.run(None, feeds)
+            t_ort.append((time.perf_counter() - t0) / 200)
+            t0 = time.perf_counter()
+            for _ in range(200):
+                loaded(xb, *ws)
+            t_xf.append((time.perf_counter() - t0) / 200)
+        res[f"symbolic: steady state onnxruntime, batch {n} (us/call)"] = round(
+            statistics.median(t_ort) * 1e6, 1)
+        res[f"symbolic: steady state xfront artifact, batch {n} (us/call)"] = round(
+            statistics.median(t_xf) * 1e6, 1)
     return res
 
 

@@ -623,8 +623,10 @@ class Exported:
                 def call(*leaves: Any) -> list[Any]:
                     return call_module_p.bind(*leaves, module=ref)
             else:
+                from xfront._autodiff import _aval_of
+
                 def call(*leaves: Any) -> list[Any]:
-                    avals = [x.aval for x in leaves]  # tracers of the compiled call
+                    avals = [_aval_of(x) for x in leaves]  # tracers, or arrays of a trace
                     if all(a.shape == w.shape for a, w in zip(avals, ref.in_avals)) and \
                             len(avals) == len(ref.in_avals):
                         return call_module_p.bind(*leaves, module=ref)  # same symbols
