@@ -539,6 +539,9 @@ def test_symbolic_export_header_and_sizes(poly):
     loaded = xf.deserialize(blob)
     assert [a.short for a in loaded.in_avals] == ["f32[b,3]", "f32[b]"]
     assert "tensor<?x3xf32>" in loaded.mlir_module()  # one module for every size
+    vjp = loaded.module_ref().vjp  # the VJP module is polymorphic too
+    assert [a.short for a in vjp.in_avals][:2] == ["f32[b,3]", "f32[b]"]
+    assert "tensor<?x3xf32>" in vjp.text and "vjp" in header["sections"]
     for n in (1, 4, 7, 4):
         x = RNG.standard_normal((n, 3)).astype(np.float32)
         y = RNG.standard_normal(n).astype(np.float32)
@@ -613,6 +616,12 @@ def test_symbolic_header_fuzz(poly):
     for h in bad:
         with pytest.raises(xf.ArtifactError, match="xfront.deserialize"):
             xf.deserialize(seal(h))
+    rnd = random.Random(4)
+    for _ in range(40):  # accidental corruption is caught by the checksum
+        b = bytearray(blob)
+        b[rnd.randrange(len(b))] ^= 1 << rnd.randrange(8)
+        with pytest.raises(xf.ArtifactError, match="checksum"):
+            xf.deserialize(bytes(b))
     with pytest.raises(xf.ArtifactError, match="format-version-1"):
         xf.deserialize(seal({k: v for k, v in header.items() if k != "symbols"}, version=1))
 
