@@ -551,12 +551,14 @@ def test_symbolic_export_header_and_sizes(poly):
     # inlined into a static program, and pasted as is into a polymorphic one (same symbol)
     x, y = RNG.standard_normal((5, 3)).astype(np.float32), np.ones(5, np.float32)
     _assert_same(xf.compile(lambda a, b: loaded(a, b))(x, y), _poly_want(x, y))
-    pf = xf.compile(lambda a, b: loaded(a, b)["s"] * 2, polymorphic=("b, _", "b"))
-    for n in (2, 6):
-        np.testing.assert_allclose(np.asarray(pf(x[:n], y[:n])), 2 * _poly_want(x[:n], y[:n])["s"],
-                                   rtol=1e-6)
-    assert "tensor<?x3xf32>" in pf.lower(xf.Spec(("b", 3), xf.float32),
-                                         xf.Spec("b", xf.float32)).as_text()
+    for sym in ("b", "n"):  # the caller's symbols, whatever their names
+        pf = xf.compile(lambda a, b: loaded(a, b)["s"] * 2, polymorphic=(f"{sym}, _", sym))
+        for n in (2, 6):
+            np.testing.assert_allclose(np.asarray(pf(x[:n], y[:n])),
+                                       2 * _poly_want(x[:n], y[:n])["s"], rtol=1e-6)
+        assert pf.cache_info().misses == 2
+        lowered = pf.lower(xf.Spec((sym, 3), xf.float32), xf.Spec(sym, xf.float32))
+        assert "tensor<?x3xf32>" in lowered.as_text()
 
 
 def test_symbolic_gradient_from_xfront_and_torch(poly):
@@ -649,6 +651,23 @@ def test_symbolic_saved_model_has_none_dims_and_reloads_without_xfront(poly, tmp
     module = xf.export_tf(xf.deserialize(poly[1]))
     spec = module.__call__.get_concrete_function().structured_input_signature[0]
     assert [s.shape.as_list() for s in spec] == [[None, 3], [None]]
+    loaded = xf.deserialize(poly[1])
+
+    @tf.function(input_signature=[tf.TensorSpec([None, 3]), tf.TensorSpec([None])])
+    def staged(x, y):  # the artifact itself inside a tf.function with None dimensions
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            s = loaded(x, y)["s"]
+            loss = tf.reduce_sum(s)
+        return s, tape.gradient(loss, x)
+
+    for n in (2, 4):
+        x = RNG.standard_normal((n, 3)).astype(np.float32)
+        s, g = staged(tf.constant(x), tf.ones(n))
+        np.testing.assert_allclose(s.numpy(), _poly_want(x, np.ones(n, np.float32))["s"],
+                                   rtol=1e-5)
+        np.testing.assert_allclose(g.numpy(), (1 - np.tanh(x @ W) ** 2) @ W.T, rtol=1e-4,
+                                   atol=1e-5)
     tf.saved_model.save(module, str(tmp_path / "sm"))
     script = tmp_path / "reload.py"
     script.write_text(_RELOAD_POLY)

@@ -43,9 +43,10 @@ NOTE [Symbolic dimensions]
     A call binds each symbol to its argument sizes (one size per symbol, every expression
     matching; an ArgumentError names the symbol otherwise), then wraps the module in a static
     ``@main`` for those shapes and runs StableHLO's shape refinement: one static module per
-    concrete signature, cached, and compiled once each (the VJP module likewise). Inside a
-    polymorphic ``xf.compile`` whose arguments carry the same symbols the dynamic module is
-    pasted as is.
+    concrete signature, cached, and compiled once each (the VJP module likewise). A call
+    traced with symbolic shapes (``xf.compile(..., polymorphic=...)``, a ``tf.function`` with
+    None dimensions) binds the symbols to the caller's expressions instead and pastes the
+    dynamic module as is, typed with the caller's symbols.
 """
 
 from __future__ import annotations
@@ -569,8 +570,11 @@ class Exported:
         return env
 
     def _specialized(self, avals: Sequence[AbstractArray]) -> ModuleRef:
-        """The module refined to the static shapes of a call (cached per shapes)."""
-        from xfront._shapes import evaluate
+        """The module for the shapes of a call (cached per shapes): refined to static shapes,
+        or, for a call with symbolic shapes (a polymorphic trace: ``xf.compile(...,
+        polymorphic=...)``, a ``tf.function`` with None dimensions), the dynamic module with
+        its symbols renamed to the caller's."""
+        from xfront._shapes import evaluate, is_static_shape
 
         key = tuple((a.shape, a.dtype) for a in avals)
         ref = self._static.get(key)
@@ -579,19 +583,28 @@ class Exported:
         env = self._bind(avals)
         poly = self.module_ref()
 
-        def concrete(avs: list[AbstractArray]) -> list[AbstractArray]:
+        def sized(avs: list[AbstractArray]) -> list[AbstractArray]:
             return [AbstractArray(tuple(evaluate(d, env) for d in a.shape), a.dtype)
                     for a in avs]
 
-        ins = concrete([a.strong() for a in self.in_avals])
-        outs = concrete(poly.out_avals)
-        vjp = None
-        if poly.vjp is not None:
-            vjp_ins = ins + outs
-            vjp_outs = concrete(poly.vjp.out_avals)
-            vjp = _parse_module(_refined(poly.vjp, vjp_ins, vjp_outs),
-                                f"vjp_{self.name}", vjp_ins, vjp_outs)
-        ref = _parse_module(_refined(poly, ins, outs), self.name, ins, outs, None, vjp)
+        ins = sized([a.strong() for a in self.in_avals])
+        outs = sized(poly.out_avals)
+        if not all(is_static_shape(a.shape) for a in avals):
+            vjp = None
+            if poly.vjp is not None:
+                p = poly.vjp
+                vjp = ModuleRef(p.text, p.symbol, ins + outs, sized(p.out_avals), p.kept, None,
+                                p.name, f"{p.key}:{key}")
+            ref = ModuleRef(poly.text, poly.symbol, ins, outs, poly.kept, vjp, poly.name,
+                            f"{poly.key}:{key}")
+        else:
+            vjp = None
+            if poly.vjp is not None:
+                vjp_ins = ins + outs
+                vjp_outs = sized(poly.vjp.out_avals)
+                vjp = _parse_module(_refined(poly.vjp, vjp_ins, vjp_outs),
+                                    f"vjp_{self.name}", vjp_ins, vjp_outs)
+            ref = _parse_module(_refined(poly, ins, outs), self.name, ins, outs, None, vjp)
         self._static[key] = ref
         return ref
 
@@ -627,9 +640,6 @@ class Exported:
 
                 def call(*leaves: Any) -> list[Any]:
                     avals = [_aval_of(x) for x in leaves]  # tracers, or arrays of a trace
-                    if all(a.shape == w.shape for a, w in zip(avals, ref.in_avals)) and \
-                            len(avals) == len(ref.in_avals):
-                        return call_module_p.bind(*leaves, module=ref)  # same symbols
                     return call_module_p.bind(*leaves, module=self._specialized(avals))
 
             call.__name__ = call.__qualname__ = self.name
