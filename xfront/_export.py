@@ -487,8 +487,6 @@ class Exported:
 
     def _poly_ref(self) -> ModuleRef:
         """The polymorphic module (dynamic types), checked against the symbolic header."""
-        from xfront._aval import AbstractArray as AA
-
         def parse(blob: bytes, name: str, ins: list[AbstractArray],
                   outs: list[AbstractArray] | None, vjp: ModuleRef | None) -> ModuleRef:
             key = hashlib.sha256(blob).hexdigest()[:20]
@@ -509,7 +507,7 @@ class Exported:
                 if len(m_out) != len(self.in_avals):
                     raise ValueError("the VJP module does not return one cotangent per "
                                      "argument")
-                outs = [AA(a.shape, _avals_of_types([((), e)], "a VJP result")[0].dtype)
+                outs = [AbstractArray(a.shape, _avals_of_types([((), e)], "a VJP result")[0].dtype)
                         for a, (_, e) in zip(self.in_avals, m_out)]
             if list(m_out) != types(outs):
                 raise ValueError(f"the module's @main returns ({show(m_out)}) but the calling "
@@ -949,7 +947,17 @@ def export(fn: Callable, *specs: Any, vjp: bool = False, platform: str | None = 
     if vjp:
         from xfront import _autodiff
 
-        vjp_module = rt.portable_artifact(_lower_closed(_autodiff.vjp_graph(graph), platform))
+        try:
+            vjp_graph = _autodiff.vjp_graph(graph)
+        except _errors.ShapeError as e:
+            if not any(isinstance(d, Dim) for a in graph.in_avals for d in a.shape):
+                raise
+            raise _errors.err(_errors.ShapeError, "export",
+                              f"the VJP of `{getattr(fn, '__name__', 'fn')}` has no symbolic "
+                              f"form for ({', '.join(a.short for a in graph.in_avals)}): "
+                              f"{str(e).splitlines()[0]}",
+                              "export with vjp=False, or with static shapes") from None
+        vjp_module = rt.portable_artifact(_lower_closed(vjp_graph, platform))
     return Exported(name=name, in_tree=traced.in_tree, out_tree=traced.out_tree,
                     in_avals=graph.in_avals, out_avals=[a.strong() for a in graph.out_avals],
                     platforms=(platform,), module=module, vjp_module=vjp_module,
