@@ -16,6 +16,11 @@ client start-up, about a second on a loaded host, are not in the figures).
   thresholds at 0 so that this small program is cached.
 * ``kernel suite cold`` / ``warm``: the first call of every case of every kernel in
   ``xfront.kernels`` (one process, in sequence), with an empty and with a filled cache.
+* ``kernel workloads xfront`` / ``jax.jit`` (cold / warm): the first call of each of the five
+  kernel workloads of ``benchmarks/workloads.py`` that have a jax version (softmax,
+  layer_norm, mlp, attention, conv2d; the kernels' small 'test' inputs), in sequence in one
+  process: ``xf.compile`` of the xfront kernel against ``jax.jit`` of the jax version, each
+  with its persistent cache empty and then filled.
 * ``deserialize + first call``: ``xf.deserialize(bytes)`` then the first call, in a fresh
   process (cold and warm xfront cache).
 * steady state: median per call of ``onnxruntime`` (the ``xf.export_onnx`` model) and of the
@@ -88,6 +93,41 @@ _JAX = _SETUP + textwrap.dedent("""
     print(json.dumps({"s": time.perf_counter() - t0}))
 """)
 
+_KERNEL_WORKLOADS = ("softmax", "layer_norm", "mlp", "attention", "conv2d_nhwc")
+
+_WORKLOADS_FIRST = textwrap.dedent("""
+    import json, sys, time
+    import numpy as np
+    from benchmarks.workloads import WORKLOADS
+    from xfront.kernels import KERNELS
+    which = sys.argv[1]
+    if which == "jax":
+        import jax
+        jax.config.update("jax_compilation_cache_dir", sys.argv[2])
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
+        jax.config.update("jax_persistent_cache_min_entry_size_bytes", -1)
+        jax.devices()
+    else:
+        import xfront as xf
+        xf.devices()
+    kernel = {"softmax": ("softmax", {}), "layer_norm": ("layer_norm", {}), "mlp": ("mlp", {}),
+              "attention": ("scaled_dot_product_attention", {}),
+              "conv2d_nhwc": ("conv2d", {"padding": 1, "layout": "NHWC"})}
+    calls = []
+    for name in sys.argv[3].split(","):
+        kname, kw = kernel[name]
+        k = KERNELS[kname]
+        args = k.example(np.random.default_rng(0), "float32", "test", **{**k.cases[0].build, **kw})
+        calls.append((WORKLOADS[name], args))
+    t0 = time.perf_counter()
+    for w, args in calls:
+        if which == "jax":
+            jax.block_until_ready(jax.jit(w.jax)(*args))
+        else:
+            np.asarray(xf.tree_leaves(xf.compile(w.xfront)(*args))[0])
+    print(json.dumps({"s": time.perf_counter() - t0}))
+""")
+
 _LOAD = _SETUP + textwrap.dedent("""
     import xfront as xf
     xf.devices()
@@ -129,7 +169,10 @@ def _median_ms(values: list[float]) -> float:
 def first_calls(reps: int) -> dict[str, float]:
     out: dict[str, list[float]] = {k: [] for k in (
         "xfront cold", "xfront warm", "xfront no cache", "jax.jit cold", "jax.jit warm",
-        "kernel suite cold", "kernel suite warm")}
+        "kernel suite cold", "kernel suite warm", "kernel workloads xfront cold",
+        "kernel workloads xfront warm", "kernel workloads jax.jit cold",
+        "kernel workloads jax.jit warm")}
+    names = ",".join(_KERNEL_WORKLOADS)
     for _ in range(reps):
         with tempfile.TemporaryDirectory() as d:
             env = {"XFRONT_CACHE": "1", "XFRONT_CACHE_DIR": d}
@@ -143,6 +186,15 @@ def first_calls(reps: int) -> dict[str, float]:
         with tempfile.TemporaryDirectory() as d:
             out["jax.jit cold"].append(_child(_JAX, {}, d))
             out["jax.jit warm"].append(_child(_JAX, {}, d))
+        with tempfile.TemporaryDirectory() as d:
+            env = {"XFRONT_CACHE": "1", "XFRONT_CACHE_DIR": d}
+            for kind in ("cold", "warm"):
+                out[f"kernel workloads xfront {kind}"].append(
+                    _child(_WORKLOADS_FIRST, env, "xfront", d, names))
+        with tempfile.TemporaryDirectory() as d:
+            for kind in ("cold", "warm"):
+                out[f"kernel workloads jax.jit {kind}"].append(
+                    _child(_WORKLOADS_FIRST, {}, "jax", d, names))
     return {k: _median_ms(v) for k, v in out.items()}
 
 
