@@ -28,7 +28,7 @@ client start-up, about a second on a loaded host, are not in the figures).
 * symbolic batch (``xf.Spec(("b", 64), ...)``): artifact size; in a fresh process
   ``deserialize`` + first call at batch 32, then the first call at batch 64 (refine + compile
   of a new size); steady state of onnxruntime (the ``dim_param`` model) and of the artifact at
-  batch 32 and 64.
+  batch 32 and 64, and of the static-shape artifact at 32 (interleaved).
 """
 
 from __future__ import annotations
@@ -265,11 +265,12 @@ def artifacts_and_steady_state(reps: int, tmp: str) -> dict[str, object]:
     res["steady state onnxruntime (us/call)"] = round(statistics.median(t_ort) * 1e6, 1)
     res["steady state xfront, deserialized (us/call)"] = round(statistics.median(t_xf) * 1e6, 1)
     res["steady state xf.compile(mlp) (us/call)"] = round(statistics.median(t_direct) * 1e6, 1)
-    res.update(symbolic_batch(reps, tmp, x, ws, mlp))
+    res.update(symbolic_batch(reps, tmp, x, ws, mlp, loaded))
     return res
 
 
-def symbolic_batch(reps: int, tmp: str, x: Any, ws: list, mlp: Any) -> dict[str, object]:
+def symbolic_batch(reps: int, tmp: str, x: Any, ws: list, mlp: Any,
+                   static: Any) -> dict[str, object]:
     import numpy as np
     import onnxruntime as ort
 
@@ -298,7 +299,7 @@ def symbolic_batch(reps: int, tmp: str, x: Any, ws: list, mlp: Any) -> dict[str,
         feeds = {f"arg{i}": a for i, a in enumerate([xb, *ws])}
         diff = np.max(np.abs(sess.run(None, feeds)[0] - np.asarray(loaded(xb, *ws))))
         res[f"symbolic: onnxruntime max abs diff (batch {n})"] = float(diff)
-        t_ort, t_xf = [], []
+        t_ort, t_xf, t_static = [], [], []
         for _ in range(max(reps, 5)):
             t0 = time.perf_counter()
             for _ in range(200):
@@ -308,6 +309,14 @@ def symbolic_batch(reps: int, tmp: str, x: Any, ws: list, mlp: Any) -> dict[str,
             for _ in range(200):
                 loaded(xb, *ws)
             t_xf.append((time.perf_counter() - t0) / 200)
+            if n == 32:  # the static-shape artifact of the same MLP, interleaved
+                t0 = time.perf_counter()
+                for _ in range(200):
+                    static(xb, *ws)
+                t_static.append((time.perf_counter() - t0) / 200)
+        if t_static:
+            res["symbolic: steady state static-shape artifact, batch 32 (us/call)"] = round(
+                statistics.median(t_static) * 1e6, 1)
         res[f"symbolic: steady state onnxruntime, batch {n} (us/call)"] = round(
             statistics.median(t_ort) * 1e6, 1)
         res[f"symbolic: steady state xfront artifact, batch {n} (us/call)"] = round(
