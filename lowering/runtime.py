@@ -1141,7 +1141,7 @@ def stablehlo_versions() -> tuple[str, str]:
     return _shlo.get_current_version(), target
 
 
-def _tensor_types(types: Any, what: str) -> list[tuple[tuple[int, ...], str]]:
+def _tensor_types(types: Any, what: str, dynamic: bool = False) -> list[tuple[tuple, str]]:
     from jaxlib.mlir import ir
 
     out = []
@@ -1151,6 +1151,10 @@ def _tensor_types(types: Any, what: str) -> list[tuple[tuple[int, ...], str]]:
         except (ValueError, TypeError):
             raise ValueError(f"{what} has type {t}; only ranked tensors are supported") \
                 from None
+        if dynamic:  # a dynamic dimension comes back as None
+            out.append((tuple(None if rt.is_dynamic_dim(i) else rt.get_dim_size(i)
+                              for i in range(rt.rank)), str(rt.element_type)))
+            continue
         if not rt.has_static_shape:
             raise ValueError(f"{what} has the dynamic type {t}; only static shapes are "
                              "supported")
@@ -1158,13 +1162,15 @@ def _tensor_types(types: Any, what: str) -> list[tuple[tuple[int, ...], str]]:
     return out
 
 
-def import_module(data: bytes | str, prefix: str) -> tuple[str, str, list, list]:
+def import_module(data: bytes | str, prefix: str,
+                  dynamic: bool = False) -> tuple[str, str, list, list]:
     """Parse StableHLO (text, MLIR bytecode or a portable artifact) for inlining.
 
     Returns ``(functions_text, entry_symbol, in_types, out_types)``: the module's functions with
     their symbols prefixed by ``prefix`` and made private, the entry (``@main``) symbol, and the
-    entry's argument and result types as ``(shape, element type)`` pairs. Raises ValueError with
-    a readable reason for anything that cannot be parsed or used.
+    entry's argument and result types as ``(shape, element type)`` pairs (``dynamic=True``
+    accepts dynamic dimensions and gives them as None). Raises ValueError with a readable
+    reason for anything that cannot be parsed or used.
     """
     from jaxlib.mlir import ir
     from jaxlib.mlir.dialects import stablehlo as _shlo
@@ -1219,8 +1225,8 @@ def import_module(data: bytes | str, prefix: str) -> tuple[str, str, list, list]
             if attr in main.attributes:
                 del main.attributes[attr]
         ftype = ir.FunctionType(ir.TypeAttr(main.attributes["function_type"]).value)
-        ins = _tensor_types(ftype.inputs, "an argument of @main")
-        outs = _tensor_types(ftype.results, "a result of @main")
+        ins = _tensor_types(ftype.inputs, "an argument of @main", dynamic)
+        outs = _tensor_types(ftype.results, "a result of @main", dynamic)
         text = "\n".join(op.operation.get_asm(enable_debug_info=False) for op in funcs)
     return text, prefix + "main", ins, outs
 

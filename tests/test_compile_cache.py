@@ -177,3 +177,39 @@ def test_settings(monkeypatch, tmp_path):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     assert _diskcache.active_cache().directory == str(tmp_path / "xdg" / "xfront" /
                                                       "executables")
+
+
+_POLY = textwrap.dedent("""
+    import json, sys
+    import numpy as np
+    import xfront as xf
+    from xfront.lowering import runtime
+
+    f = xf.deserialize(open(sys.argv[1], "rb").read())
+    ys = [f(np.arange(n * 3, dtype=np.float32).reshape(n, 3)).tolist() for n in (2, 5)]
+    print(json.dumps({"ys": ys, "stats": runtime.CACHE_STATS,
+                      "info": f.cache_info()._asdict()}))
+""")
+
+
+def test_symbolic_artifact_sizes_come_from_disk_in_a_new_process(tmp_path):
+    """A deserialized artifact with a symbolic batch is refined per size; each refined
+    program is cached on disk like any other, so a restarted process compiles nothing."""
+    path = tmp_path / "poly.xfexport"
+    path.write_bytes(xf.export(lambda x: xf.tanh(x) * 2, xf.Spec(("b", 3), xf.float32))
+                     .serialize())
+    env = dict(os.environ, XFRONT_CACHE="1", XFRONT_CACHE_DIR=str(tmp_path / "cache"),
+               TF_CPP_MIN_LOG_LEVEL="3")
+    runs = []
+    for _ in range(2):
+        proc = subprocess.run([sys.executable, "-c", _POLY, str(path)], capture_output=True,
+                              text=True, timeout=300, cwd=ROOT, env=env)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        runs.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+    cold, warm = runs
+    assert cold["info"]["misses"] == 2 and cold["stats"]["xla_compiles"] >= 2
+    assert warm["stats"]["xla_compiles"] == 0 and warm["info"]["disk_hits"] == 2, warm
+    for n, y, z in zip((2, 5), cold["ys"], warm["ys"]):
+        want = np.tanh(np.arange(n * 3, dtype=np.float32).reshape(n, 3)) * 2
+        np.testing.assert_allclose(np.array(y), want, rtol=1e-6)
+        np.testing.assert_array_equal(np.array(z), np.array(y))

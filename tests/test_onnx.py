@@ -111,7 +111,8 @@ def test_every_translation_rule_is_exercised_by_the_table():
               "xor", "and", "or", "rem", "clamp", "round", "is_finite", "expm1", "log1p",
               "stop_gradient", "rsqrt", "sign", "argmin", "reduce_prod", "reduce_min",
               "logistic", "erf", "iota", "cummax", "cummin", "sort_by_key",
-              "clz", "while", "scan", "threefry2x32", "erf_inv"}
+              "clz", "while", "scan", "threefry2x32", "erf_inv",
+              "dimension_size"}  # symbolic shapes only: test_symbolic_* below
     missing = {p.name for p in rules} - reached - direct
     assert not missing, f"ONNX rules no table row exercises: {sorted(missing)}"
 
@@ -476,3 +477,119 @@ def test_random_samplers_export_bit_exactly():
 
     exp = _onnx_vs_xfront(f, key, tol=2e-6)  # normal: through erf_inv, a few ulp
     assert "threefry2x32" in {e.prim.name for e in exp.graph.eqns}
+
+
+# --- symbolic dimensions: dim_params, shapes computed in the graph ---------------------------
+
+# representative rows (elementwise, comparisons, reductions, transpose/broadcast/concat/stack,
+# matmul, sort, gather): traced with a symbolic leading dimension, run at two sizes
+SYMBOLIC_ROWS = ["add", "subtract", "multiply", "divide", "maximum", "pow", "exp", "log",
+                 "tanh", "sqrt", "abs", "sigmoid", "erf", "floor", "less", "equal",
+                 "logical_and", "where", "clip", "sum", "prod", "max", "min", "mean", "var",
+                 "std", "argmax", "argmin", "any", "all", "logaddexp", "matmul", "vecdot",
+                 "matrix_transpose", "permute_dims", "expand_dims", "flip", "concat", "stack",
+                 "broadcast_to", "sort", "argsort", "take", "bitwise_and", "square"]
+_BY_NAME = {c.name: c for c, _ in ROWS}
+SYM_ROWS = [(_BY_NAME[n], _dtype_for(_BY_NAME[n])) for n in SYMBOLIC_ROWS]
+
+
+def _symbolic_specs(arrays, which):
+    return [xf.Spec(("b",) + a.shape[1:], a.dtype) if i in which else a
+            for i, a in enumerate(arrays)]
+
+
+def _grow(a):  # one more row along the symbolic axis
+    return np.concatenate([a, a[:1]], axis=0)
+
+
+@pytest.mark.parametrize("case,dtype", SYM_ROWS, ids=[f"{c.name}-{d}" for c, d in SYM_ROWS])
+def test_onnx_symbolic_leading_dim_matches_xfront(case, dtype):
+    from hypothesis import assume
+
+    case = dataclasses.replace(case, specials=False)
+
+    @settings(max_examples=1, deadline=None, derandomize=True, database=None,
+              suppress_health_check=list(HealthCheck))
+    @given(op_inputs(case, dtype))
+    def check(inputs):
+        arrays, kwargs = inputs
+        assume(all(a.dtype.kind != "c" for a in arrays))  # complex: no ONNX type
+        nd = max(a.ndim for a in arrays)
+        if case.name == "matmul":  # the rows of a matrix x1
+            assume(arrays[0].ndim == 2)
+            marked = [0]
+        else:
+            assume(nd >= 1)
+            lead = max(a.shape[0] for a in arrays if a.ndim == nd)
+            # axis 0 of the highest-rank arrays of that size is symbolic (lower-rank arrays
+            # and size-1 axes broadcast against it and stay static)
+            marked = [i for i, a in enumerate(arrays) if a.ndim == nd and a.shape[0] == lead]
+        # values to compare: no zero-size or single-row inputs
+        assume(all(arrays[i].shape[0] >= 2 and arrays[i].size > 0 for i in marked))
+        f = xf.compile(lambda *a: case.fn(*a, **kwargs))
+        exp = xf.export(f, *_symbolic_specs(arrays, marked))
+        assert exp.symbols == ("b",)
+        model = xf.export_onnx(exp)
+        for i in marked:
+            assert model.graph.input[i].type.tensor_type.shape.dim[0].dim_param == "b"
+        sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+        for args in (arrays, [_grow(a) if i in marked else a for i, a in enumerate(arrays)]):
+            got = sess.run(None, {f"arg{i}": np.asarray(a) for i, a in enumerate(args)})
+            want = [np.asarray(w) for w in xf.tree_leaves(exp(*args))]
+            assert len(got) == len(want)
+            for g, w in zip(got, want):
+                assert g.shape == w.shape, (g.shape, w.shape)
+            assert_close(got if len(got) > 1 else got[0], want if len(got) > 1 else want[0],
+                         case, f" onnxruntime (symbolic) {kwargs} on {[a.shape for a in args]}")
+
+    check()
+
+
+def test_symbolic_shape_computations_in_the_graph():
+    """Reshape targets, broadcast shapes, iota, slices up to a symbolic end, clamps of gathers,
+    TopK's k and a softmax kernel with a symbolic batch: dim_params and several sizes."""
+    from xfront.prims.shape import iota
+
+    w = np.linspace(-1, 1, 12, dtype=np.float32).reshape(3, 4)
+
+    def f(x, y, z):
+        h = xf.tanh(x @ w) + y[:, None]  # (b, 4)
+        e = xf.exp(h - xf.max(h, axis=1, keepdims=True))
+        soft = e / xf.sum(e, axis=1, keepdims=True)
+        flat = xf.reshape(h, (-1,))  # (4*b,)
+        return (soft, xf.concat([flat, flat * 2]), h[1:, ::2], xf.sort(y), xf.argsort(-y),
+                xf.take(x, xf.argmax(y, keepdims=True), axis=0),
+                iota(xf.int32, (x.shape[0], 2), 0), xf.mean(x, axis=0), xf.flip(y),
+                xf.broadcast_to(y[:, None], (y.shape[0], 5)), z[:, :-1] + 1)
+
+    exp = xf.export(f, xf.Spec(("b", 3), xf.float32), xf.Spec("b", xf.float32),
+                    xf.Spec(("b", "c"), xf.int32))
+    model = xf.export_onnx(exp)
+    dim = lambda v: [d.dim_param or d.dim_value for d in v.type.tensor_type.shape.dim]  # noqa
+    assert [dim(v) for v in model.graph.input] == [["b", 3], ["b"], ["b", "c"]]
+    assert dim(model.graph.output[1]) == ["8*b"] and dim(model.graph.output[2]) == ["b - 1", 2]
+    assert dim(model.graph.output[10]) == ["b", "c - 1"]
+    assert {"Shape", "Range", "Concat"} <= {n.op_type for n in model.graph.node}
+    sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    rng = np.random.default_rng(5)
+    for n, c in ((2, 1), (5, 3), (9, 2)):
+        args = [rng.standard_normal((n, 3)).astype(np.float32),
+                rng.standard_normal(n).astype(np.float32),
+                rng.integers(-5, 5, (n, c)).astype(np.int32)]
+        got = sess.run(None, {f"arg{i}": a for i, a in enumerate(args)})
+        want = [np.asarray(v) for v in xf.tree_leaves(exp(*args))]
+        for k, (g, v) in enumerate(zip(got, want)):
+            assert g.shape == v.shape and g.dtype == v.dtype, (k, g.shape, v.shape)
+            np.testing.assert_allclose(g, v, rtol=1e-5, atol=1e-6, err_msg=f"output {k}, b={n}")
+        x, y = args[:2]
+        np.testing.assert_allclose(got[0].sum(1), np.ones(n), rtol=1e-5)
+        np.testing.assert_array_equal(got[3], np.sort(y))
+
+
+def test_symbolic_primitive_without_a_symbolic_translation_is_named():
+    x = xf.Spec(("b", 4), xf.float32)
+    exp = xf.export(lambda x: xf.pad(x, ((1, 1), (0, 0))), x)
+    with pytest.raises(xf.OnnxExportError,
+                       match=r"primitive `pad` at test_onnx\.py:\d+ .*with symbolic dimensions "
+                             r"\(f32\[b,4\]"):
+        xf.export_onnx(exp)

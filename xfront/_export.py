@@ -33,9 +33,20 @@ NOTE [The artifact format]
     modules; ``deserialize(data, isolate=True)`` parses in a child process first.
 
 NOTE [Symbolic dimensions]
-    Shapes are static today. The header stores each dimension as a JSON value: an int now, a
-    symbol name (a string) once symbolic shapes exist; readers of format version 1 reject
-    strings with a clear error rather than guessing.
+    ``xf.export(f, xf.Spec(("b", 4), xf.float32))`` writes one polymorphic artifact: the
+    module's ``@main`` has dynamic types (``tensor<?x4xf32>``) and reads each symbol's size
+    from the first argument axis that is exactly that symbol, so every symbol must appear
+    alone on some argument axis (``("b", "2*b")`` is fine, ``("2*b",)`` alone is not). The
+    header stores each dimension as an int or as the printed expression (``"b"``,
+    ``"2*b + 1"``) and lists the symbols; such artifacts have format version 2 (static ones
+    keep version 1, so older readers still load them and reject the new ones by version).
+    A call binds each symbol to its argument sizes (one size per symbol, every expression
+    matching; an ArgumentError names the symbol otherwise), then wraps the module in a static
+    ``@main`` for those shapes and runs StableHLO's shape refinement: one static module per
+    concrete signature, cached, and compiled once each (the VJP module likewise). A call
+    traced with symbolic shapes (``xf.compile(..., polymorphic=...)``, a ``tf.function`` with
+    None dimensions) binds the symbols to the caller's expressions instead and pastes the
+    dynamic module as is, typed with the caller's symbols.
 """
 
 from __future__ import annotations
@@ -58,7 +69,8 @@ __all__ = ["Spec", "Exported", "ArtifactError", "export", "deserialize", "import
            "export_tf", "call_module_p"]
 
 MAGIC = b"XFEXPORT"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 1  # static shapes
+FORMAT_VERSION_SYMBOLIC = 2  # symbolic dimensions (NOTE [Symbolic dimensions])
 _MAX_TREE_DEPTH = 64
 _MAX_LEAVES = 1 << 16
 _MAX_RANK = 64
@@ -93,6 +105,10 @@ class Spec:
     def __init__(self, shape: Sequence[int] | int, dtype: Any = "float32", weak: bool = False):
         if isinstance(shape, int):
             shape = (shape,)
+        if isinstance(shape, str):  # "b, 2*b": one string for the whole shape
+            from xfront._spec import parse_shape
+
+            shape = parse_shape(shape, "Spec")
         try:
             shape = tuple(shape)
         except TypeError:
@@ -320,25 +336,65 @@ def _tree_from_json(obj: Any, depth: int = 0) -> TreeDef:
 
 
 def _aval_to_json(a: AbstractArray) -> dict[str, Any]:
-    return {"shape": list(a.shape), "dtype": a.dtype.name, "weak": a.weak}
+    return {"shape": [str(d) if isinstance(d, Dim) else d for d in a.shape],
+            "dtype": a.dtype.name, "weak": a.weak}
 
 
-def _aval_from_json(obj: Any) -> AbstractArray:
+def _dim_from_json(d: str) -> Any:
+    from xfront import _shapes
+
+    if len(d) > 200:
+        raise ValueError(f"the dimension expression {d[:40]!r}... is too long")
+    try:
+        out = _shapes.parse(d)
+    except _errors.XfrontError:
+        raise ValueError(f"bad dimension expression {d!r}") from None
+    if _shapes.lower_bound(out) < 0:
+        raise ValueError(f"the dimension {d!r} can be negative")
+    return out
+
+
+def _aval_from_json(obj: Any, symbolic: bool = False) -> AbstractArray:
     if not isinstance(obj, dict) or set(obj) != {"shape", "dtype", "weak"}:
         raise ValueError(f"bad array type {str(obj)[:60]!r}")
     shape, dname, weak = obj["shape"], obj["dtype"], obj["weak"]
     if not isinstance(shape, list) or len(shape) > _MAX_RANK:
         raise ValueError(f"bad shape {shape!r}")
     for d in shape:
+        if isinstance(d, str) and symbolic:
+            continue
         if isinstance(d, str):
-            raise ValueError(f"the symbolic dimension {d!r} needs a newer xfront")
+            raise ValueError(f"the symbolic dimension {d!r} appears in a format-version-1 "
+                             "header")
         if not isinstance(d, int) or isinstance(d, bool) or not 0 <= d < 2 ** 62:
             raise ValueError(f"bad dimension {d!r}")
     if not isinstance(dname, str) or dname not in {d.name for d in dt.ALL}:
         raise ValueError(f"unknown dtype {str(dname)[:40]!r}")
     if not isinstance(weak, bool):
         raise ValueError("'weak' must be true or false")
+    shape = [_dim_from_json(d) if isinstance(d, str) else d for d in shape]
     return AbstractArray(tuple(shape), dt.dtype(dname), weak)
+
+
+def _plain_symbols(avals: Sequence[AbstractArray]) -> dict[str, tuple[int, int]]:
+    """symbol -> (argument, axis) of the first argument axis that is exactly that symbol."""
+    from xfront import _shapes
+
+    out: dict[str, tuple[int, int]] = {}
+    for i, a in enumerate(avals):
+        for axis, d in enumerate(a.shape):
+            if isinstance(d, Dim) and len(d.symbols) == 1:
+                name = next(iter(d.symbols))
+                if d == _shapes.symbol(name):
+                    out.setdefault(name, (i, axis))
+    return out
+
+
+def _unbound_symbols(avals: Sequence[AbstractArray]) -> list[str]:
+    from xfront._shapes import symbols_of
+
+    bound = _plain_symbols(avals)
+    return sorted(set().union(*[symbols_of(a.shape) for a in avals]) - set(bound))
 
 
 def _version_tuple(v: str) -> tuple[int, ...]:
@@ -380,6 +436,7 @@ class Exported:
         self._vjp_kept = None if vjp_kept is None else tuple(vjp_kept)
         self._ref: ModuleRef | None = None
         self._fn: Any = None
+        self._static: dict[tuple, ModuleRef] = {}  # concrete shapes -> refined module
         args_td, kw_td = in_tree.children if in_tree.kind is tuple else (None, None)
         flat = (args_td is not None and args_td.kind is tuple and kw_td.kind is dict
                 and not kw_td.children and all(c.kind == "leaf" for c in args_td.children))
@@ -388,6 +445,17 @@ class Exported:
     @property
     def has_vjp(self) -> bool:
         return self.vjp_module is not None
+
+    @property
+    def symbols(self) -> tuple[str, ...]:
+        """The symbolic dimensions of the signature (sorted; empty for static shapes)."""
+        from xfront._shapes import symbols_of
+
+        return tuple(sorted(set().union(*[symbols_of(a.shape) for a in self.in_avals])))
+
+    @property
+    def polymorphic(self) -> bool:
+        return bool(self.symbols)
 
     def __repr__(self) -> str:
         sig = ", ".join(a.short for a in self.in_avals)
@@ -399,6 +467,9 @@ class Exported:
         """The parsed module (parsed once; raises ArtifactError if it cannot be used)."""
         if self._ref is None:
             try:
+                if self.polymorphic:
+                    self._ref = self._poly_ref()
+                    return self._ref
                 vjp = None
                 if self.vjp_module is not None:
                     vjp_in = [a.strong() for a in self.in_avals] + [a.strong()
@@ -413,6 +484,127 @@ class Exported:
                 raise _artifact_error(f"the artifact of `{self.name}` cannot be used: {e}") \
                     from None
         return self._ref
+
+    def _poly_ref(self) -> ModuleRef:
+        """The polymorphic module (dynamic types), checked against the symbolic header."""
+        def parse(blob: bytes, name: str, ins: list[AbstractArray],
+                  outs: list[AbstractArray] | None, vjp: ModuleRef | None) -> ModuleRef:
+            key = hashlib.sha256(blob).hexdigest()[:20]
+            text, symbol, m_in, m_out = _rt().import_module(blob, f"xf{key}_", dynamic=True)
+
+            def types(avals: list[AbstractArray]) -> list[tuple[tuple, str]]:
+                return [(tuple(None if isinstance(d, Dim) else d for d in a.shape),
+                         a.dtype.mlir) for a in avals]
+
+            def show(ts: list[tuple[tuple, str]]) -> str:
+                return ", ".join(f"{e}[{','.join('?' if d is None else str(d) for d in sh)}]"
+                                 for sh, e in ts)
+
+            if list(m_in) != types(ins):
+                raise ValueError(f"the module's @main takes ({show(m_in)}) but the calling "
+                                 f"convention says ({show(types(ins))})")
+            if outs is None:  # the VJP: one cotangent per primal input, of its shape
+                if len(m_out) != len(self.in_avals):
+                    raise ValueError("the VJP module does not return one cotangent per "
+                                     "argument")
+                outs = [AbstractArray(a.shape, _avals_of_types([((), e)], "a VJP result")[0].dtype)
+                        for a, (_, e) in zip(self.in_avals, m_out)]
+            if list(m_out) != types(outs):
+                raise ValueError(f"the module's @main returns ({show(m_out)}) but the calling "
+                                 f"convention says ({show(types(outs))})")
+            return ModuleRef(text, symbol, list(ins), list(outs),
+                             tuple(range(len(ins))), vjp, name, key)
+
+        if self._kept is not None or self._vjp_kept is not None:
+            raise ValueError("a module with symbolic dimensions takes every argument")
+        unbound = _unbound_symbols(self.in_avals)
+        if unbound:
+            raise ValueError(f"the symbols {unbound} appear alone on no argument axis")
+        strong_in = [a.strong() for a in self.in_avals]
+        vjp = None
+        if self.vjp_module is not None:
+            vjp = parse(self.vjp_module, f"vjp_{self.name}", strong_in + list(self.out_avals),
+                        None, None)
+        return parse(self.module, self.name, strong_in, list(self.out_avals), vjp)
+
+    def _bind(self, avals: Sequence[AbstractArray]) -> dict[str, int]:
+        """Each symbol's size in a call with ``avals`` (NOTE [Symbolic dimensions])."""
+        from xfront._shapes import evaluate
+
+        want = self.in_avals
+        sig = ", ".join(a.strong().short for a in want)
+        if len(avals) != len(want) or any(a.ndim != w.ndim or a.dtype is not w.dtype
+                                           for a, w in zip(avals, want)):
+            got = ", ".join(a.short for a in avals)
+            raise _errors.err(_errors.ArgumentError, "Exported",
+                              f"`{self.name}` was called with ({got}) but it takes ({sig})",
+                              "convert the arguments (e.g. x.astype(...)) or export again")
+        env: dict[str, int] = {}
+        for name, (i, axis) in sorted(_plain_symbols(want).items()):
+            n = avals[i].shape[axis]
+            if n < 1:
+                raise _errors.err(_errors.ArgumentError, "Exported",
+                                  f"`{self.name}` takes ({sig}): symbol `{name}` (argument "
+                                  f"{i}, axis {axis}) must be >= 1, got {n}")
+            env[name] = n
+        where = _plain_symbols(want)
+        for i, (a, w) in enumerate(zip(avals, want)):
+            for axis, (n, d) in enumerate(zip(a.shape, w.shape)):
+                need = evaluate(d, env)
+                if n != need:
+                    if isinstance(d, Dim):
+                        given = ", ".join(f"{s} = {env[s]} (argument {where[s][0]}, axis "
+                                          f"{where[s][1]})" for s in sorted(d.symbols))
+                        msg = (f"argument {i} has size {n} on axis {axis}, but its dimension "
+                               f"`{d}` is {need} with {given}")
+                    else:
+                        msg = f"argument {i} has size {n} on axis {axis}, but that axis is {d}"
+                    got = ", ".join(x.short for x in avals)
+                    raise _errors.err(_errors.ArgumentError, "Exported",
+                                      f"`{self.name}` takes ({sig}) and was called with "
+                                      f"({got}): {msg}",
+                                      "one symbol has one size per call, and every dimension "
+                                      "expression must match")
+        return env
+
+    def _specialized(self, avals: Sequence[AbstractArray]) -> ModuleRef:
+        """The module for the shapes of a call (cached per shapes): refined to static shapes,
+        or, for a call with symbolic shapes (a polymorphic trace: ``xf.compile(...,
+        polymorphic=...)``, a ``tf.function`` with None dimensions), the dynamic module with
+        its symbols renamed to the caller's."""
+        from xfront._shapes import evaluate, is_static_shape
+
+        key = tuple((a.shape, a.dtype) for a in avals)
+        ref = self._static.get(key)
+        if ref is not None:
+            return ref
+        env = self._bind(avals)
+        poly = self.module_ref()
+
+        def sized(avs: list[AbstractArray]) -> list[AbstractArray]:
+            return [AbstractArray(tuple(evaluate(d, env) for d in a.shape), a.dtype)
+                    for a in avs]
+
+        ins = sized([a.strong() for a in self.in_avals])
+        outs = sized(poly.out_avals)
+        if not all(is_static_shape(a.shape) for a in avals):
+            vjp = None
+            if poly.vjp is not None:
+                p = poly.vjp
+                vjp = ModuleRef(p.text, p.symbol, ins + outs, sized(p.out_avals), p.kept, None,
+                                p.name, f"{p.key}:{key}")
+            ref = ModuleRef(poly.text, poly.symbol, ins, outs, poly.kept, vjp, poly.name,
+                            f"{poly.key}:{key}")
+        else:
+            vjp = None
+            if poly.vjp is not None:
+                vjp_ins = ins + outs
+                vjp_outs = sized(poly.vjp.out_avals)
+                vjp = _parse_module(_refined(poly.vjp, vjp_ins, vjp_outs),
+                                    f"vjp_{self.name}", vjp_ins, vjp_outs)
+            ref = _parse_module(_refined(poly, ins, outs), self.name, ins, outs, None, vjp)
+        self._static[key] = ref
+        return ref
 
     def mlir_module(self) -> str:
         """The module's StableHLO text (``@main`` is the entry function)."""
@@ -438,8 +630,15 @@ class Exported:
             ref = self.module_ref()
             self._check_platform()
 
-            def call(*leaves: Any) -> list[Any]:
-                return call_module_p.bind(*leaves, module=ref)
+            if not self.polymorphic:
+                def call(*leaves: Any) -> list[Any]:
+                    return call_module_p.bind(*leaves, module=ref)
+            else:
+                from xfront._autodiff import _aval_of
+
+                def call(*leaves: Any) -> list[Any]:
+                    avals = [_aval_of(x) for x in leaves]  # tracers, or arrays of a trace
+                    return call_module_p.bind(*leaves, module=self._specialized(avals))
 
             call.__name__ = call.__qualname__ = self.name
             self._fn = CompiledFunction(call)
@@ -490,8 +689,12 @@ class Exported:
             "vjp_kept": None if self._vjp_kept is None else list(self._vjp_kept),
             "sections": offsets,
         }
+        version = FORMAT_VERSION
+        if self.polymorphic:
+            header["symbols"] = list(self.symbols)
+            version = FORMAT_VERSION_SYMBOLIC
         hb = json.dumps(header, sort_keys=True, separators=(",", ":")).encode()
-        body = (MAGIC + struct.pack("<II", FORMAT_VERSION, len(hb)) + hb
+        body = (MAGIC + struct.pack("<II", version, len(hb)) + hb
                 + b"".join(d for _, d in sections))
         return body + hashlib.sha256(body).digest()
 
@@ -499,6 +702,34 @@ class Exported:
 _HEADER_KEYS = {"name", "xfront_version", "stablehlo_version", "platforms", "in_tree",
                 "out_tree", "in_avals", "out_avals", "kept", "vjp_kept", "sections"}
 _PLATFORMS = ("cpu", "cuda", "rocm", "tpu")
+
+
+def _refined(ref: ModuleRef, ins: list[AbstractArray], outs: list[AbstractArray]) -> str:
+    """A module whose public ``@main`` takes and returns the static ``ins``/``outs`` and calls
+    the polymorphic ``ref``, refined to static shapes throughout."""
+    from xfront.lowering._emit import aval_type
+
+    st_in, st_out = [aval_type(a) for a in ins], [aval_type(a) for a in outs]
+    dy_in = [aval_type(a) for a in ref.in_avals]
+    dy_out = [aval_type(a) for a in ref.out_avals]
+    lines = ["module {", ref.text,
+             '  "func.func"() <{function_type = (' + ", ".join(st_in) + ") -> ("
+             + ", ".join(st_out) + '), sym_name = "main", sym_visibility = "public"}> ({']
+    lines.append("  ^bb0(" + ", ".join(f"%a{i}: {t}" for i, t in enumerate(st_in)) + "):")
+    for i, (s, d) in enumerate(zip(st_in, dy_in)):
+        lines.append(f'    %c{i} = "stablehlo.convert"(%a{i}) : ({s}) -> {d}')
+    n = len(dy_out)
+    lhs = "" if n == 0 else ("%r = " if n == 1 else f"%r:{n} = ")
+    refs = ["%r"] if n == 1 else [f"%r#{i}" for i in range(n)]
+    lines.append(f'    {lhs}"func.call"({", ".join(f"%c{i}" for i in range(len(st_in)))}) '
+                 f'<{{callee = @{ref.symbol}}}> : ({", ".join(dy_in)}) -> ({", ".join(dy_out)})')
+    for i, (r, d, s) in enumerate(zip(refs, dy_out, st_out)):
+        lines.append(f'    %o{i} = "stablehlo.convert"({r}) : ({d}) -> {s}')
+    lines.append('    "func.return"(' + ", ".join(f"%o{i}" for i in range(n)) + ") : ("
+                 + ", ".join(st_out) + ") -> ()")
+    lines.append("  }) : () -> ()")
+    lines.append("}")
+    return _rt().refine_shapes("\n".join(lines))
 
 
 def deserialize(data: bytes, *, isolate: bool = False) -> Exported:
@@ -524,15 +755,16 @@ def deserialize(data: bytes, *, isolate: bool = False) -> Exported:
         raise _artifact_error("the checksum does not match: the artifact was truncated or "
                               "corrupted", "write it again with Exported.serialize()")
     version, hlen = struct.unpack("<II", body[len(MAGIC):fixed])
-    if version != FORMAT_VERSION:
+    if version not in (FORMAT_VERSION, FORMAT_VERSION_SYMBOLIC):
         raise _artifact_error(f"the artifact has format version {version}; this xfront reads "
-                              f"version {FORMAT_VERSION}",
+                              f"versions {FORMAT_VERSION} and {FORMAT_VERSION_SYMBOLIC}",
                               "load it with the xfront version that wrote it, or export again")
     if fixed + hlen > len(body):
         raise _artifact_error(f"the header length {hlen} runs past the end of the data")
     try:
         header = json.loads(body[fixed:fixed + hlen].decode("utf-8"))
-        return _from_header(header, body[fixed + hlen:], data if isolate else None)
+        return _from_header(header, body[fixed + hlen:], data if isolate else None,
+                            version == FORMAT_VERSION_SYMBOLIC)
     except (ValueError, TypeError, KeyError, RecursionError, UnicodeDecodeError) as e:
         if isinstance(e, ArtifactError):
             raise
@@ -571,9 +803,11 @@ def _parse_in_child(data: bytes) -> None:
                               "modules are malformed")
 
 
-def _from_header(h: Any, payload: bytes, isolate: bytes | None = None) -> Exported:
-    if not isinstance(h, dict) or set(h) != _HEADER_KEYS:
-        raise ValueError(f"expected the fields {sorted(_HEADER_KEYS)}")
+def _from_header(h: Any, payload: bytes, isolate: bytes | None = None,
+                 symbolic: bool = False) -> Exported:
+    keys = _HEADER_KEYS | ({"symbols"} if symbolic else set())
+    if not isinstance(h, dict) or set(h) != keys:
+        raise ValueError(f"expected the fields {sorted(keys)}")
     for k in ("name", "xfront_version", "stablehlo_version"):
         if not isinstance(h[k], str) or len(h[k]) > 200:
             raise ValueError(f"{k!r} must be a short string")
@@ -587,8 +821,19 @@ def _from_header(h: Any, payload: bytes, isolate: bytes | None = None) -> Export
     for k in ("in_avals", "out_avals"):
         if not isinstance(h[k], list) or len(h[k]) > _MAX_LEAVES:
             raise ValueError(f"{k!r} must be a list")
-    in_avals = [_aval_from_json(a) for a in h["in_avals"]]
-    out_avals = [_aval_from_json(a) for a in h["out_avals"]]
+    in_avals = [_aval_from_json(a, symbolic) for a in h["in_avals"]]
+    out_avals = [_aval_from_json(a, symbolic) for a in h["out_avals"]]
+    if symbolic:
+        from xfront._shapes import symbols_of
+
+        syms = sorted(set().union(*[symbols_of(a.shape) for a in in_avals]))
+        outs = set().union(*[symbols_of(a.shape) for a in out_avals])
+        if h["symbols"] != syms or not syms or not outs <= set(syms):
+            raise ValueError(f"'symbols' must list the symbols of the argument shapes "
+                             f"({syms}), and the results may use those only")
+        unbound = _unbound_symbols(in_avals)
+        if unbound:
+            raise ValueError(f"the symbols {unbound} appear alone on no argument axis")
     if in_tree.num_leaves != len(in_avals) or out_tree.num_leaves != len(out_avals):
         raise ValueError("the pytree structures and the array types differ in number")
     kept = {}
@@ -635,11 +880,6 @@ def _from_header(h: Any, payload: bytes, isolate: bytes | None = None) -> Export
 # --- export -------------------------------------------------------------------------------------
 
 def _to_arg(x: Any) -> Any:
-    if isinstance(x, Spec) and any(isinstance(d, Dim) for d in x.shape):
-        raise _errors.err(_errors.ShapeError, "export",
-                          f"{x} has symbolic dimensions; xf.export writes static shapes for now",
-                          "export per size, or stage the function into TF (tf.function with "
-                          "None dimensions) to serve every size")
     return x.aval if isinstance(x, Spec) else x
 
 
@@ -648,8 +888,12 @@ def _lower_closed(graph: _core.Graph, platform: str) -> str:
     from xfront.lowering import lower_subgraph
     from xfront.lowering._emit import Module
 
+    from xfront._shapes import is_static_shape
+
     module = Module()
     fn = module.function("main", graph.in_avals)
+    if any(not is_static_shape(a.shape) for a in graph.in_avals):
+        fn.bind_symbols()  # NOTE [Symbolic dimensions]
     consts = [fn.body.constant(np.asarray(c), v.aval)
               for v, c in zip(graph.constvars, graph.consts)]
     outs = lower_subgraph(fn.body, graph, fn.args, platform, consts=consts)
@@ -680,6 +924,13 @@ def export(fn: Callable, *specs: Any, vjp: bool = False, platform: str | None = 
     kwargs = {k: tree_map(_to_arg, v) for k, v in kwspecs.items()}
     traced = cf.trace(*args, **kwargs)
     graph = traced.graph
+    unbound = _unbound_symbols(graph.in_avals)
+    if unbound:
+        sig = ", ".join(a.short for a in graph.in_avals)
+        raise _errors.err(_errors.ShapeError, "export",
+                          f"the symbols {', '.join(unbound)} of ({sig}) appear alone on no "
+                          "argument axis, so a call could not tell their sizes",
+                          "give each symbol an axis of its own, e.g. Spec(('b', '2*b'), ...)")
     if platform is None:
         platform = (traced.device or default_device()).platform
     platform = {"gpu": "cuda"}.get(platform, platform)
@@ -696,7 +947,17 @@ def export(fn: Callable, *specs: Any, vjp: bool = False, platform: str | None = 
     if vjp:
         from xfront import _autodiff
 
-        vjp_module = rt.portable_artifact(_lower_closed(_autodiff.vjp_graph(graph), platform))
+        try:
+            vjp_graph = _autodiff.vjp_graph(graph)
+        except _errors.ShapeError as e:
+            if not any(isinstance(d, Dim) for a in graph.in_avals for d in a.shape):
+                raise
+            raise _errors.err(_errors.ShapeError, "export",
+                              f"the VJP of `{getattr(fn, '__name__', 'fn')}` has no symbolic "
+                              f"form for ({', '.join(a.short for a in graph.in_avals)}): "
+                              f"{str(e).splitlines()[0]}",
+                              "export with vjp=False, or with static shapes") from None
+        vjp_module = rt.portable_artifact(_lower_closed(vjp_graph, platform))
     return Exported(name=name, in_tree=traced.in_tree, out_tree=traced.out_tree,
                     in_avals=graph.in_avals, out_avals=[a.strong() for a in graph.out_avals],
                     platforms=(platform,), module=module, vjp_module=vjp_module,
@@ -770,8 +1031,9 @@ def export_tf(exported: Exported) -> Any:
     """A ``tf.Module`` whose ``__call__`` is a ``tf.function`` running ``exported`` through
     TF's XlaCallModule op (with its gradient when the artifact carries a VJP).
 
-    The signature is flat: one tensor per argument leaf, in ``exported.in_avals`` order. Save
-    it with ``tf.saved_model.save(module, path)``; loading needs TensorFlow only.
+    The signature is flat: one tensor per argument leaf, in ``exported.in_avals`` order;
+    symbolic dimensions are ``None`` (XlaCallModule refines the module to the run-time shapes).
+    Save it with ``tf.saved_model.save(module, path)``; loading needs TensorFlow only.
     """
     import tensorflow as tf
 
@@ -785,7 +1047,8 @@ def export_tf(exported: Exported) -> Any:
     tf_platform = {"cpu": "CPU", "cuda": "CUDA", "rocm": "ROCM", "tpu": "TPU"}[exp.platforms[0]]
     in_avals = [a.strong() for a in exp.in_avals]
     out_avals = list(exp.out_avals)
-    sig = [tf.TensorSpec(a.shape, tf_dtype(a.dtype), name=f"arg{i}")
+    sig = [tf.TensorSpec([d if isinstance(d, int) else None for d in a.shape],
+                         tf_dtype(a.dtype), name=f"arg{i}")
            for i, a in enumerate(in_avals)]
     module, vjp_module = exp.module, exp.vjp_module
     out_tree = exp.out_tree
@@ -802,8 +1065,8 @@ def export_tf(exported: Exported) -> Any:
             outs = run(xs)
 
             def grad(*dys: Any) -> list[Any]:
-                cts = [dy if dy is not None else tf.zeros(a.shape, tf_dtype(a.dtype))
-                       for dy, a in zip(dys, out_avals)]
+                cts = [dy if dy is not None else tf.zeros_like(o)
+                       for dy, o in zip(dys, outs)]
                 got = _staged(vjp_module, [], list(xs) + cts, in_avals, tf_platform)
                 return [g if a.dtype.kind in "fc" else None for g, a in zip(got, in_avals)]
 

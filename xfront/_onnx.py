@@ -37,6 +37,17 @@ NOTE [Formulations]
     ``sort`` is a chain of stable ONNX TopK sorts (k = the axis size,
     ties broken by position), least significant key first; float keys are split into
     (is NaN, value) so NaNs sort last, and -0.0 ties with 0.0, as in xfront.
+
+NOTE [Symbolic dimensions in ONNX]
+    An artifact exported with symbolic dimensions (``xf.Spec(("b", 4), ...)``) becomes one
+    model whose inputs and outputs carry ``dim_param``s (the printed expression: ``b``,
+    ``2*b``). Each symbol's size is read once from the first input axis that is exactly that
+    symbol (``Shape`` with start/end), and every shape the graph needs (reshape targets,
+    broadcast shapes, slice ends, iota lengths, TopK's k, clamp bounds of gathers) is computed
+    from those sizes with int64 ``Mul``/``Add``/``Div``/``Mod``/``Max``/``Min`` and
+    ``Concat`` where a static size was a constant before (``_Ctx.i64``). Primitives whose
+    translation is not written for symbolic shapes (``_SYMBOLIC``) raise OnnxExportError
+    naming the primitive, its line and its symbolic types.
 """
 
 from __future__ import annotations
@@ -48,6 +59,7 @@ import numpy as np
 from xfront import _core, _errors
 from xfront import _dtypes as dt
 from xfront._aval import AbstractArray
+from xfront._shapes import Dim
 
 __all__ = ["export_onnx", "OnnxExportError", "OPSET"]
 
@@ -91,6 +103,8 @@ class _Ctx:
         self._n = 0
         self.eqn: _core.Eqn | None = None
         self.opset = OPSET  # raised by rules that need a newer operator (BitCast: 26)
+        self.syms: dict[str, str] = {}  # symbol -> its size, a [1] int64 tensor
+        self._dims: dict[Any, str] = {}
 
     def need(self, opset: int) -> None:
         self.opset = max(self.opset, opset)
@@ -116,7 +130,45 @@ class _Ctx:
         return name
 
     def i64(self, values: Any) -> str:
+        """An int64 constant; a list with symbolic dimensions is computed in the graph (NOTE
+        [Symbolic dimensions in ONNX])."""
+        if isinstance(values, (list, tuple)) and any(isinstance(v, Dim) for v in values):
+            if len(values) == 1:
+                return self.dim(values[0])
+            return self.one("Concat", [self.dim(v) for v in values], axis=0)
+        if isinstance(values, Dim):  # a scalar
+            return self.one("Reshape", [self.dim(values), self.i64(np.zeros(0, np.int64))])
         return self.const(np.asarray(values, dtype=np.int64))
+
+    def dim(self, d: Any) -> str:
+        """A dimension as a [1] int64 tensor."""
+        if not isinstance(d, Dim):
+            return self.const(np.asarray([int(d)], dtype=np.int64))
+        hit = self._dims.get(d)
+        if hit is not None:
+            return hit
+        total: str | None = None
+        for mono, coef in d._terms:
+            v = None if (mono and coef == 1) else self.dim(coef)
+            for atom, power in mono:
+                a = self._atom(atom)
+                for _ in range(power):
+                    v = a if v is None else self.one("Mul", [v, a])
+            assert v is not None
+            total = v if total is None else self.one("Add", [total, v])
+        assert total is not None
+        self._dims[d] = total
+        return total
+
+    def _atom(self, atom: Any) -> str:
+        if isinstance(atom, str):
+            if atom not in self.syms:
+                raise self.unsupported(f"uses the symbol `{atom}`, which no input axis has "
+                                       "alone")
+            return self.syms[atom]
+        kind, x, y = atom  # floordiv/mod by positive constants, max/min: on sizes >= 0
+        op = {"floordiv": "Div", "mod": "Mod", "max": "Max", "min": "Min"}[kind]
+        return self.one(op, [self.dim(x), self.dim(y)])
 
     def node(self, op: str, inputs: list[str], n_out: int = 1, **attrs: Any) -> list[str]:
         from onnx import helper
@@ -273,11 +325,24 @@ def _rev(ctx: _Ctx, eqn: _core.Eqn, x: str, *, axes: Any) -> list[str]:
 
 
 def _iota(ctx: _Ctx, eqn: _core.Eqn, *, shape: Any, dtype: dt.DType, axis: int) -> list[str]:
+    if any(isinstance(d, Dim) for d in shape):  # Range over the axis, broadcast to the shape
+        r = ctx.one("Range", [ctx.i64(0), ctx.i64(shape[axis]), ctx.i64(1)])
+        r = ctx.one("Reshape", [r, ctx.i64([-1 if i == axis else 1
+                                            for i in range(len(shape))])])
+        r = ctx.one("Expand", [r, ctx.i64(list(shape))])
+        return [ctx.one("Cast", [r], to=_elem_type(dtype))]
     # static shapes: iota is a constant
     n = shape[axis] if shape else 1
     vals = np.arange(n).reshape([n if i == axis else 1 for i in range(len(shape))])
     return [ctx.one("Identity", [ctx.const(np.broadcast_to(vals, shape).astype(dtype.np),
                                            dtype)])]
+
+
+def _dimension_size(ctx: _Ctx, eqn: _core.Eqn, *, dim: Any) -> list[str]:
+    # the size of a (symbolic) dimension as a 0-d value: NOTE [Symbolic dimensions in ONNX]
+    r = ctx.i64(dim) if isinstance(dim, Dim) else ctx.i64(int(dim))
+    d = eqn.outputs[0].aval.dtype
+    return [r if d is dt.int64 else ctx.one("Cast", [r], to=_elem_type(d))]
 
 
 _LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -1106,7 +1171,10 @@ def _cumulative(op: str) -> Rule:
         else:
             init = np.iinfo(d.np).min if op == "Max" else np.iinfo(d.np).max
         carry_shape = [s for i, s in enumerate(a.shape) if i != axis]
-        s0 = ctx.const(np.full(carry_shape, init, d.np), d)
+        if any(isinstance(s, Dim) for s in carry_shape):
+            s0 = ctx.one("Expand", [ctx.const(np.asarray(init, d.np), d), ctx.i64(carry_shape)])
+        else:
+            s0 = ctx.const(np.full(carry_shape, init, d.np), d)
         names = [ctx.fresh(h) for h in ("carry", "elem", "next", "out")]
         body = helper.make_graph(
             [helper.make_node(op, names[:2], [names[2]]),
@@ -1173,18 +1241,29 @@ def _build_rules() -> dict[_core.Primitive, Rule]:
         "argmin": _arg("ArgMin"), "cumsum": _cumsum, "gather": _gather,
         "dynamic_slice": _dynamic_slice, "conv_general_dilated": _conv,
         "reduce_window_max": _window("MaxPool"), "reduce_window_sum": _window("AveragePool"),
-        "cond": _cond, "while": _while, "scan": _scan,
+        "cond": _cond, "while": _while, "scan": _scan, "dimension_size": _dimension_size,
     }
     return {_core.PRIMITIVES[n]: r for n, r in by_name.items() if n in _core.PRIMITIVES}
 
 
 _RULES: dict[_core.Primitive, Rule] | None = None
 
+# primitives whose rules handle symbolic dimensions (NOTE [Symbolic dimensions in ONNX])
+_SYMBOLIC = frozenset((
+    "neg abs exp log sin cos tan asin acos atan sinh cosh asinh acosh atanh tanh sqrt floor "
+    "ceil sign erf round logistic rsqrt expm1 log1p is_finite stop_gradient not add sub mul "
+    "div rem pow max min eq ne lt le gt ge and or xor convert select clamp cbrt atan2 "
+    "broadcast_in_dim reshape transpose concatenate slice rev iota dot_general reduce_sum "
+    "reduce_max reduce_min reduce_prod reduce_and reduce_or argmax argmin cumsum cumprod "
+    "cummax cummin sort sort_by_key gather dynamic_slice dimension_size shift_left "
+    "shift_right_logical shift_right_arithmetic bitcast_convert popcnt clz").split())
+
 
 def _value_info(name: str, aval: AbstractArray) -> Any:
     from onnx import helper
 
-    return helper.make_tensor_value_info(name, _elem_type(aval.dtype), list(aval.shape))
+    return helper.make_tensor_value_info(
+        name, _elem_type(aval.dtype), [str(d) if isinstance(d, Dim) else d for d in aval.shape])
 
 
 def _translate(graph: _core.Graph, ctx: _Ctx, env: dict[int, str]) -> list[str]:
@@ -1217,13 +1296,26 @@ def _translate(graph: _core.Graph, ctx: _Ctx, env: dict[int, str]) -> list[str]:
                 raise ctx.unsupported(f"on {a.aval.dtype.name} has no ONNX translation: "
                                       "complex values cannot be exported to ONNX")
             _elem_type(a.aval.dtype)
-        if all(v.aval.size == 0 for v in eqn.outputs):
+        symbolic = any(isinstance(d, Dim) for a in list(eqn.inputs) + list(eqn.outputs)
+                       for d in a.aval.shape)
+        if symbolic and eqn.prim.name not in _SYMBOLIC:
+            raise ctx.unsupported(
+                f"with symbolic dimensions ({', '.join(a.aval.short for a in eqn.inputs)}) "
+                "has no ONNX translation here; export with static shapes for this function")
+        if not symbolic and all(v.aval.size == 0 for v in eqn.outputs):
             # zero-size results hold no values: constants (onnxruntime's Expand and friends
             # mishandle zero-size shapes)
             for v in eqn.outputs:
                 env[v.id] = ctx.const(np.zeros(v.aval.shape, v.aval.dtype.np), v.aval.dtype)
             continue
-        outs = rule(ctx, eqn, *[read(a) for a in eqn.inputs], **eqn.params)
+        try:
+            outs = rule(ctx, eqn, *[read(a) for a in eqn.inputs], **eqn.params)
+        except (_errors.ShapeError, TypeError) as e:
+            if not symbolic:
+                raise
+            raise ctx.unsupported(
+                f"with symbolic dimensions ({', '.join(a.aval.short for a in eqn.inputs)}) "
+                f"has no ONNX translation of this form: {str(e).splitlines()[0]}") from None
         for v, o in zip(eqn.outputs, outs):
             env[v.id] = o
     ctx.eqn = None
@@ -1258,6 +1350,11 @@ def export_onnx(exported: Any, path: str | None = None) -> Any:
     for i, v in enumerate(graph.invars):
         env[v.id] = f"arg{i}"
         inputs.append(_value_info(f"arg{i}", v.aval))
+        for axis, d in enumerate(v.aval.shape):  # NOTE [Symbolic dimensions in ONNX]
+            if isinstance(d, Dim) and len(d.symbols) == 1:
+                name = next(iter(d.symbols))
+                if name not in ctx.syms and str(d) == name:
+                    ctx.syms[name] = ctx.one("Shape", [f"arg{i}"], start=axis, end=axis + 1)
     results = _translate(graph, ctx, env)
     outputs = []
     for j, (r, a) in enumerate(zip(results, graph.outs)):
