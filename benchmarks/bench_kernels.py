@@ -4,12 +4,14 @@ Five kernel workloads of ``benchmarks.workloads`` (softmax, layer_norm, attentio
 mlp) run by xfront (called with xfront arrays) and its peers (torch eager, torch.compile,
 jax.jit, tf.function(jit_compile=True)), all contenders interleaved round by round in one
 process. Each cell is the median over rounds of one call's time (a sample is the mean of a few
-back-to-back calls), with the minor page faults per call (``getrusage``: the cost of fresh
-output memory, which time alone hides on a noisy host). Every contender's result is checked
+back-to-back calls), with the process CPU time per call (all threads; on a shared host it
+tracks the work done better than wall time) and the minor page faults per call
+(``getrusage``: the cost of fresh output or temporary memory). Every contender's result is checked
 against the float64 NumPy reference before it is timed. Figures are measured, never asserted.
 
 Options: ``--rounds 9``, ``--workloads softmax,layer_norm,...``, ``--contenders ...``,
-``--target-ms 60``, ``--json out.json``, ``--hlo`` (print xfront's optimized HLO per workload).
+``--target-ms 60``, ``--json out.json``, ``--hlo`` (print xfront's optimized HLO per workload),
+``--no-limits`` (skip measuring the machine's bandwidth and GEMM peak for the roofline table).
 
 Imports: numpy, xfront, the benchmark modules; frameworks lazily (see contenders.py).
 """
@@ -29,6 +31,7 @@ import numpy as np
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+from benchmarks import machine  # noqa: E402
 from benchmarks.contenders import CONTENDERS, missing_framework  # noqa: E402
 from benchmarks.workloads import WORKLOADS  # noqa: E402
 
@@ -53,13 +56,15 @@ def _check(out: Any, ref: Any, tol: tuple[float, float]) -> float:
     return float(np.max(np.abs(o - r))) / scale
 
 
-def _sample(call: Callable[[], Any], n: int) -> tuple[float, float]:
+def _sample(call: Callable[[], Any], n: int) -> tuple[float, float, float]:
+    """(wall seconds, process CPU seconds, minor page faults) per call."""
     f0 = _faults()
+    c0 = time.process_time()
     t0 = time.perf_counter()
     for _ in range(n):
         call()
     t = (time.perf_counter() - t0) / n
-    return t, (_faults() - f0) / n
+    return t, (time.process_time() - c0) / n, (_faults() - f0) / n
 
 
 def run(workload: str, contenders: list[str], rounds: int, target: float) -> dict[str, Any]:
@@ -80,11 +85,11 @@ def run(workload: str, contenders: list[str], rounds: int, target: float) -> dic
         except Exception as e:  # noqa: BLE001 - reported, not fatal
             rec[name] = {"status": f"{type(e).__name__}: {str(e).splitlines()[0][:120]}"}
             continue
-        t, _ = _sample(call, 2)
+        t = _sample(call, 2)[0]
         calls[name] = call
         per[name] = max(1, min(50, round(target / max(t, 1e-6))))
         rec[name] = {"status": "ok", "rel_err": err}
-    samples: dict[str, list[tuple[float, float]]] = {n: [] for n in calls}
+    samples: dict[str, list[tuple[float, float, float]]] = {n: [] for n in calls}
     gc.collect()
     gc.disable()
     try:
@@ -95,10 +100,32 @@ def run(workload: str, contenders: list[str], rounds: int, target: float) -> dic
     finally:
         gc.enable()
     for name, s in samples.items():
-        ts = [t for t, _ in s]
+        ts = [t for t, _, _ in s]
         rec[name].update(ms=1e3 * statistics.median(ts), min_ms=1e3 * min(ts),
-                         max_ms=1e3 * max(ts), faults=statistics.median([f for _, f in s]))
+                         max_ms=1e3 * max(ts), cpu_ms=1e3 * statistics.median([c for _, c, _ in s]),
+                         faults=statistics.median([f for _, _, f in s]))
     return rec
+
+
+def roofline(results: dict[str, dict[str, Any]], limits: dict[str, Any]) -> str:
+    """xfront's median as a fraction of the machine's limits: bytes (inputs + outputs, no
+    temporaries) against the triad bandwidth, FLOPs against the best measured float32 GEMM."""
+    bw, peak = limits["bandwidth"]["triad"], limits["matmul"]["flops"]
+    lines = [f"machine: triad {bw / 1e9:.1f} GB/s, peak GEMM {peak / 1e9:.0f} GFLOP/s "
+             f"({limits['matmul']['library']})",
+             "| workload | MB moved | GFLOP | xfront GB/s (% triad) | xfront GFLOP/s (% peak) |",
+             "|---|---|---|---|---|"]
+    for wname, rec in results.items():
+        w = WORKLOADS[wname]
+        t = rec.get("xfront", {}).get("ms")
+        if not t:
+            continue
+        gbs = w.bytes / (t / 1e3) / 1e9
+        fl = w.flops / (t / 1e3) / 1e9
+        lines.append(f"| {wname} | {w.bytes / 1e6:.1f} | {w.flops / 1e9:.2f} | "
+                     f"{gbs:.1f} ({100 * gbs * 1e9 / bw:.0f}%) | "
+                     + (f"{fl:.0f} ({100 * fl * 1e9 / peak:.0f}%) |" if w.flops else "- |"))
+    return "\n".join(lines)
 
 
 def table(results: dict[str, dict[str, Any]], contenders: list[str]) -> str:
@@ -109,8 +136,8 @@ def table(results: dict[str, dict[str, Any]], contenders: list[str]) -> str:
         cells = []
         for c in contenders:
             r = rec.get(c, {})
-            cells.append(f"{r['ms']:.2f} ms ({r['faults']:.0f} pf)" if "ms" in r
-                         else r.get("status", "-"))
+            cells.append(f"{r['ms']:.2f} ms (cpu {r['cpu_ms']:.1f}, {r['faults']:.0f} pf)"
+                         if "ms" in r else r.get("status", "-"))
         x = rec.get("xfront", {}).get("ms")
         tm = rec.get("torch", {}).get("ms")
         best = min((rec[c]["ms"] for c in peers if "ms" in rec.get(c, {})), default=None)
@@ -128,17 +155,24 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--target-ms", type=float, default=60.0)
     p.add_argument("--json")
     p.add_argument("--hlo", action="store_true")
+    p.add_argument("--no-limits", action="store_true", help="skip the bandwidth/GEMM roofline")
     a = p.parse_args(argv)
     contenders = a.contenders.split(",")
+    limits = None if a.no_limits else machine.measure(quick=True)
     results = {}
     for wname in a.workloads.split(","):
         results[wname] = run(wname, contenders, a.rounds, a.target_ms / 1e3)
         if a.hlo:
             print(hlo(wname))
+    if limits is not None:
+        limits = machine.best_of(limits, machine.measure(quick=True))
     print(table(results, contenders))
+    if limits is not None:
+        print(roofline(results, limits))
     if a.json:
         with open(a.json, "w") as f:
-            json.dump(results, f, indent=1)
+            json.dump({"results": results, "limits": limits, "loadavg": os.getloadavg()}, f,
+                      indent=1, default=float)
     return results
 
 
