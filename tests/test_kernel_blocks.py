@@ -1,5 +1,5 @@
-"""Attention in blocks of heads (NOTE [Attention in blocks of heads] in xfront/kernels/attention.py):
-the blocked form is taken for large problems, and agrees with NumPy, the plain form and its
+"""Attention in blocks of heads (NOTE [Attention in blocks of heads] in
+xfront/kernels/attention.py): the blocked form is taken for large problems, and agrees with NumPy, the plain form and its
 gradients on small shapes when the thresholds are lowered."""
 
 from __future__ import annotations
