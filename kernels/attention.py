@@ -21,6 +21,76 @@ def _causal_keep(lq: int, lk: int) -> Any:
     return xf.arange(lq)[:, None] >= xf.arange(lk)[None, :]
 
 
+# NOTE [Attention in blocks of heads]
+#     The plain formulation materialises the (..., Lq, Lk) scores of every head at once: for
+#     (4, 8, 512, 512) float32 that is a 32 MiB temporary that XLA:CPU takes fresh from malloc
+#     on every call. Blocks of that size are mmap'ed by glibc, so every call paid ~8,200 page
+#     faults, and the scores went through memory several times (max, exp, sum, normalise, the
+#     second product). When the scores exceed ``BLOCK_MIN_BYTES``, the flattened batch (all
+#     leading axes) is split into equal blocks of at most ``BLOCK_BYTES`` of scores and the
+#     blocks are run by ``xf.scan`` (one stablehlo.while): the loop body's temporaries are
+#     allocated once and stay cache-sized. Each block computes exactly the plain formula for its
+#     heads, so results agree with the plain form to rounding. Measured on the (4, 8, 512, 64)
+#     benchmark (2-core AVX-512 host): 8,193 -> 0 page faults per call and ~35% less CPU time.
+#     Unrolled blocks (slices + concat) did not help: XLA runs them concurrently and their
+#     temporaries add up again.
+BLOCK_BYTES = 2 << 20
+BLOCK_MIN_BYTES = 8 << 20
+
+
+def _attend(qf: Any, kf: Any, vf: Any, mask: Any, is_causal: bool, scale: float) -> Any:
+    """The plain formula on upcast arrays (mask already an xfront array or None)."""
+    s = xf.matmul(qf, xf.matrix_transpose(kf)) * scale
+    if is_causal:
+        s = xf.where(_causal_keep(s.shape[-2], s.shape[-1]), s, -math.inf)
+    if mask is not None:
+        s = xf.where(mask, s, -math.inf) if mask.dtype == xf.bool else s + upcast(mask)
+    p = xf.exp(s - xf.max(s, axis=-1, keepdims=True))
+    return xf.matmul(p / xf.sum(p, axis=-1, keepdims=True), vf)
+
+
+def _static(*shapes: tuple) -> bool:
+    return all(type(d) is int for shape in shapes for d in shape)
+
+
+def _block_heads(batch: tuple[int, ...], lq: int, lk: int, itemsize: int) -> int:
+    """Heads per block (a divisor of the flattened batch), or 0 to run the plain form."""
+    n = math.prod(batch)
+    per_head = lq * lk * itemsize
+    if n < 2 or n * per_head <= BLOCK_MIN_BYTES:
+        return 0
+    fit = max(1, BLOCK_BYTES // per_head)
+    c = max(d for d in range(1, min(fit, n) + 1) if n % d == 0)
+    return c if c < n else 0
+
+
+def _attend_blocked(qf: Any, kf: Any, vf: Any, mask: Any, is_causal: bool, scale: float,
+                    batch: tuple[int, ...], c: int) -> Any:
+    """``_attend`` over blocks of ``c`` heads of the flattened batch (NOTE above)."""
+    n = math.prod(batch)
+    lq, lk = qf.shape[-2], kf.shape[-2]
+
+    def blocks(x: Any, tail: tuple[int, ...]) -> Any:
+        x = xf.broadcast_to(x, batch + tail)
+        return xf.reshape(x, (n // c, c) + tail)
+
+    xs = [blocks(qf, (lq, qf.shape[-1])), blocks(kf, (lk, kf.shape[-1])),
+          blocks(vf, (lk, vf.shape[-1]))]
+    fixed = None
+    if mask is not None:
+        if all(d == 1 for d in mask.shape[:-2]):  # one mask for every head: close over it
+            fixed = xf.reshape(mask, mask.shape[-2:])
+        else:
+            xs.append(blocks(mask, mask.shape[-2:]))
+
+    def step(carry: Any, x: Any) -> tuple[Any, Any]:
+        m = x[3] if len(x) == 4 else fixed
+        return carry, _attend(x[0], x[1], x[2], m, is_causal, scale)
+
+    _, out = xf.scan(step, xf.zeros((), dtype=qf.dtype), tuple(xs))
+    return xf.reshape(out, batch + (lq, vf.shape[-1]))
+
+
 def scaled_dot_product_attention(q: Any, k: Any, v: Any, mask: Any = None, *,
                                  is_causal: bool = False, scale: float | None = None) -> Any:
     """``softmax(q k^T * scale + mask) v`` over the last two axes, batched over the leading ones.
@@ -40,19 +110,27 @@ def scaled_dot_product_attention(q: Any, k: Any, v: Any, mask: Any = None, *,
     NOTE: the plain form (scale the scores, normalize the probabilities, then multiply by
     ``v``) is the fastest measured on XLA:CPU, which fuses all of it into one library call.
     Scaling ``q`` instead of the scores gave no gain, and normalizing after the second matmul
-    (dividing an (Lq, Dv) array instead of (Lq, Lk)) was ~35% slower.
+    (dividing an (Lq, Dv) array instead of (Lq, Lk)) was ~35% slower. Large problems run in
+    blocks of heads: NOTE [Attention in blocks of heads].
     """
     q, k, v = as_array(q), as_array(k), as_array(v)
     qf, kf, vf = upcast(q), upcast(k), upcast(v)
     scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else float(scale)
-    s = xf.matmul(qf, xf.matrix_transpose(kf)) * scale
-    if is_causal:
-        s = xf.where(_causal_keep(s.shape[-2], s.shape[-1]), s, -math.inf)
     if mask is not None:
         mask = as_array(mask)
-        s = xf.where(mask, s, -math.inf) if mask.dtype == xf.bool else s + upcast(mask)
-    p = xf.exp(s - xf.max(s, axis=-1, keepdims=True))
-    out = xf.matmul(p / xf.sum(p, axis=-1, keepdims=True), vf)
+    shapes = [q.shape, k.shape, v.shape] + ([mask.shape] if mask is not None else [])
+    c = 0
+    if _static(*shapes) and q.ndim >= 3:
+        try:
+            batch = tuple(np.broadcast_shapes(*(s[:-2] for s in shapes)))
+        except ValueError:  # mismatched batch axes: the plain form raises the clear error
+            batch = ()
+        if batch:
+            c = _block_heads(batch, q.shape[-2], k.shape[-2], qf.dtype.itemsize)
+    if c:
+        out = _attend_blocked(qf, kf, vf, mask, is_causal, scale, batch, c)
+    else:
+        out = _attend(qf, kf, vf, mask, is_causal, scale)
     return downcast(out, q)
 
 

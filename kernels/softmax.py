@@ -5,6 +5,11 @@ equivalents.
 
 All three subtract the row maximum first (safe for any finite input; measured free on
 XLA:CPU) and compute 16-bit inputs in float32.
+
+NOTE: the two-pass form (row max, then exp and sum) is XLA:CPU's fastest measured: it compiles
+to one YNNPACK reduction fusion. A chunked online softmax (max and sum per 64 or 128 elements,
+combined afterwards, so the input is read once for the statistics) took 1.7x the CPU time on
+(4096, 1024) float32, because XLA computes the exponentials twice.
 """
 
 from __future__ import annotations
