@@ -9,6 +9,7 @@ import pytest
 import xfront as xf
 from xfront import _shapes
 from xfront._shapes import InconclusiveDimensionError, symbol
+from xfront.prims import reduction as _red
 
 b, c = symbol("b"), symbol("c")
 
@@ -85,6 +86,17 @@ def test_refinement_gives_static_modules():
 # --- one trace, many sizes: every shape-manipulating op ----------------------------------------
 
 F = np.float32
+
+
+def _cummax_grad_ref(x):
+    # d/dx sum(cummax(x, 0)**2): each output's 2*y goes to the first position of its maximum
+    out = np.zeros_like(x)
+    for j in range(x.shape[1]):
+        for i in range(x.shape[0]):
+            k = int(np.argmax(x[: i + 1, j]))
+            out[k, j] += 2 * x[k, j]
+    return out
+
 OPS = {  # name: (xfront fn, NumPy fn, argument shapes with symbols, polymorphic spec)
     "broadcasting": (lambda x, y: x + y[:, None], lambda x, y: x + y[:, None],
                      [("b", 4), ("b",)], ("b, _", "b")),
@@ -138,6 +150,23 @@ OPS = {  # name: (xfront fn, NumPy fn, argument shapes with symbols, polymorphic
                ("b, _",)),
     "grad": (lambda x: xf.grad(lambda y: xf.sum(y * y))(x), lambda x: 2 * x, [("b", 4)],
              ("b, _",)),
+    "cumulative_sum": (lambda x: xf.cumulative_sum(x, axis=0, include_initial=True),
+                       lambda x: np.concatenate([np.zeros((1, 4), F), np.cumsum(x, 0)]),
+                       [("b", 4)], ("b, _",)),
+    "cumulative_prod": (lambda x: xf.cumulative_prod(x + 0.5, axis=1),
+                        lambda x: np.cumprod(x + 0.5, 1), [("b", "c")], ("b, c",)),
+    "cummax_reverse": (lambda x: _red.cummax(x, axis=0, reverse=True),
+                       lambda x: np.maximum.accumulate(x[::-1], 0)[::-1], [("b", 4)], ("b, _",)),
+    "cummin": (lambda x: _red.cummin(x, axis=0), lambda x: np.minimum.accumulate(x, 0),
+               [("b", 4)], ("b, _",)),
+    "grad_cumprod": (lambda x: xf.grad(lambda y: xf.sum(xf.cumulative_prod(y, axis=0)))(x + 0.5),
+                     lambda x: np.array([[np.sum(np.cumprod(np.where(np.arange(len(x)) == i,
+                                                                     1.0, x[:, j] + 0.5))
+                                                 [i:]) for j in range(4)]
+                                         for i in range(len(x))]),
+                     [("b", 4)], ("b, _",)),
+    "grad_cummax": (lambda x: xf.grad(lambda y: xf.sum(_red.cummax(y, axis=0) ** 2))(x),
+                    lambda x: _cummax_grad_ref(x), [("b", 4)], ("b, _",)),
     "two_symbols": (lambda x: xf.reshape(x, (-1,))[: x.shape[0]], lambda x: x.reshape(-1)[:len(x)],
                     [("b", "c")], ("b, c",)),
 }

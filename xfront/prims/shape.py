@@ -208,7 +208,8 @@ pad_p = Primitive("pad", abstract_eval=_pad_abstract_eval, ref=_pad_ref, lowerin
 def pad(x: Any, value: Any, *, lo: Sequence[int], hi: Sequence[int],
         interior: Sequence[int] | None = None) -> Any:
     interior = interior if interior is not None else (0,) * len(lo)
-    return pad_p.bind(x, value, lo=tuple(map(int, lo)), hi=tuple(map(int, hi)),
+    return pad_p.bind(x, value, lo=tuple(map(_shapes.as_dim, lo)),
+                      hi=tuple(map(_shapes.as_dim, hi)),
                       interior=tuple(map(int, interior)))
 
 
