@@ -30,6 +30,11 @@ def test_expressions_normalize_print_and_hash():
         assert _shapes.parse(str(e)) == e
         assert pickle.loads(pickle.dumps(e)) == e
     assert (b // 2 + c % 3).evaluate({"b": 7, "c": 5}) == 3 + 2
+    # a constant modulo a symbol (a roll's shift): in [0, b - 1]
+    r = -3 % b
+    assert str(r) == "mod(-3, b)" and _shapes.parse(str(r)) == r
+    assert [r.evaluate({"b": n}) for n in (1, 2, 5)] == [0, 1, 2]
+    assert b - r >= 1 and r >= 0 and r < b
 
 
 def test_comparisons_decide_or_raise_naming_the_symbols():
@@ -39,7 +44,7 @@ def test_comparisons_decide_or_raise_naming_the_symbols():
     assert 2 * (b // 2) <= b and 2 * ((b + 1) // 2) - 1 <= b
     assert max(b - 1, 0) == b - 1  # builtin max works where the order is known
     for bad in (lambda: b > 4, lambda: b < c, lambda: bool(b - 1), lambda: int(b),
-                lambda: 4 % b):
+                lambda: b % c):
         with pytest.raises(InconclusiveDimensionError, match=r"symbolic dimensions: cannot "
                                                              r"decide .*b"):
             bad()
@@ -167,6 +172,11 @@ OPS = {  # name: (xfront fn, NumPy fn, argument shapes with symbols, polymorphic
                      [("b", 4)], ("b, _",)),
     "grad_cummax": (lambda x: xf.grad(lambda y: xf.sum(_red.cummax(y, axis=0) ** 2))(x),
                     lambda x: _cummax_grad_ref(x), [("b", 4)], ("b, _",)),
+    "roll": (lambda x: xf.roll(x, 3, axis=0), lambda x: np.roll(x, 3, axis=0), [("b", 4)],
+             ("b, _",)),
+    "roll_two_axes": (lambda x: xf.roll(x, (-1, 5), axis=(0, 1)),
+                      lambda x: np.roll(x, (-1, 5), axis=(0, 1)), [("b", "c")], ("b, c",)),
+    "roll_flat": (lambda x: xf.roll(x, 2), lambda x: np.roll(x, 2), [("b", 4)], ("b, _",)),
     "two_symbols": (lambda x: xf.reshape(x, (-1,))[: x.shape[0]], lambda x: x.reshape(-1)[:len(x)],
                     [("b", "c")], ("b, c",)),
 }
