@@ -203,7 +203,9 @@ def lower_graph(graph: Graph, *, platform: str = "cpu", name: str = "main",
 
 
 def specialize(lowered: Lowered, in_avals: Sequence[AbstractArray],
-               out_avals: Sequence[AbstractArray]) -> str:
+               out_avals: Sequence[AbstractArray], *, donate: Sequence[int] = (),
+               alias_outputs: dict[int, int] | None = None,
+               extra_args: Sequence[AbstractArray] = ()) -> str:
     """The module text of a polymorphic ``lowered`` (entry ``@main``) wrapped for static
     argument and result avals (NOTE [Lowering symbolic dimensions]); refine it before
     compiling (``runtime.refine_shapes``)."""
@@ -216,10 +218,19 @@ def specialize(lowered: Lowered, in_avals: Sequence[AbstractArray],
     poly_out = [aval_type(a) for a in lowered.out_avals]
     st_in = [aval_type(a) for a in in_avals]
     st_out = [aval_type(a) for a in out_avals]
-    lines = ['  "func.func"() <{function_type = (' + ", ".join(st_in) + ") -> ("
-             + ", ".join(st_out) + '), sym_name = "main", sym_visibility = "public"}> ({']
-    if st_in:
-        lines.append("  ^bb0(" + ", ".join(f"%a{i}: {t}" for i, t in enumerate(st_in)) + "):")
+    # donation and aliasing (as in ``lower_graph``) sit on the static @main's parameters;
+    # ``extra_args`` are unused donor parameters that outputs are aliased to
+    all_in = st_in + [aval_type(a) for a in extra_args]
+    attrs: list[str] = ["{}"] * len(all_in)
+    for i in donate:
+        attrs[i] = "{jax.buffer_donor = true}"
+    for i, o in (alias_outputs or {}).items():
+        attrs[i] = f"{{tf.aliasing_output = {int(o)} : i32}}"
+    arg_attrs = f"arg_attrs = [{', '.join(attrs)}], " if any(a != "{}" for a in attrs) else ""
+    lines = ['  "func.func"() <{' + arg_attrs + 'function_type = (' + ", ".join(all_in)
+             + ") -> (" + ", ".join(st_out) + '), sym_name = "main", sym_visibility = "public"}> ({']
+    if all_in:
+        lines.append("  ^bb0(" + ", ".join(f"%a{i}: {t}" for i, t in enumerate(all_in)) + "):")
     for i, (s, d) in enumerate(zip(st_in, poly_in)):
         lines.append(f'    %c{i} = "stablehlo.convert"(%a{i}) : ({s}) -> {d}')
     args = ", ".join(f"%c{i}" for i in range(len(st_in)))

@@ -215,6 +215,98 @@ def test_xfront_array_arguments_take_the_fast_path():
     assert cf.cache_info().misses == 3 and cf.cache_info().hits == 1
 
 
+def _counting(fn):
+    traces = []
+
+    def counted(*a, **k):
+        traces.append(1)
+        return fn(*a, **k)
+
+    counted.__signature__ = __import__("inspect").signature(fn)
+    return counted, traces
+
+
+def test_polymorphic_keywords_and_pytrees():
+    rng = np.random.default_rng(0)
+    w, bias = rng.random((4, 3)).astype(F), rng.random(3).astype(F)
+
+    def layer(x, params, *, scale):
+        return {"y": xf.tanh(x @ params["w"] + params["b"]) * scale[:, None],
+                "n": xf.sum(params["rows"], axis=0)}
+
+    # a dict by parameter name: a keyword-only argument, and a pytree argument whose spec
+    # mirrors its dict (the keys it leaves out stay static)
+    fn, traces = _counting(layer)
+    cf = xf.compile(fn, polymorphic={"x": "b, _", "scale": "b", "params": {"rows": "r, _"}})
+    for n in (1, 3, 6):
+        x, sc, rows = (rng.random((n, 4)).astype(F), rng.random(n).astype(F),
+                       rng.random((n + 2, 3)).astype(F))
+        out = cf(x, {"w": w, "b": bias, "rows": rows}, scale=sc)
+        np.testing.assert_allclose(np.asarray(out["y"]), np.tanh(x @ w + bias) * sc[:, None],
+                                   rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(np.asarray(out["n"]), rows.sum(0), rtol=1e-5)
+    assert len(traces) == 1 and cf.cache_info().misses == 3
+    # a positional spec also serves its argument passed by keyword; a string spec applies to
+    # every leaf of a list argument
+    fn, traces = _counting(lambda x, ys: x + ys[0] * ys[1])
+    cf = xf.compile(fn, polymorphic=("b", "b"))
+    for n in (2, 5):
+        x, y0, y1 = (rng.random(n).astype(F) for _ in range(3))
+        np.testing.assert_allclose(np.asarray(cf(ys=[y0, y1], x=x)), x + y0 * y1, rtol=1e-6)
+        np.testing.assert_allclose(np.asarray(cf(x, [y0, y1])), x + y0 * y1, rtol=1e-6)
+    assert len(traces) == 2  # one per argument structure (keywords vs positions), not per size
+    with pytest.raises(xf.ArgumentError, match=r"spec of args\[0\] names key\(s\) \['z'\]"):
+        xf.compile(lambda d: d["a"], polymorphic=({"z": "b"},))({"a": np.ones(2, F)})
+    with pytest.raises(xf.ArgumentError, match=r"spec \('b', 'c', 'd'\) of args\[0\] does not "
+                                               r"match the argument's structure \[\*, \*\]"):
+        xf.compile(lambda d: d[0], polymorphic=(("b", "c", "d"),))([np.ones(2, F)] * 2)
+    with pytest.raises(xf.ArgumentError, match=r"symbolic dimension `b` is 2 in argument "
+                                               r"args\[0\]\[0\] \(axis 0\) but 3 in argument "
+                                               r"args\[0\]\[1\]"):
+        xf.compile(lambda d: d[0], polymorphic=("b",))([np.ones(2, F), np.ones(3, F)])
+
+
+def test_polymorphic_donation_consumes_the_buffer_at_every_size():
+    cf = xf.compile(lambda x, y: (x * 2 + y, xf.sum(y)), polymorphic=("b, _", "b, _"),
+                    donate_argnums=0)
+    assert "jax.buffer_donor = true" in cf.lower(xf.Spec(("b", 3), F), xf.Spec(("b", 3), F)).text
+    rng = np.random.default_rng(2)
+    for n in (2, 5, 9):
+        xn, yn = rng.random((n, 3)).astype(F), rng.random((n, 3)).astype(F)
+        x, y = xf.asarray(xn), xf.asarray(yn)
+        ptr = x.unsafe_buffer_pointer()
+        out, total = cf(x, y)
+        np.testing.assert_allclose(np.asarray(out), xn * 2 + yn, rtol=1e-6)
+        np.testing.assert_allclose(float(total), yn.sum(), rtol=1e-5)
+        assert out.unsafe_buffer_pointer() == ptr  # written into the donated buffer
+        with pytest.raises(xf.ArgumentError, match=r"was donated"):
+            np.asarray(x)
+        np.testing.assert_array_equal(np.asarray(y), yn)  # not donated: still usable
+    assert cf.cache_info().misses == 3
+
+
+def test_polymorphic_outputs_into_recycled_buffers(monkeypatch):
+    # large outputs are written into pooled buffers by a second program variant: for a
+    # polymorphic entry it is built from the refined module, not the symbolic graph
+    from xfront import _array, _eager
+    from xfront._compile import _PolyProgram
+    from xfront.lowering import runtime
+
+    if not runtime.POOL_ENABLED:
+        pytest.skip("the output buffer pool is switched off")
+    for mod, name in ((runtime, "POOL_MIN_BYTES"), (_array, "_POOL_MIN"), (_eager, "_POOL_MIN")):
+        if hasattr(mod, name):
+            monkeypatch.setattr(mod, name, 4096)
+    cf = xf.compile(lambda x: x * 2, polymorphic=("b, _",))
+    x = xf.asarray(np.ones((64, 32), F))
+    for _ in range(3):
+        y = cf(x)
+        np.testing.assert_array_equal(np.asarray(y), 2)
+        del y
+    prog = next(iter(cf._cache.values())).exe
+    assert isinstance(prog, _PolyProgram) and prog._donor_exe is not None
+
+
 # --- errors ----------------------------------------------------------------------------------
 
 def test_reshape_that_needs_a_divisibility_fact_names_the_symbol():

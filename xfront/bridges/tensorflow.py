@@ -280,7 +280,7 @@ def _module(graph: Any, platform: str) -> tuple[bytes, list[np.ndarray]]:
     return artifact, [np.asarray(c) for c in graph.consts]
 
 
-def _symbolic_shape(cf: Any, i: int, dims: list[Any]) -> tuple[Any, ...]:
+def _symbolic_shape(spec: Any, i: int, dims: list[Any]) -> tuple[Any, ...]:
     """An argument's shape with TF's unknown (None) dimensions made symbolic.
 
     NOTE [Unknown TF dimensions]
@@ -295,7 +295,6 @@ def _symbolic_shape(cf: Any, i: int, dims: list[Any]) -> tuple[Any, ...]:
 
     if None not in dims:
         return tuple(dims)
-    spec = cf._poly[i] if cf._poly is not None and i < len(cf._poly) else None
     out: list[Any] = []
     for axis, d in enumerate(dims):
         if d is not None:
@@ -324,6 +323,7 @@ def graph_call(cf: Any, args: tuple, kwargs: dict) -> Any:
 
     dyn, statics = cf._split(args, kwargs)
     leaves, treedef = tree_flatten(dyn)
+    poly_specs: list[Any] | None = None
     avals: list[AbstractArray] = []
     inputs: list[Any] = []
     wrt: list[bool] = []
@@ -347,7 +347,10 @@ def graph_call(cf: Any, args: tuple, kwargs: dict) -> Any:
             raise _errors.err(_errors.ShapeError, "compile",
                               f"argument #{i} of `{cf.__name__}` has a TF shape of unknown rank",
                               "give tf.function an input_signature with a rank")
-        aval = AbstractArray(_symbolic_shape(cf, i, shape.as_list()),
+        if poly_specs is None:  # (polymorphic= axis names, per leaf)
+            poly_specs = (cf._leaf_poly_specs(dyn, statics, treedef) if cf._poly is not None
+                          else [None] * len(leaves))
+        aval = AbstractArray(_symbolic_shape(poly_specs[i], i, shape.as_list()),
                              ADAPTER.dtype(t.dtype, "compile"))
         avals.append(aval)
         inputs.append(t)
