@@ -113,8 +113,27 @@ def lower_subgraph(block: Block, graph: Graph, args: Sequence[Value], platform: 
         ins = [read(a) for a in eqn.inputs]
         ctx = LoweringRuleContext(block, [a.aval for a in eqn.inputs],
                                   [v.aval for v in eqn.outputs], platform, eqn)
+        symbolic = not all(_shapes.is_static_shape(a.shape)
+                           for a in (*ctx.avals_in, *ctx.avals_out))
+        first_line = len(block.lines)
         try:
             outs = rule(ctx, *ins, **eqn.params)
+            if symbolic and any('"stablehlo.custom_call"' in ln
+                                for ln in block.lines[first_line:]):
+                # NOTE: shape refinement cannot give a custom call (LAPACK...) static shapes
+                raise _shapes.InconclusiveDimensionError(
+                    f"xfront: symbolic dimensions: `{prim.name}` lowers to a library call that "
+                    "needs static shapes")
+        except _shapes.InconclusiveDimensionError as e:  # a rule that needs static sizes
+            if "does not lower with symbolic" in str(e):  # (named by a nested region)
+                raise
+            shapes = ", ".join(a.short for a in ctx.avals_in)
+            raise _errors.err(
+                _shapes.InconclusiveDimensionError, "compile",
+                f"the primitive `{prim.name}`{site} does not lower with symbolic dimensions "
+                f"yet (operands {shapes}): {str(e).split(': ', 1)[-1].splitlines()[0]}",
+                "leave these dimensions out of polymorphic= (or give xf.Spec static sizes) "
+                "so that they compile per size") from None
         except _errors.XfrontError:
             raise
         except Exception as e:

@@ -318,6 +318,19 @@ def test_reshape_that_needs_a_divisibility_fact_names_the_symbol():
         xf.compile(lambda x: xf.reshape(x, (x.shape[0], 4))).trace(xf.Spec(("b", 3), F))
 
 
+def test_a_primitive_that_needs_static_sizes_is_named():
+    # a LAPACK custom call cannot be refined: the error names the primitive and the operands
+    cf = xf.compile(lambda x: xf.linalg.cholesky(x), polymorphic=("b, _, _",))
+    with pytest.raises(InconclusiveDimensionError, match=r"primitive `cholesky` .*does not lower "
+                                                         r"with symbolic dimensions yet \(operands "
+                                                         r"f32\[b,2,2\]\)"):
+        cf(np.eye(2, dtype=F)[None].repeat(3, 0))
+    # an op that needs a concrete size at trace time points at the user's line
+    with pytest.raises(InconclusiveDimensionError, match=r"integer value of `b`(.|\n)*"
+                                                         r"at test_symbolic.py:\d+"):
+        xf.compile(lambda x: xf.fft.fft(x, axis=0), polymorphic=("b",))(np.ones(3, F))
+
+
 def test_broadcast_of_unequal_symbols_fails_at_trace_time():
     with pytest.raises(xf.ShapeError):
         xf.compile(lambda x, y: x + y).trace(xf.Spec(("b",), F), xf.Spec(("c",), F))

@@ -38,10 +38,11 @@ class InconclusiveDimensionError(_errors.ShapeError):
 
 
 def _inconclusive(what: str, why: str = "") -> InconclusiveDimensionError:
-    return InconclusiveDimensionError(
+    # (with the user's line that reached it: the op is not known here)
+    return InconclusiveDimensionError(_errors._with_site(
         f"xfront: symbolic dimensions: cannot decide {what} for every value of the symbols "
         f"(each symbol stands for any size from 1 to 2**31 - 1){': ' + why if why else ''}. "
-        "Make the dimension static, or use a symbolic shape for which it holds.")
+        "Make the dimension static, or use a symbolic shape for which it holds.", None))
 
 
 # A monomial is a sorted tuple of (atom, power); an atom is a symbol name (str) or a tuple

@@ -131,7 +131,7 @@ def cumulative(combiner: str, init: Callable[[_dtypes.DType], Any]) -> Callable:
         if reverse:
             x = ctx.op1("stablehlo.reverse", [x], aval, props={"dimensions": i64_array((axis,))})
         pad_v = ctx.constant(init(aval.dtype), AbstractArray((), aval.dtype))
-        if _shapes.is_symbolic(n):
+        if not _shapes.is_static_shape(aval.shape):  # (a symbolic axis, or another one)
             x = _symbolic_scan(ctx, x, combiner, pad_v, axis)
             if reverse:
                 x = ctx.op1("stablehlo.reverse", [x], aval,
