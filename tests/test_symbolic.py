@@ -449,16 +449,59 @@ def test_torch_compile_dynamic_one_graph_for_every_batch_size():
         torch.testing.assert_close(h(x), ref(x), atol=1e-5, rtol=1e-5)
     assert cnt.frame_count == 1
 
-    # autograd keeps working (those calls specialize their sizes)
+
+
+@pytest.mark.parametrize("backend", ["aot_eager", "eager"])
+def test_torch_compile_training_one_graph_one_trace_for_every_batch_size(backend):
+    # calls that record gradients plan their VJP polymorphically too (NOTE [Polymorphic
+    # gradient plans] in xfront/bridges/_autograd.py): one Dynamo frame, one xfront trace
+    torch = pytest.importorskip("torch")
+    from torch._dynamo.testing import CompileCounterWithBackend
+
+    traces = []
+
+    def f(x, w):
+        traces.append(1)
+        return xf.tanh(x @ w)[:, :2] * 2.0
+
+    cf = xf.compile(f)
     wg = torch.randn(4, 3, requires_grad=True)
-    lc = torch.compile(lambda x: (cf(x, wg) ** 2).sum(), backend="aot_eager", dynamic=True)
-    for n in (2, 3):
-        x = torch.randn(n, 4)
+    cnt = CompileCounterWithBackend(backend)
+    lc = torch.compile(lambda x: (cf(x, wg) ** 2).sum(), backend=cnt, dynamic=True)
+    for n in (2, 3, 5, 7):
+        x = torch.randn(n, 4, requires_grad=True)
         lc(x).backward()
-        got, wg.grad = wg.grad.clone(), None
-        ((torch.tanh(x @ wg)[:, :2] * 2) ** 2).sum().backward()
-        torch.testing.assert_close(got, wg.grad, atol=1e-4, rtol=1e-4)
+        gw, gx = wg.grad.clone(), x.grad.clone()
         wg.grad = None
+        x2 = x.detach().clone().requires_grad_()
+        ((torch.tanh(x2 @ wg)[:, :2] * 2) ** 2).sum().backward()
+        torch.testing.assert_close(gw, wg.grad, atol=1e-4, rtol=1e-4)
+        torch.testing.assert_close(gx, x2.grad, atol=1e-4, rtol=1e-4)
+        wg.grad = None
+    assert cnt.frame_count == 1 and len(traces) == 1
+    assert len(cf._grad_plans) == 1 and next(iter(cf._grad_plans.values())).poly
+
+
+def test_torch_autograd_with_polymorphic_compile_traces_once():
+    torch = pytest.importorskip("torch")
+    from xfront import _eager
+
+    fn, traces = _counting(lambda x, w, b: xf.tanh(x @ w + b))
+    cf = xf.compile(fn, polymorphic=("b, _",))
+    w = torch.randn(4, 3, requires_grad=True)
+    bias = torch.randn(3, requires_grad=True)
+    compiles = _eager.STATS.compiles
+    for n in (2, 3, 5, 3):
+        x = torch.randn(n, 4, requires_grad=True)
+        (cf(x, w, bias) ** 2).sum().backward()
+        got = [t.grad.clone() for t in (x, w, bias)]
+        w.grad = bias.grad = None
+        ref = [t.detach().clone().requires_grad_() for t in (x, w, bias)]
+        (torch.tanh(ref[0] @ ref[1] + ref[2]) ** 2).sum().backward()
+        for g, r in zip(got, ref):
+            torch.testing.assert_close(g, r.grad, atol=1e-5, rtol=1e-5)
+    assert len(traces) == 1 and len(cf._grad_plans) == 1
+    assert _eager.STATS.compiles - compiles == 6  # forward and backward per distinct size
 
 
 def test_torch_dynamic_sizes_that_need_an_unproved_equality_are_specialized():
