@@ -384,6 +384,28 @@ def test_tf_function_with_none_dims_forward_and_backward(jit):
         np.testing.assert_allclose(gw.numpy(), x.T @ (1 - t ** 2), rtol=1e-4, atol=1e-5)
 
 
+def test_tf_arguments_that_share_a_symbol_must_agree_at_run_time():
+    tf = pytest.importorskip("tensorflow")
+    cf = xf.compile(lambda x, y: x * y[:, None])
+
+    @tf.function(input_signature=[tf.TensorSpec([None, 4], tf.float32),
+                                  tf.TensorSpec([None], tf.float32)])
+    def f(x, y):
+        return cf(x, y)
+
+    np.testing.assert_array_equal(f(np.ones((3, 4), F), np.full(3, 2, F)).numpy(), 2)
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"symbolic dimension `batch` .*"
+                                                             r"argument #1 \(axis 0\) and "
+                                                             r"argument #0 \(axis 0\) differ"):
+        f(np.ones((3, 4), F), np.ones(5, F))
+
+
+def test_sharded_compile_refuses_polymorphic():
+    with pytest.raises(xf.ArgumentError, match=r"polymorphic= cannot be combined with "
+                                               r"in_shardings/out_shardings"):
+        xf.compile(lambda x: x, in_shardings=object(), polymorphic=("b",))
+
+
 def test_keras_layer_builds_on_none_fits_predicts_and_exports(tmp_path):
     keras = pytest.importorskip("keras")
     tf = pytest.importorskip("tensorflow")

@@ -996,10 +996,19 @@ def compile(fn: Callable | None = None, *, static_argnums: int | Sequence[int] =
       polymorphic: dimensions that vary, one spec per positional argument, e.g.
         ``("b, _", "b")``: ``b`` is symbolic, ``_`` static. Traces and lowers once for all
         sizes, compiles once per size (NOTE [Polymorphic compile] in xfront/_spec.py).
+        Not with in_shardings/out_shardings (sharded programs have static shapes).
     """
     if in_shardings is not None or out_shardings is not None:
         from xfront.sharding import compile_sharded
 
+        if polymorphic is not None:
+            # NOTE: a partitioned program is planned for static shapes (each device's shard
+            # of every array has a fixed size), so symbolic sizes are refused, not guessed
+            raise _errors.err(_errors.ArgumentError, "compile",
+                              "polymorphic= cannot be combined with in_shardings/out_shardings: "
+                              "a sharded program is partitioned for static shapes",
+                              "compile without polymorphic= (one program per shape), or drop "
+                              "the shardings")
         if (static_argnums or static_argnames or donate_argnums or device is not None
                 or polymorphic is not None):
             raise _errors.err(_errors.ArgumentError, "compile",

@@ -200,10 +200,7 @@ class GradPlan:
         graph = traced.graph
         self.poly = not all(_shapes.is_static_shape(v.aval.shape) for v in graph.invars)
         if self.poly:  # NOTE [Polymorphic gradient plans]
-            graphs = vjp_graphs(graph, wrt, None)
-            if not _bindable(graphs.backward):
-                raise _NotPolymorphic
-            self.vjp: Any = PolyVJP(graph, wrt, traced.device, graphs)
+            self.vjp: Any = PolyVJP(graph, wrt, traced.device, vjp_graphs(graph, wrt, None))
         else:
             self.vjp = compile_vjp(graph, wrt, traced.device)
         self.out_tree: TreeDef = traced.out_tree
@@ -275,7 +272,10 @@ def plan_for(cf: Any, dyn: Any, statics: Any, treedef: TreeDef, avals: list[Abst
             else:
                 cf._check_arity(dyn, statics)
                 traced = cf._trace(dyn, statics, treedef, avals, dev)
-            return GradPlan(traced, wrt)
+            plan = GradPlan(traced, wrt)
+            if plan.poly and not _bindable(plan.vjp.graphs.backward):
+                raise _NotPolymorphic
+            return plan
 
         plan = cf._flights.get(plans, (key, wrt), build)[0]  # one trace across threads
     return plan

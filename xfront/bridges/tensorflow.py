@@ -290,6 +290,8 @@ def _symbolic_shape(spec: Any, i: int, dims: list[Any]) -> tuple[Any, ...]:
         the axis's symbol in ``compile(polymorphic=...)`` when given; otherwise an unknown axis
         0 is the batch symbol ``batch``, shared by every argument (so batched arguments
         broadcast together), and any other unknown axis gets its own symbol ``d<arg>_<axis>``.
+        Arguments that share a symbol are checked to agree at run time (a TF assertion
+        naming the symbol and both arguments).
     """
     from xfront import _shapes
 
@@ -304,6 +306,39 @@ def _symbolic_shape(spec: Any, i: int, dims: list[Any]) -> tuple[Any, ...]:
         else:
             out.append(_shapes.symbol("batch" if axis == 0 else f"d{i}_{axis}"))
     return tuple(out)
+
+
+def _check_symbol_sizes(cf: Any, avals: list[Any], inputs: list[Any]) -> list[Any]:
+    """Run-time checks that every axis of one symbol has one size (NOTE [Unknown TF
+    dimensions]): without them, TF inputs whose unknown sizes disagree would fail inside the
+    module's shape refinement, with an error that names neither the symbol nor the argument.
+    (Under ``jit_compile=True`` XLA drops TF assertions, and that error is what remains.)"""
+    from xfront import _shapes
+
+    tf = _t()
+    first: dict[str, tuple[int, int]] = {}
+    checks: dict[int, list[Any]] = {}
+    for k, a in enumerate(avals):
+        for axis, d in enumerate(a.shape):
+            if not (isinstance(d, _shapes.Dim) and len(d.symbols) == 1):
+                continue
+            name = next(iter(d.symbols))
+            if name not in first:
+                first[name] = (k, axis)
+                continue
+            k0, a0 = first[name]
+            checks.setdefault(k, []).append(tf.debugging.assert_equal(
+                tf.shape(inputs[k])[axis], tf.shape(inputs[k0])[a0],
+                message=f"xfront.compile: `{cf.__name__}`: the symbolic dimension `{name}` "
+                        f"(an unknown TF dimension) has one size per call, but argument #{k} "
+                        f"(axis {axis}) and argument #{k0} (axis {a0}) differ"))
+    if not checks:
+        return inputs
+    out = list(inputs)
+    for k, deps in checks.items():
+        with tf.control_dependencies(deps):
+            out[k] = tf.identity(inputs[k])
+    return out
 
 
 def graph_call(cf: Any, args: tuple, kwargs: dict) -> Any:
@@ -355,6 +390,7 @@ def graph_call(cf: Any, args: tuple, kwargs: dict) -> Any:
         avals.append(aval)
         inputs.append(t)
         wrt.append(aval.dtype.kind in "fc")
+    inputs = _check_symbol_sizes(cf, avals, inputs)
     platform, tf_platform = _platform()
     grad = tuple(wrt) if any(wrt) else ()
     key = (id(cf), treedef, tuple(avals), statics, platform, grad)
