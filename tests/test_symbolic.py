@@ -9,6 +9,7 @@ import pytest
 import xfront as xf
 from xfront import _shapes
 from xfront._shapes import InconclusiveDimensionError, symbol
+from xfront.prims import indexing as _ix
 from xfront.prims import reduction as _red
 
 b, c = symbol("b"), symbol("c")
@@ -91,6 +92,18 @@ def test_refinement_gives_static_modules():
 # --- one trace, many sizes: every shape-manipulating op ----------------------------------------
 
 F = np.float32
+
+
+def _np_at(x, idx, v):
+    out = x.copy()
+    np.add.at(out, idx, v)
+    return out
+
+
+def _np_set_row(x, i):
+    out = x.copy()
+    out[i] = 0
+    return out
 
 
 def _cummax_grad_ref(x):
@@ -177,6 +190,27 @@ OPS = {  # name: (xfront fn, NumPy fn, argument shapes with symbols, polymorphic
     "roll_two_axes": (lambda x: xf.roll(x, (-1, 5), axis=(0, 1)),
                       lambda x: np.roll(x, (-1, 5), axis=(0, 1)), [("b", "c")], ("b, c",)),
     "roll_flat": (lambda x: xf.roll(x, 2), lambda x: np.roll(x, 2), [("b", 4)], ("b, _",)),
+    "prod_any_all": (lambda x: xf.prod(x + 0.5, axis=0) * xf.any(x > 0.5, axis=0)
+                     * xf.all(x > 0.1, axis=0),
+                     lambda x: np.prod(x + 0.5, 0) * np.any(x > 0.5, 0) * np.all(x > 0.1, 0),
+                     [("b", 4)], ("b, _",)),
+    "min_argmin": (lambda x: xf.min(x, axis=0) + xf.argmin(x, axis=0),
+                   lambda x: x.min(0) + np.argmin(x, 0), [("b", 4)], ("b, _",)),
+    "scatter_add": (lambda x: x.at[xf.asarray([0, -1])].add(1.0),
+                    lambda x: _np_at(x, [0, -1], 1.0), [("b", 4)], ("b, _",)),
+    "dynamic_slice": (lambda x: x[xf.argmax(x[:, 0])], lambda x: x[np.argmax(x[:, 0])],
+                      [("b", 4)], ("b, _",)),
+    "dynamic_update_slice": (lambda x: _ix.dynamic_update_slice(
+                                 x, xf.zeros((1, 4), dtype=xf.float32),
+                                 [xf.argmax(x[:, 0]), xf.asarray(0, dtype=xf.int64)]),
+                             lambda x: _np_set_row(x, np.argmax(x[:, 0])), [("b", 4)],
+                             ("b, _",)),
+    "at_set_row": (lambda x: x.at[xf.argmax(x[:, 0])].set(xf.zeros(4)),
+                   lambda x: _np_set_row(x, np.argmax(x[:, 0])), [("b", 4)], ("b, _",)),
+    "arange": (lambda x: x[: x.shape[0] // 2]
+               + xf.astype(xf.arange(1, x.shape[0], 2), xf.float32)[: x.shape[0] // 2, None],
+               lambda x: x[: len(x) // 2] + np.arange(1, len(x), 2)[: len(x) // 2, None],
+               [("b", 4)], ("b, _",)),
     "two_symbols": (lambda x: xf.reshape(x, (-1,))[: x.shape[0]], lambda x: x.reshape(-1)[:len(x)],
                     [("b", "c")], ("b, c",)),
 }
@@ -205,6 +239,34 @@ def test_one_trace_serves_every_size(name):
     assert info.misses == len(sizes) and info.entries == len(sizes)
     cf(*args)  # a repeated size is a cache hit
     assert cf.cache_info().hits == 1 and len(traces) == 1
+
+
+# the primitives that build, move or reduce shapes: each must appear in the table above
+SHAPE_PRIMITIVES = {
+    "broadcast_in_dim", "reshape", "transpose", "rev", "slice", "pad", "concatenate", "iota",
+    "dimension_size", "gather", "scatter", "dynamic_slice", "dynamic_update_slice",
+    "reduce_sum", "reduce_prod", "reduce_max", "reduce_min", "reduce_and", "reduce_or",
+    "argmax", "argmin", "cumsum", "cumprod", "cummax", "cummin", "sort", "dot_general",
+}
+
+
+def test_the_table_covers_every_shape_primitive():
+    from xfront import _core
+
+    assert SHAPE_PRIMITIVES <= set(_core.PRIMITIVES)
+    used = set()
+
+    def walk(g):
+        for e in g.eqns:
+            used.add(e.prim.name)
+            for v in e.params.values():
+                for sub in (v if isinstance(v, (tuple, list)) else (v,)):
+                    if hasattr(sub, "eqns"):
+                        walk(sub)
+
+    for fn, _, shapes, _ in OPS.values():
+        walk(xf.compile(fn).trace(*[xf.Spec(tuple(s), F) for s in shapes]).graph)
+    assert not SHAPE_PRIMITIVES - used, f"no symbolic row uses {sorted(SHAPE_PRIMITIVES - used)}"
 
 
 def test_xfront_array_arguments_take_the_fast_path():

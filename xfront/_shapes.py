@@ -146,6 +146,12 @@ def lower_bound(x: DimLike) -> float:
             if kind == "mod" and c < 0 and isinstance(q, Dim):
                 rest = _add(x, _make({m: c}), -1)
                 best = max(best, lower_bound(_add(rest, _mul(_add(q, 1, -1), c))))
+            # (p - (k - 1)) / k <= floordiv(p, k) <= p / k: bound k*x with the term replaced
+            # by the side its coefficient's sign picks, then divide by k
+            if kind == "floordiv":
+                rest = _add(x, _make({m: c}), -1)
+                side = p if c < 0 else _add(p, q - 1, -1)
+                best = max(best, lower_bound(_add(_mul(rest, q), _mul(side, c))) / q)
             # k*floordiv(p, k) is p - mod(p, k), within [p - (k - 1), p]
             if kind == "floordiv" and c % q == 0:
                 rest = _add(x, _make({m: c}), -1)
