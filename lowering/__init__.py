@@ -247,7 +247,8 @@ def specialize(lowered: Lowered, in_avals: Sequence[AbstractArray],
         attrs[i] = f"{{tf.aliasing_output = {int(o)} : i32}}"
     arg_attrs = f"arg_attrs = [{', '.join(attrs)}], " if any(a != "{}" for a in attrs) else ""
     lines = ['  "func.func"() <{' + arg_attrs + 'function_type = (' + ", ".join(all_in)
-             + ") -> (" + ", ".join(st_out) + '), sym_name = "main", sym_visibility = "public"}> ({']
+             + ") -> (" + ", ".join(st_out)
+             + '), sym_name = "main", sym_visibility = "public"}> ({']
     if all_in:
         lines.append("  ^bb0(" + ", ".join(f"%a{i}: {t}" for i, t in enumerate(all_in)) + "):")
     for i, (s, d) in enumerate(zip(st_in, poly_in)):

@@ -9,8 +9,9 @@ NOTE [Polymorphic compile]
     an argument passed by keyword takes the spec of its parameter. A spec is None (the
     argument stays static), a string or a tuple with one entry per axis: a symbol name
     (``b``), or ``_`` / None for an axis whose size stays part of the signature; for a pytree
-    argument, a string applies to every leaf and a dict/list/tuple mirrors its containers. A call binds each symbol to its
-    argument sizes (one size per symbol, else an ArgumentError naming it), then traces and
+    argument, a string applies to every leaf and a dict/list/tuple mirrors its containers.
+    A call binds each symbol to its argument sizes (one size per symbol, else an
+    ArgumentError naming it), then traces and
     lowers once per polymorphic signature (symbolic avals, dtypes, static arguments) to one
     module with dynamic shapes, and compiles once per concrete shape after refining that
     module to static shapes (NOTE [Lowering symbolic dimensions] in xfront/lowering).
