@@ -100,6 +100,12 @@ def _np_at(x, idx, v):
     return out
 
 
+def _np_set(x, idx):
+    out = x.copy()
+    out[idx] = 0
+    return out
+
+
 def _np_set_row(x, i):
     out = x.copy()
     out[i] = 0
@@ -205,6 +211,10 @@ OPS = {  # name: (xfront fn, NumPy fn, argument shapes with symbols, polymorphic
                                  [xf.argmax(x[:, 0]), xf.asarray(0, dtype=xf.int64)]),
                              lambda x: _np_set_row(x, np.argmax(x[:, 0])), [("b", 4)],
                              ("b, _",)),
+    "at_set_slice": (lambda x: x.at[1:3].set(0.0), lambda x: _np_set(x, np.s_[1:3]),
+                     [("b", 4)], ("b, _",)),
+    "at_set_tail": (lambda x: x.at[-2:, ::2].set(0.0), lambda x: _np_set(x, np.s_[-2:, ::2]),
+                    [("b", 4)], ("b, _",)),
     "at_set_row": (lambda x: x.at[xf.argmax(x[:, 0])].set(xf.zeros(4)),
                    lambda x: _np_set_row(x, np.argmax(x[:, 0])), [("b", 4)], ("b, _",)),
     "arange": (lambda x: x[: x.shape[0] // 2]

@@ -141,6 +141,11 @@ def lower_bound(x: DimLike) -> float:
                 rest = _add(x, _make({m: c}), -1)
                 best = max(best, lower_bound(_add(rest, _mul(p, c))),
                            lower_bound(_add(rest, _mul(q, c))))
+            elif kind in ("max", "min"):
+                # the term equals c*p or c*q: x is at least the smaller of the two bounds
+                rest = _add(x, _make({m: c}), -1)
+                best = max(best, min(lower_bound(_add(rest, _mul(p, c))),
+                                     lower_bound(_add(rest, _mul(q, c)))))
             # mod(p, q) <= q - 1 for a symbolic q too, so with a negative coefficient the
             # term is >= c*(q - 1): n - mod(k, n) >= 1
             if kind == "mod" and c < 0 and isinstance(q, Dim):

@@ -174,7 +174,7 @@ def _pad_abstract_eval(x: AbstractArray, v: AbstractArray, *, lo, hi, interior) 
         raise _shape_err("pad", f"bad padding lo={lo} hi={hi} interior={interior} for {x.short}")
     shape = []
     for n, a, b, i in zip(x.shape, lo, hi, interior):
-        size = a + b + n + max(n - 1, 0) * i
+        size = a + b + n + _shapes.dim_max(n - 1, 0) * i
         if size < 0:
             raise _shape_err("pad", f"padding lo={lo} hi={hi} leaves a negative size for {x.short}")
         shape.append(size)
