@@ -113,8 +113,27 @@ def lower_subgraph(block: Block, graph: Graph, args: Sequence[Value], platform: 
         ins = [read(a) for a in eqn.inputs]
         ctx = LoweringRuleContext(block, [a.aval for a in eqn.inputs],
                                   [v.aval for v in eqn.outputs], platform, eqn)
+        symbolic = not all(_shapes.is_static_shape(a.shape)
+                           for a in (*ctx.avals_in, *ctx.avals_out))
+        first_line = len(block.lines)
         try:
             outs = rule(ctx, *ins, **eqn.params)
+            if symbolic and any('"stablehlo.custom_call"' in ln
+                                for ln in block.lines[first_line:]):
+                # NOTE: shape refinement cannot give a custom call (LAPACK...) static shapes
+                raise _shapes.InconclusiveDimensionError(
+                    f"xfront: symbolic dimensions: `{prim.name}` lowers to a library call that "
+                    "needs static shapes")
+        except _shapes.InconclusiveDimensionError as e:  # a rule that needs static sizes
+            if "does not lower with symbolic" in str(e):  # (named by a nested region)
+                raise
+            shapes = ", ".join(a.short for a in ctx.avals_in)
+            raise _errors.err(
+                _shapes.InconclusiveDimensionError, "compile",
+                f"the primitive `{prim.name}`{site} does not lower with symbolic dimensions "
+                f"yet (operands {shapes}): {str(e).split(': ', 1)[-1].splitlines()[0]}",
+                "leave these dimensions out of polymorphic= (or give xf.Spec static sizes) "
+                "so that they compile per size") from None
         except _errors.XfrontError:
             raise
         except Exception as e:
@@ -203,7 +222,9 @@ def lower_graph(graph: Graph, *, platform: str = "cpu", name: str = "main",
 
 
 def specialize(lowered: Lowered, in_avals: Sequence[AbstractArray],
-               out_avals: Sequence[AbstractArray]) -> str:
+               out_avals: Sequence[AbstractArray], *, donate: Sequence[int] = (),
+               alias_outputs: dict[int, int] | None = None,
+               extra_args: Sequence[AbstractArray] = ()) -> str:
     """The module text of a polymorphic ``lowered`` (entry ``@main``) wrapped for static
     argument and result avals (NOTE [Lowering symbolic dimensions]); refine it before
     compiling (``runtime.refine_shapes``)."""
@@ -216,10 +237,20 @@ def specialize(lowered: Lowered, in_avals: Sequence[AbstractArray],
     poly_out = [aval_type(a) for a in lowered.out_avals]
     st_in = [aval_type(a) for a in in_avals]
     st_out = [aval_type(a) for a in out_avals]
-    lines = ['  "func.func"() <{function_type = (' + ", ".join(st_in) + ") -> ("
-             + ", ".join(st_out) + '), sym_name = "main", sym_visibility = "public"}> ({']
-    if st_in:
-        lines.append("  ^bb0(" + ", ".join(f"%a{i}: {t}" for i, t in enumerate(st_in)) + "):")
+    # donation and aliasing (as in ``lower_graph``) sit on the static @main's parameters;
+    # ``extra_args`` are unused donor parameters that outputs are aliased to
+    all_in = st_in + [aval_type(a) for a in extra_args]
+    attrs: list[str] = ["{}"] * len(all_in)
+    for i in donate:
+        attrs[i] = "{jax.buffer_donor = true}"
+    for i, o in (alias_outputs or {}).items():
+        attrs[i] = f"{{tf.aliasing_output = {int(o)} : i32}}"
+    arg_attrs = f"arg_attrs = [{', '.join(attrs)}], " if any(a != "{}" for a in attrs) else ""
+    lines = ['  "func.func"() <{' + arg_attrs + 'function_type = (' + ", ".join(all_in)
+             + ") -> (" + ", ".join(st_out)
+             + '), sym_name = "main", sym_visibility = "public"}> ({']
+    if all_in:
+        lines.append("  ^bb0(" + ", ".join(f"%a{i}: {t}" for i, t in enumerate(all_in)) + "):")
     for i, (s, d) in enumerate(zip(st_in, poly_in)):
         lines.append(f'    %c{i} = "stablehlo.convert"(%a{i}) : ({s}) -> {d}')
     args = ", ".join(f"%c{i}" for i in range(len(st_in)))

@@ -482,3 +482,63 @@ def test_leading_batch_rule_for_new_primitives():
             xf.vmap(f)(x)
     finally:
         _core.PRIMITIVES.pop("test_vmap_rowsum", None)
+
+
+# --- vmap over a symbolic axis (NOTE [Batching over a symbolic axis] in xfront/_batching.py) ---
+
+_W = np.linspace(-1, 1, 8, dtype=np.float32).reshape(4, 2)
+SYMBOLIC = {  # name: (per-member function of a [4] row, NumPy function of the [n, 4] batch)
+    "elementwise": (lambda r: xf.sin(r) * 2 + r, lambda x: np.sin(x) * 2 + x),
+    "where": (lambda r: xf.where(r > 0.5, r, 0.0), lambda x: np.where(x > 0.5, x, 0)),
+    "sum": (lambda r: xf.sum(r), lambda x: x.sum(1)),
+    "max": (lambda r: xf.max(r, axis=0), lambda x: x.max(1)),
+    "argmax": (lambda r: xf.argmax(r), lambda x: np.argmax(x, 1)),
+    "matmul": (lambda r: r @ _W, lambda x: x @ _W),
+    "vecdot": (lambda r: xf.vecdot(r, r), lambda x: (x * x).sum(1)),
+    "outer": (lambda r: r[:, None] * r[None, :], lambda x: x[:, :, None] * x[:, None, :]),
+    "reshape_transpose": (lambda r: xf.reshape(r, (2, 2)).T,
+                          lambda x: x.reshape(-1, 2, 2).transpose(0, 2, 1)),
+    "slice_concat": (lambda r: xf.concat([r[1:3], r[:1]]),
+                     lambda x: np.concatenate([x[:, 1:3], x[:, :1]], 1)),
+    "broadcast_to": (lambda r: xf.broadcast_to(r, (3, 4)),
+                     lambda x: np.broadcast_to(x[:, None], (len(x), 3, 4))),
+    "take": (lambda r: xf.take(r, xf.asarray([0, 2])), lambda x: x[:, [0, 2]]),
+    "index_by_value": (lambda r: r[xf.argmax(r)], lambda x: x.max(1)),
+    "cumulative_sum": (lambda r: xf.cumulative_sum(r), lambda x: np.cumsum(x, 1)),
+    "sort": (lambda r: xf.sort(r), lambda x: np.sort(x, 1)),
+    "roll": (lambda r: xf.roll(r, 1), lambda x: np.roll(x, 1, 1)),
+    "grad": (lambda r: xf.grad(lambda y: xf.sum(y ** 3))(r), lambda x: 3 * x ** 2),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SYMBOLIC))
+def test_vmap_over_a_symbolic_axis(name):
+    fn, ref = SYMBOLIC[name]
+    traces = []
+
+    def batched(x):
+        traces.append(1)
+        return xf.vmap(fn)(x)
+
+    cf = xf.compile(batched, polymorphic=("b, _",))
+    assert "b" in str(cf.trace(xf.Spec(("b", 4), xf.float32)))
+    rng = np.random.default_rng(3)
+    for n in (1, 3, 6):
+        x = rng.random((n, 4)).astype(np.float32)
+        np.testing.assert_allclose(np.asarray(cf(x)), ref(x), rtol=1e-5, atol=1e-5,
+                                   err_msg=f"{name} at size {n}")
+    assert len(traces) == 2  # the .trace above, then one trace for the three sizes
+
+
+def test_vmap_over_a_symbolic_axis_names_a_primitive_it_cannot_batch():
+    from xfront.prims import shape as _sh
+
+    def f(x, v):  # a per-member padding value: pad's batch rule loops over the members
+        return xf.vmap(lambda r, s: _sh.pad(r, s, lo=(1,), hi=(0,)))(x, v)
+
+    with pytest.raises(_batching.BatchingError, match=r"primitive `pad` .*cannot be batched "
+                                                      r"over the symbolic axis size `b`"):
+        xf.compile(f, polymorphic=("b, _", "b"))(np.ones((3, 4), np.float32),
+                                                  np.ones(3, np.float32))
+    out = xf.compile(f)(np.ones((3, 4), np.float32), np.arange(3, dtype=np.float32))
+    np.testing.assert_array_equal(np.asarray(out)[:, 0], [0, 1, 2])  # static sizes: fine

@@ -25,6 +25,14 @@ on ``[..., m, n]``), and :func:`batch_by_scan` (always correct: a scan over the 
 where a vectorized rule is not written yet). A primitive with no sensible rule gets
 ``NotBatchable("why")``; ``missing_rules()`` lists primitives with neither.
 
+NOTE [Batching over a symbolic axis]
+    The batch size may be a symbolic dimension (a vmap inside ``compile(polymorphic=...)`` or
+    over an ``xf.Spec`` axis): rules then build shapes with it like any other dimension. The
+    elementwise, reduction, dot, shape, indexing (a gather with a symbolic slice size lowers
+    to ``dynamic_gather``) and cumulative rules work so; a rule that needs a concrete size (a
+    batch-by-scan rule loops over the members) raises a BatchingError naming the primitive
+    and the symbol.
+
 NOTE [Batched control flow]
     ``cond`` with a batched index runs every branch and selects per member (so a branch that
     would not run for a member still runs, and must not loop forever on its values).
@@ -40,7 +48,7 @@ import functools
 from typing import Any, Callable, Sequence
 
 
-from xfront import _core, _errors
+from xfront import _core, _errors, _shapes
 from xfront._aval import AbstractArray
 from xfront._core import Graph, Literal, WeakValue
 from xfront._tree import tree_flatten, tree_unflatten
@@ -236,7 +244,18 @@ def eval_batched(graph: Graph, args: Sequence[Any], dims: Sequence[int | None],
         else:
             if not callable(e.prim.batch):
                 raise _rule_error(e.prim, e.source)
-            out, od = e.prim.batch(size, vals, ds, **e.params)
+            try:
+                out, od = e.prim.batch(size, vals, ds, **e.params)
+            except _shapes.InconclusiveDimensionError as ex:
+                if not _shapes.is_symbolic(size):
+                    raise
+                at = f" (used at {e.source})" if e.source else ""
+                raise _errors.err(
+                    BatchingError, "vmap",
+                    f"the primitive `{e.prim.name}`{at} cannot be batched over the symbolic "
+                    f"axis size `{size}` yet: {str(ex).split(': ', 1)[-1].splitlines()[0]}",
+                    "vmap over an axis with a static size, or leave that axis out of "
+                    "polymorphic=") from None
             outs = list(out) if e.prim.multiple_results else [out]
             odims = list(od) if e.prim.multiple_results else [od]
         for v, o, d in zip(e.outputs, outs, odims):
@@ -345,9 +364,10 @@ def _leaf_axes(in_axes: Any, args: tuple) -> tuple[list[Any], Any, list[int | No
 def _vmap_traced(f: Callable, in_axes: Any, out_axes: Any, axis_size: int | None,
                  args: tuple) -> Any:
     leaves, in_tree, axes = _leaf_axes(in_axes, args)
-    sizes = {int(x.shape[a]) for x, a in zip(leaves, axes) if a is not None}
+    # a size may be symbolic (NOTE [Batching over a symbolic axis])
+    sizes = {_shapes.as_dim(x.shape[a]) for x, a in zip(leaves, axes) if a is not None}
     if axis_size is not None:
-        sizes.add(int(axis_size))
+        sizes.add(_shapes.as_dim(axis_size))
     if not sizes:
         raise _errors.err(_errors.ArgumentError, "vmap",
                           "no argument is mapped (every in_axes is None) and axis_size is not "
@@ -356,7 +376,7 @@ def _vmap_traced(f: Callable, in_axes: Any, out_axes: Any, axis_size: int | None
         shapes = ", ".join(f"{tuple(x.shape)} axis {a}" for x, a in zip(leaves, axes)
                            if a is not None)
         raise _errors.err(_errors.ShapeError, "vmap",
-                          f"mapped axes have different sizes {sorted(sizes)}: {shapes}"
+                          f"mapped axes have different sizes {sorted(sizes, key=str)}: {shapes}"
                           + (f", axis_size={axis_size}" if axis_size is not None else ""),
                           "every mapped argument needs the same size along its in_axes")
     size = sizes.pop()

@@ -297,6 +297,25 @@ class _Entry:
                                               in zip(outs, self.out_avals, self.out_pool)])
 
 
+class _PolyProgram(Program):
+    """The program of a polymorphic entry: its variants (the pool-fed one) are lowered from
+    the refined module of its concrete shapes, never from its symbolic graph."""
+
+    __slots__ = ("_lower",)
+
+    def __init__(self, exe: Any, graph: _core.Graph, device: Device, donate: tuple[int, ...],
+                 out_avals: list[AbstractArray], lower: Callable[..., Lowered]):
+        super().__init__(exe, graph, device, donate, out_avals)
+        self._lower = lower
+
+    def _compile_donor(self) -> Any:
+        n = len(self.graph.constvars) + len(self.graph.invars)
+        lowered = self._lower(alias_outputs={n + j: i for j, i in enumerate(self.pool_outs)},
+                              extra_args=[self.out_avals[i] for i in self.pool_outs])
+        self._donor_exe = compile_lowered_counted(lowered, self.device)[0]
+        return self._donor_exe
+
+
 class CompiledFunction:
     """A function compiled by xfront (see ``xfront.compile``)."""
 
@@ -341,13 +360,19 @@ class CompiledFunction:
                                   f"returns={returns!r} is not one of {', '.join(_RETURNS)}")
         self._returns = returns
         # NOTE [Polymorphic compile] in xfront/_spec.py
-        self._poly: tuple[Any, ...] | None = None
+        self._poly: tuple[Any, ...] | dict[str, Any] | None = None
         if polymorphic is not None:
             from xfront import _spec
 
-            if isinstance(polymorphic, str) or not isinstance(polymorphic, (tuple, list)):
-                polymorphic = (polymorphic,)
-            self._poly = tuple(_spec.parse_poly_spec(p) for p in polymorphic)
+            if isinstance(polymorphic, dict):
+                _spec.check_poly_specs(polymorphic)
+                self._poly = dict(polymorphic)  # type: ignore[assignment]
+            else:
+                if isinstance(polymorphic, str) or not isinstance(polymorphic, (tuple, list)):
+                    polymorphic = (polymorphic,)
+                _spec.check_poly_specs(tuple(polymorphic))
+                self._poly = tuple(polymorphic)
+            self._positional = positional
         self._poly_cache: dict[Any, tuple[Traced, Lowered]] = {}
         self._op = "compile"  # the public function errors name (grad, jvp... set their own)
         self._cache: dict[Any, _Entry] = {}
@@ -544,17 +569,20 @@ class CompiledFunction:
         """Symbolic avals of a call under ``polymorphic=`` (NOTE [Polymorphic compile])."""
         from xfront import _shapes, _spec
 
-        kids = treedef.children[0].children
-        if dyn[1] or len(kids) != len(avals) or any(c.kind != "leaf" for c in kids):
-            raise _errors.err(_errors.ArgumentError, "compile",
-                              f"`{self.__name__}` was compiled with polymorphic=...: its array "
-                              "arguments must be positional arrays (no pytrees or keywords)")
-        st = {i for i, _ in statics[0]} if statics else set()
-        positions = [i for i in range(len(avals) + len(st)) if i not in st]
-        specs = [self._poly[p] if p < len(self._poly) else None for p in positions]
+        specs = self._leaf_poly_specs(dyn, statics, treedef)
         if any(not _shapes.is_static_shape(a.shape) for a in avals):
             return avals, {}  # already abstract (xf.Spec arguments)
-        return _spec.polymorphic_avals(specs, avals, [f"args[{p}]" for p in positions])
+        return _spec.polymorphic_avals(specs, avals,
+                                       [_pretty_path(p) for p, _ in tree_flatten_with_path(dyn)])
+
+    def _leaf_poly_specs(self, dyn: Any, statics: Any, treedef: TreeDef) -> list[Any]:
+        """The ``polymorphic=`` axis spec of each flattened dynamic argument leaf."""
+        from xfront import _spec
+
+        st = {i for i, _ in statics[0]} if statics else set()
+        n_dyn = len(treedef.children[0].children)
+        positions = [i for i in range(n_dyn + len(st)) if i not in st][:n_dyn]
+        return _spec.leaf_specs(self._poly, self._positional, positions, treedef)
 
     def trace(self, *args: Any, **kwargs: Any) -> Traced:
         """Trace for these arguments' abstract signature; ``.graph`` holds the IR.
@@ -914,12 +942,20 @@ class CompiledFunction:
         outs = [AbstractArray(tuple(_shapes.evaluate(d, env) for d in a.shape), a.dtype, a.weak)
                 for a in g.out_avals]
         ins = [v.aval for v in g.constvars] + list(avals)
-        text = _rt().refine_shapes(specialize(lowered, ins, outs))
-        concrete = Lowered(text, g, ins, [a for a in outs], lowered.platform, ())
-        exe, compiled = compile_lowered_counted(concrete, dev)
+        donate = traced.donate
+
+        def lower(alias_outputs: dict[int, int] | None = None,
+                  extra_args: Sequence[AbstractArray] = ()) -> Lowered:
+            text = _rt().refine_shapes(specialize(lowered, ins, outs, donate=donate,
+                                                  alias_outputs=alias_outputs,
+                                                  extra_args=extra_args))
+            return Lowered(text, g, ins + list(extra_args), list(outs), lowered.platform,
+                           tuple(sorted(set(donate) | set(alias_outputs or ()))))
+
+        exe, compiled = compile_lowered_counted(lower(), dev)
         strong = [a.strong() for a in outs]
-        return _Entry(Program(exe, g, dev, (), strong), load_consts(g.consts, dev), traced,
-                      strong), compiled
+        return _Entry(_PolyProgram(exe, g, dev, donate, strong, lower),
+                      load_consts(g.consts, dev), traced, strong), compiled
 
     def _note_recompile(self, dyn: Any, avals: list[AbstractArray], statics: Any) -> None:
         paths = [p for p, _ in tree_flatten_with_path(dyn)]
@@ -1032,10 +1068,19 @@ def compile(fn: Callable | None = None, *, static_argnums: int | Sequence[int] =
       polymorphic: dimensions that vary, one spec per positional argument, e.g.
         ``("b, _", "b")``: ``b`` is symbolic, ``_`` static. Traces and lowers once for all
         sizes, compiles once per size (NOTE [Polymorphic compile] in xfront/_spec.py).
+        Not with in_shardings/out_shardings (sharded programs have static shapes).
     """
     if in_shardings is not None or out_shardings is not None:
         from xfront.sharding import compile_sharded
 
+        if polymorphic is not None:
+            # NOTE: a partitioned program is planned for static shapes (each device's shard
+            # of every array has a fixed size), so symbolic sizes are refused, not guessed
+            raise _errors.err(_errors.ArgumentError, "compile",
+                              "polymorphic= cannot be combined with in_shardings/out_shardings: "
+                              "a sharded program is partitioned for static shapes",
+                              "compile without polymorphic= (one program per shape), or drop "
+                              "the shardings")
         if (static_argnums or static_argnames or donate_argnums or device is not None
                 or polymorphic is not None):
             raise _errors.err(_errors.ArgumentError, "compile",

@@ -14,7 +14,8 @@ NOTE [Deciding facts about symbolic dimensions]
     An order comparison (``<``, ``>=`` ...) answers when a lower or upper bound of the
     difference decides it (each symbol >= 1, ``floordiv``/``mod`` >= 0) and otherwise raises
     ``InconclusiveDimensionError`` naming the expressions. ``int(d)`` and ``bool(d)`` of an
-    undecidable ``Dim`` raise the same way. Shape rules therefore keep one rule: a fact that
+    undecidable ``Dim`` raise the same way. A constant modulo a symbolic dimension (``k % b``,
+    a roll's shift) is an atom in [0, b - 1]. Shape rules therefore keep one rule: a fact that
     cannot be proved (a reshape needing ``b % 4 == 0``, a broadcast of ``b`` against ``4``)
     fails at trace time with an error naming the symbol and the constraint. Nothing is deferred
     to call time, except that every occurrence of one symbol must get one size (checked per
@@ -37,10 +38,11 @@ class InconclusiveDimensionError(_errors.ShapeError):
 
 
 def _inconclusive(what: str, why: str = "") -> InconclusiveDimensionError:
-    return InconclusiveDimensionError(
+    # (with the user's line that reached it: the op is not known here)
+    return InconclusiveDimensionError(_errors._with_site(
         f"xfront: symbolic dimensions: cannot decide {what} for every value of the symbols "
         f"(each symbol stands for any size from 1 to 2**31 - 1){': ' + why if why else ''}. "
-        "Make the dimension static, or use a symbolic shape for which it holds.")
+        "Make the dimension static, or use a symbolic shape for which it holds.", None))
 
 
 # A monomial is a sorted tuple of (atom, power); an atom is a symbol name (str) or a tuple
@@ -101,7 +103,7 @@ def _atom_range(a: Any) -> tuple[float, float]:
         lo, hi = _range(x)
         return math.floor(lo / y), math.floor(hi / y)
     if kind == "mod":
-        return 0, y - 1
+        return 0, (y if isinstance(y, int) else upper_bound(y)) - 1
     (lx, hx), (ly, hy) = _range(x), _range(y)
     return (max(lx, ly), max(hx, hy)) if kind == "max" else (min(lx, ly), min(hx, hy))
 
@@ -139,6 +141,22 @@ def lower_bound(x: DimLike) -> float:
                 rest = _add(x, _make({m: c}), -1)
                 best = max(best, lower_bound(_add(rest, _mul(p, c))),
                            lower_bound(_add(rest, _mul(q, c))))
+            elif kind in ("max", "min"):
+                # the term equals c*p or c*q: x is at least the smaller of the two bounds
+                rest = _add(x, _make({m: c}), -1)
+                best = max(best, min(lower_bound(_add(rest, _mul(p, c))),
+                                     lower_bound(_add(rest, _mul(q, c)))))
+            # mod(p, q) <= q - 1 for a symbolic q too, so with a negative coefficient the
+            # term is >= c*(q - 1): n - mod(k, n) >= 1
+            if kind == "mod" and c < 0 and isinstance(q, Dim):
+                rest = _add(x, _make({m: c}), -1)
+                best = max(best, lower_bound(_add(rest, _mul(_add(q, 1, -1), c))))
+            # (p - (k - 1)) / k <= floordiv(p, k) <= p / k: bound k*x with the term replaced
+            # by the side its coefficient's sign picks, then divide by k
+            if kind == "floordiv":
+                rest = _add(x, _make({m: c}), -1)
+                side = p if c < 0 else _add(p, q - 1, -1)
+                best = max(best, lower_bound(_add(_mul(rest, q), _mul(side, c))) / q)
             # k*floordiv(p, k) is p - mod(p, k), within [p - (k - 1), p]
             if kind == "floordiv" and c % q == 0:
                 rest = _add(x, _make({m: c}), -1)
@@ -218,11 +236,13 @@ class Dim:
         return _make({((("mod", self, int(o)), 1),): 1})
 
     def __rmod__(self, o: Any) -> DimLike:
+        # ``k % d`` of a constant k (a roll's shift modulo a symbolic length): an atom in
+        # [0, d - 1] (NOTE [Deciding facts about symbolic dimensions])
         if not _is_dimlike(o):
             return NotImplemented
         if o == 0:
             return 0
-        raise _inconclusive(f"{o} % {self}", "modulo by a symbolic dimension")
+        return _make({((("mod", int(o.__index__()), self), 1),): 1})
 
     def __pow__(self, k: Any) -> DimLike:
         if type(k) is not int or k < 0:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from xfront._aval import AbstractArray
+from xfront._shapes import is_static_shape
 from xfront.lowering import LoweringRuleContext
 from xfront.lowering._emit import Value, boolean, gather_dims, i64_array, scatter_dims
 
@@ -16,6 +17,11 @@ def gather(ctx: LoweringRuleContext, x: Value, indices: Value, *, offset_dims,
            indices_are_sorted) -> list[Value]:
     dn = gather_dims(offset_dims=offset_dims, collapsed_slice_dims=collapsed_slice_dims,
                      start_index_map=start_index_map, index_vector_dim=index_vector_dim)
+    if not is_static_shape(slice_sizes):  # a symbolic slice size (a vmap over a symbolic axis)
+        return ctx.op("stablehlo.dynamic_gather",
+                      [x, indices, ctx.block.shape_tensor(slice_sizes)],
+                      props={"dimension_numbers": dn,
+                             "indices_are_sorted": boolean(indices_are_sorted)})
     return ctx.op("stablehlo.gather", [x, indices],
                   props={"dimension_numbers": dn,
                          "indices_are_sorted": boolean(indices_are_sorted),

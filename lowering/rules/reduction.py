@@ -6,7 +6,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from xfront import _dtypes
+from xfront import _dtypes, _shapes
 from xfront._aval import AbstractArray
 from xfront.lowering import LoweringRuleContext
 from xfront.lowering._emit import Value, enum, i64, i64_array
@@ -82,6 +82,44 @@ def argreduce(direction: str) -> Callable:
     return rule
 
 
+# NOTE [Scans along a symbolic axis]
+#     The static scan unrolls ceil(log2 n) shift-and-combine steps. For a symbolic length n the
+#     steps are unrolled up to the largest length the axis can have (2**31 - 1 for a symbol:
+#     sizes are i32 in the lowered program), and step k shifts by min(n, k): after shape
+#     refinement a step with k >= n shifts the whole axis out, i.e. combines with a splat of the
+#     identity, which XLA's algebraic simplifier removes (x + 0, x * 1, max(x, lowest)), so the
+#     compiled code is the static scan's. The shift is a dynamic_pad of the cropped operand
+#     (real_dynamic_slice), both of which refinement turns into their static forms.
+_SCAN_MAX_STEPS = 64
+
+
+def _symbolic_scan(ctx: LoweringRuleContext, x: Value, combiner: str, pad_v: Value,
+                   axis: int) -> Value:
+    aval = x.aval
+    n = aval.shape[axis]
+    nd = aval.ndim
+    b = ctx.block
+    ub = _shapes.upper_bound(n)
+    k = 1
+    for _ in range(_SCAN_MAX_STEPS):
+        if k >= ub:
+            break
+        s = _shapes.dim_min(n, k)
+        limit = list(aval.shape)
+        limit[axis] = n - s
+        part = ctx.op1("stablehlo.real_dynamic_slice",
+                       [x, b.shape_tensor([0] * nd), b.shape_tensor(limit),
+                        b.shape_tensor([1] * nd)], aval.update(shape=tuple(limit)))
+        lo = [0] * nd
+        lo[axis] = s
+        shifted = ctx.op1("stablehlo.dynamic_pad",
+                          [part, pad_v, b.shape_tensor(lo), b.shape_tensor([0] * nd),
+                           b.shape_tensor([0] * nd)], aval)
+        x = ctx.op1(combiner, [x, shifted], aval)
+        k *= 2
+    return x
+
+
 def cumulative(combiner: str, init: Callable[[_dtypes.DType], Any]) -> Callable:
     """Inclusive scan along ``axis`` in ceil(log2 n) shift-and-combine steps (O(n log n) work,
     fully parallel; stablehlo.reduce_window would be O(n^2) on XLA:CPU for long axes)."""
@@ -93,6 +131,12 @@ def cumulative(combiner: str, init: Callable[[_dtypes.DType], Any]) -> Callable:
         if reverse:
             x = ctx.op1("stablehlo.reverse", [x], aval, props={"dimensions": i64_array((axis,))})
         pad_v = ctx.constant(init(aval.dtype), AbstractArray((), aval.dtype))
+        if not _shapes.is_static_shape(aval.shape):  # (a symbolic axis, or another one)
+            x = _symbolic_scan(ctx, x, combiner, pad_v, axis)
+            if reverse:
+                x = ctx.op1("stablehlo.reverse", [x], aval,
+                            props={"dimensions": i64_array((axis,))})
+            return [x]
         k = 1
         while k < n:
             limit = list(aval.shape)

@@ -201,6 +201,8 @@ def _static_number(op: str, v: Any, name: str) -> Any:
 def arange(start: Any, /, stop: Any = None, step: Any = 1, *, dtype: Any = None,
            device: Any = None) -> Array:
     """Evenly spaced values in ``[start, stop)`` (``start + i * step``, as NumPy)."""
+    if isinstance(start, _shapes.Dim) or isinstance(stop, _shapes.Dim):
+        return _symbolic_arange(start, stop, step, dtype)
     start = _static_number("arange", start, "start")
     stop = _static_number("arange", stop, "stop")
     step = _static_number("arange", step, "step")
@@ -232,6 +234,24 @@ def arange(start: Any, /, stop: Any = None, step: Any = 1, *, dtype: Any = None,
     i = sh.iota(dt.float64 if d.itemsize >= 8 else dt.float32, (n,))
     out = ew.add(ew.mul(i, ew.full_like(i, step)), ew.full_like(i, start))
     return ew.convert(out, dtype=d)
+
+
+def _symbolic_arange(start: Any, stop: Any, step: Any, dtype: Any) -> Array:
+    """``arange`` to a symbolic ``stop`` (``arange(x.shape[0])`` under symbolic shapes): an
+    iota of symbolic length; ``start`` and ``step`` must be Python ints."""
+    if stop is None:
+        start, stop = 0, start
+    if not (type(start) is int and type(step) is int and step != 0):
+        raise _errors.err(_errors.ArgumentError, "arange",
+                          f"with a symbolic bound (start={start}, stop={stop}), start must be "
+                          f"a Python int and step a nonzero Python int, got step={step!r}",
+                          "count from a static start, e.g. arange(0, n) reversed with flip")
+    span = stop - start if step > 0 else start - stop
+    n = _shapes.dim_max((span + abs(step) - 1) // abs(step), 0)
+    d = dt.dtype(dtype) if dtype is not None else dt.default_int()
+    i = sh.iota(d if d.kind in "iu" else dt.float64 if d.itemsize >= 8 else dt.float32, (n,))
+    out = ew.add(ew.mul(i, ew.full_like(i, step)), ew.full_like(i, start))
+    return out if out.dtype is d else ew.convert(out, dtype=d)
 
 
 def linspace(start: Any, stop: Any, /, num: int, *, dtype: Any = None, device: Any = None,

@@ -309,7 +309,7 @@ class Window:
         if self.is_full(shape):
             return y
         rev_axes, start, limit, strides, hi = self._forward(shape)
-        if not rev_axes and strides == [1] * len(shape):
+        if not rev_axes and strides == [1] * len(shape) and _shapes.is_static_shape(shape):
             from xfront.prims import indexing as ix
 
             idt = dt.int32 if max(shape, default=0) < 2 ** 31 - 1 else dt.int64

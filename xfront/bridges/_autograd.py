@@ -48,7 +48,8 @@ from xfront.bridges._dlpack import Adapter, export_buffer, import_array
 
 _errors.register_internal_dir(__file__)
 
-__all__ = ["GradCall", "GradPlan", "call", "plan_for"]
+__all__ = ["GradCall", "GradPlan", "PolyVJP", "bind_symbols", "call", "concrete_aval",
+           "plan_for"]
 
 
 def _rt() -> Any:
@@ -57,16 +58,151 @@ def _rt() -> Any:
     return runtime
 
 
+# NOTE [Polymorphic gradient plans]
+#     A plan traced on symbolic avals (``compile(polymorphic=...)``, or torch.compile's symbolic
+#     sizes) serves every size: its forward-with-residuals and backward graphs are lowered once
+#     each to modules with dynamic shapes and, per concrete input shapes, refined to static ones
+#     and compiled (as ``CompiledFunction`` does for the plain forward). The backward module
+#     reads each symbol's size from one of its inputs, so a plan is polymorphic only when every
+#     symbol of the backward graph is the whole size of some axis of a backward input;
+#     otherwise the call plans per concrete shape, as before. ``env`` (symbol -> size) comes
+#     from the call's concrete arguments.
+
+def bind_symbols(sym: Sequence[AbstractArray], concrete: Sequence[Any]) -> dict[str, int]:
+    """symbol -> size from concrete shapes (tuples) matched to symbolic avals."""
+    from xfront import _shapes
+
+    env: dict[str, int] = {}
+    for a, shape in zip(sym, concrete):
+        for d, n in zip(a.shape, shape):
+            if isinstance(d, _shapes.Dim) and len(d.symbols) == 1:
+                name = next(iter(d.symbols))
+                if d == _shapes.symbol(name):
+                    env.setdefault(name, int(n))
+    return env
+
+
+def concrete_aval(a: AbstractArray, env: dict[str, int]) -> AbstractArray:
+    from xfront import _shapes
+
+    if _shapes.is_static_shape(a.shape):
+        return a.strong()
+    return AbstractArray(tuple(_shapes.evaluate(d, env) for d in a.shape), a.dtype)
+
+
+def _bindable(g: Any) -> bool:
+    """Whether every symbol of graph ``g`` is the size of some axis of one of its inputs."""
+    from xfront import _shapes
+
+    alone: set[str] = set()
+    used: set[str] = set()
+    for v in (*g.constvars, *g.invars):
+        for d in v.aval.shape:
+            if isinstance(d, _shapes.Dim):
+                used |= d.symbols
+                if len(d.symbols) == 1 and d == _shapes.symbol(next(iter(d.symbols))):
+                    alone |= d.symbols
+    for e in g.eqns:
+        for v in e.outputs:
+            used |= _shapes.symbols_of(v.aval.shape)
+    for a in g.out_avals:
+        used |= _shapes.symbols_of(a.shape)
+    return used <= alone
+
+
+class PolyVJP:
+    """``CompiledVJP``'s forward/backward for a graph with symbolic avals (NOTE [Polymorphic
+    gradient plans]): one lowering per program, one refined compile per concrete shape."""
+
+    def __init__(self, graph: Any, wrt: Sequence[bool], device: Any, graphs: Any):
+        self.graph = graph
+        self.device = device
+        self.graphs = graphs
+        self._lowered: dict[str, Any] = {}
+        self._progs: dict[tuple, tuple[Any, list[Any]]] = {}
+        self._lock = __import__("threading").Lock()
+
+    def _program(self, slot: str, g: Any, in_avals: list[AbstractArray],
+                 env: dict[str, int]) -> tuple[Any, list[Any]]:
+        key = (slot, tuple(in_avals))
+        hit = self._progs.get(key)
+        if hit is not None:
+            return hit
+        from xfront._compile import _PolyProgram
+        from xfront._eager import compile_lowered, load_consts
+        from xfront.lowering import Lowered, lower_graph, specialize
+
+        with self._lock:
+            low = self._lowered.get(slot)
+            if low is None:
+                low = self._lowered[slot] = lower_graph(g, platform=self.device.platform)
+                _rt().parse_verify(low.text)
+        outs = [concrete_aval(a, env) for a in g.out_avals]
+        ins = [v.aval for v in g.constvars] + list(in_avals)
+
+        def lower(alias_outputs: dict[int, int] | None = None,
+                  extra_args: Sequence[AbstractArray] = ()) -> Any:
+            text = _rt().refine_shapes(specialize(low, ins, outs, alias_outputs=alias_outputs,
+                                                  extra_args=extra_args))
+            return Lowered(text, g, ins + list(extra_args), outs, low.platform,
+                           tuple(sorted(alias_outputs or ())))
+
+        exe = compile_lowered(lower(), self.device)
+        hit = (_PolyProgram(exe, g, self.device, (), outs, lower),
+               load_consts(g.consts, self.device))
+        self._progs[key] = hit
+        return hit
+
+    def _run(self, slot: str, g: Any, arrays: Sequence[Array],
+             env: dict[str, int]) -> list[Array]:
+        prog, consts = self._program(slot, g, [a.aval.strong() for a in arrays], env)
+        return prog.call(consts, arrays, "vjp")
+
+    def forward(self, *primals: Array) -> tuple[list[Array], list[Array]]:
+        env = bind_symbols([v.aval for v in self.graph.invars], [a.shape for a in primals])
+        res = self._run("fwd", self.graphs.forward, primals, env)
+        n = len(self.graph.outs)
+        return res[:n], res[n:]
+
+    def backward(self, primals: Sequence[Any], residuals: Sequence[Array],
+                 cts: Sequence[Any], env: dict[str, int] | None) -> list[Array | None]:
+        from xfront._eager import array_from_numpy
+
+        g = self.graphs
+        ins = [primals[i] for i in g.bwd_primals] + list(residuals)
+        if env is None:  # read the sizes off the backward's inputs
+            given = ins + [cts[j] for j in g.ct_outs]
+            env = bind_symbols([v.aval for v, a in zip(g.backward.invars, given)
+                                if a is not None], [a.shape for a in given if a is not None])
+        for j in g.ct_outs:
+            aval = concrete_aval(self.graph.outs[j].aval, env)
+            ct = cts[j]
+            ins.append(array_from_numpy(np.zeros(aval.shape, aval.dtype.np), self.device)
+                       if ct is None else ct)
+        got = self._run("bwd", g.backward, ins, env)
+        out: list[Array | None] = [None] * len(self.graph.invars)
+        for i, ct in zip(g.wrt, got):
+            out[i] = ct
+        return out
+
+
 class GradPlan:
     """The forward-with-residuals and backward programs of one compiled function, for one call
     signature and one ``wrt`` mask (programs are compiled on first use)."""
 
     __slots__ = ("vjp", "out_tree", "out_avals", "n_out", "device", "wrt", "float_out",
-                 "_bwd_set")
+                 "_bwd_set", "poly")
 
     def __init__(self, traced: Any, wrt: tuple[bool, ...]):
+        from xfront import _shapes
+        from xfront._autodiff import vjp_graphs
+
         graph = traced.graph
-        self.vjp: CompiledVJP = compile_vjp(graph, wrt, traced.device)
+        self.poly = not all(_shapes.is_static_shape(v.aval.shape) for v in graph.invars)
+        if self.poly:  # NOTE [Polymorphic gradient plans]
+            self.vjp: Any = PolyVJP(graph, wrt, traced.device, vjp_graphs(graph, wrt, None))
+        else:
+            self.vjp = compile_vjp(graph, wrt, traced.device)
         self.out_tree: TreeDef = traced.out_tree
         self.out_avals = [a.strong() for a in graph.out_avals]
         self.n_out = len(self.out_avals)
@@ -92,28 +228,54 @@ class GradPlan:
         return self.vjp.forward(*arrays)
 
     def backward(self, primals: Sequence[Array | None], residuals: Sequence[Array],
-                 cts: Sequence[Array | None]) -> list[Array | None]:
+                 cts: Sequence[Array | None],
+                 env: dict[str, int] | None = None) -> list[Array | None]:
         """Cotangents of the ``wrt`` inputs (None elsewhere); ``cts`` has one entry per output
-        (None: zero)."""
+        (None: zero). ``env``: the symbol sizes of the call, for a polymorphic plan."""
+        if self.poly:
+            return self.vjp.backward(primals, residuals, cts, env)
         return self.vjp.backward(primals, residuals, cts)
+
+
+class _NotPolymorphic(Exception):
+    """A symbolic plan whose backward cannot read every symbol (plan per shape instead)."""
 
 
 def plan_for(cf: Any, dyn: Any, statics: Any, treedef: TreeDef, avals: list[AbstractArray],
              dev: Any, wrt: tuple[bool, ...]) -> GradPlan:
     """The cached GradPlan of compiled function ``cf`` for this signature (traces on a miss,
-    reusing the graph of the plain executable when that is cached)."""
+    reusing the graph of the plain executable when that is cached). Under ``polymorphic=``
+    concrete ``avals`` plan for their polymorphic signature (NOTE [Polymorphic gradient
+    plans]); a plan that cannot be polymorphic falls back to the concrete one."""
+    if cf._poly is not None:
+        from xfront import _shapes
+
+        if all(_shapes.is_static_shape(a.shape) for a in avals):
+            poly = cf._poly_avals(dyn, statics, treedef, avals)[0]
+            no_poly = ("per shape", treedef, tuple(poly), statics, dev, wrt)
+            if poly != avals and no_poly not in cf._grad_plans:
+                try:
+                    return plan_for(cf, dyn, statics, treedef, poly, dev, wrt)
+                except _NotPolymorphic:
+                    cf._grad_plans[no_poly] = True
     key = (treedef, tuple(avals), statics, dev)
     plans = cf._grad_plans
     plan = plans.get((key, wrt))
     if plan is None:
         def build() -> GradPlan:
             entry = cf._cache.get(key)
-            if entry is not None:
+            stage = getattr(cf, "_poly_cache", {}).get(key)
+            if stage is not None:  # the polymorphic trace of the plain calls
+                traced = stage[0]
+            elif entry is not None:
                 traced = entry.traced
             else:
                 cf._check_arity(dyn, statics)
                 traced = cf._trace(dyn, statics, treedef, avals, dev)
-            return GradPlan(traced, wrt)
+            plan = GradPlan(traced, wrt)
+            if plan.poly and not _bindable(plan.vjp.graphs.backward):
+                raise _NotPolymorphic
+            return plan
 
         plan = cf._flights.get(plans, (key, wrt), build)[0]  # one trace across threads
     return plan
@@ -129,7 +291,7 @@ class GradCall:
     """
 
     __slots__ = ("cf", "args", "kwargs", "adapter", "wrt", "tensor_pos", "tensors", "plan",
-                 "primals", "residuals", "device")
+                 "primals", "residuals", "device", "env")
 
     def __init__(self, cf: Any, args: tuple, kwargs: dict, adapter: Adapter, leaves: list[Any],
                  recorded: list[bool]):
@@ -146,6 +308,7 @@ class GradCall:
         self.plan: GradPlan | None = None
         self.primals: list[Array | None] = []
         self.residuals: list[Array] = []
+        self.env: dict[str, int] = {}  # symbol sizes of a polymorphic plan
 
     @property
     def saved_tensor_index(self) -> list[int]:
@@ -172,7 +335,12 @@ class GradCall:
             raise _errors.err(_errors.ArgumentError, "compile",
                               f"internal error: {len(avals)} argument leaves, but {len(self.wrt)} "
                               f"in the gradient mask of `{cf.__name__}`")
-        plan = self.plan = plan_for(cf, dyn, statics, treedef, avals, dev, self.wrt)
+        plan = self.plan
+        if plan is None:  # (preset by a caller that planned already: torch.compile's op)
+            plan = self.plan = plan_for(cf, dyn, statics, treedef, avals, dev, self.wrt)
+        if plan.poly:
+            self.env = bind_symbols([v.aval for v in plan.vjp.graph.invars],
+                                    [a.shape for a in avals])
         need = plan.bwd_primals
         arrays: list[Array] = []
         for i, (leaf, v) in enumerate(zip(leaves, items)):
@@ -209,7 +377,7 @@ class GradCall:
                 ct_arrays.append(None)
                 continue
             arr = import_array(c, ad, "backward", dev)
-            want = plan.out_avals[j]
+            want = concrete_aval(plan.out_avals[j], self.env) if plan.poly else plan.out_avals[j]
             if arr.aval != want:
                 raise _errors.err(_errors.ArgumentError, "backward",
                                   f"the gradient of output {j} of `{self.cf.__name__}` is "
@@ -217,7 +385,8 @@ class GradCall:
             ct_arrays.append(arr)
         if all(c is None for c in ct_arrays):
             return [None] * len(self.tensor_pos)
-        got = plan.backward(self.primals, self.residuals, ct_arrays)
+        got = (plan.backward(self.primals, self.residuals, ct_arrays, self.env) if plan.poly
+               else plan.backward(self.primals, self.residuals, ct_arrays))
         return [None if got[i] is None else export_buffer(got[i]._buf, dev, ad, owned=True)
                 for i in self.tensor_pos]
 

@@ -280,7 +280,7 @@ def _module(graph: Any, platform: str) -> tuple[bytes, list[np.ndarray]]:
     return artifact, [np.asarray(c) for c in graph.consts]
 
 
-def _symbolic_shape(cf: Any, i: int, dims: list[Any]) -> tuple[Any, ...]:
+def _symbolic_shape(spec: Any, i: int, dims: list[Any]) -> tuple[Any, ...]:
     """An argument's shape with TF's unknown (None) dimensions made symbolic.
 
     NOTE [Unknown TF dimensions]
@@ -290,12 +290,13 @@ def _symbolic_shape(cf: Any, i: int, dims: list[Any]) -> tuple[Any, ...]:
         the axis's symbol in ``compile(polymorphic=...)`` when given; otherwise an unknown axis
         0 is the batch symbol ``batch``, shared by every argument (so batched arguments
         broadcast together), and any other unknown axis gets its own symbol ``d<arg>_<axis>``.
+        Arguments that share a symbol are checked to agree at run time (a TF assertion
+        naming the symbol and both arguments).
     """
     from xfront import _shapes
 
     if None not in dims:
         return tuple(dims)
-    spec = cf._poly[i] if cf._poly is not None and i < len(cf._poly) else None
     out: list[Any] = []
     for axis, d in enumerate(dims):
         if d is not None:
@@ -305,6 +306,39 @@ def _symbolic_shape(cf: Any, i: int, dims: list[Any]) -> tuple[Any, ...]:
         else:
             out.append(_shapes.symbol("batch" if axis == 0 else f"d{i}_{axis}"))
     return tuple(out)
+
+
+def _check_symbol_sizes(cf: Any, avals: list[Any], inputs: list[Any]) -> list[Any]:
+    """Run-time checks that every axis of one symbol has one size (NOTE [Unknown TF
+    dimensions]): without them, TF inputs whose unknown sizes disagree would fail inside the
+    module's shape refinement, with an error that names neither the symbol nor the argument.
+    (Under ``jit_compile=True`` XLA drops TF assertions, and that error is what remains.)"""
+    from xfront import _shapes
+
+    tf = _t()
+    first: dict[str, tuple[int, int]] = {}
+    checks: dict[int, list[Any]] = {}
+    for k, a in enumerate(avals):
+        for axis, d in enumerate(a.shape):
+            if not (isinstance(d, _shapes.Dim) and len(d.symbols) == 1):
+                continue
+            name = next(iter(d.symbols))
+            if name not in first:
+                first[name] = (k, axis)
+                continue
+            k0, a0 = first[name]
+            checks.setdefault(k, []).append(tf.debugging.assert_equal(
+                tf.shape(inputs[k])[axis], tf.shape(inputs[k0])[a0],
+                message=f"xfront.compile: `{cf.__name__}`: the symbolic dimension `{name}` "
+                        f"(an unknown TF dimension) has one size per call, but argument #{k} "
+                        f"(axis {axis}) and argument #{k0} (axis {a0}) differ"))
+    if not checks:
+        return inputs
+    out = list(inputs)
+    for k, deps in checks.items():
+        with tf.control_dependencies(deps):
+            out[k] = tf.identity(inputs[k])
+    return out
 
 
 def graph_call(cf: Any, args: tuple, kwargs: dict) -> Any:
@@ -324,6 +358,7 @@ def graph_call(cf: Any, args: tuple, kwargs: dict) -> Any:
 
     dyn, statics = cf._split(args, kwargs)
     leaves, treedef = tree_flatten(dyn)
+    poly_specs: list[Any] | None = None
     avals: list[AbstractArray] = []
     inputs: list[Any] = []
     wrt: list[bool] = []
@@ -347,11 +382,15 @@ def graph_call(cf: Any, args: tuple, kwargs: dict) -> Any:
             raise _errors.err(_errors.ShapeError, "compile",
                               f"argument #{i} of `{cf.__name__}` has a TF shape of unknown rank",
                               "give tf.function an input_signature with a rank")
-        aval = AbstractArray(_symbolic_shape(cf, i, shape.as_list()),
+        if poly_specs is None:  # (polymorphic= axis names, per leaf)
+            poly_specs = (cf._leaf_poly_specs(dyn, statics, treedef) if cf._poly is not None
+                          else [None] * len(leaves))
+        aval = AbstractArray(_symbolic_shape(poly_specs[i], i, shape.as_list()),
                              ADAPTER.dtype(t.dtype, "compile"))
         avals.append(aval)
         inputs.append(t)
         wrt.append(aval.dtype.kind in "fc")
+    inputs = _check_symbol_sizes(cf, avals, inputs)
     platform, tf_platform = _platform()
     grad = tuple(wrt) if any(wrt) else ()
     key = (id(cf), treedef, tuple(avals), statics, platform, grad)

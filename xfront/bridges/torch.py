@@ -443,6 +443,11 @@ def _graph_call_body(key: str, args: tuple, kwargs: dict) -> Any:
 
     cf = _compile.function_by_key(key)
     spec, tensors = _split_leaves(cf, args, kwargs)
+    if _leaf_wrt(spec):  # NOTE [Symbolic sizes under torch.compile]: a polymorphic plan
+        pspec = _grad_spec(spec, tensors)
+        plan = _PLANS[pspec]
+        outs = _op(pspec, tensors)
+        return tree_unflatten(plan.out_tree, list(outs)[:plan.n_out])
     out_tree, out_avals = _traced(spec, tensors)  # the user's errors surface here, not in the op
     outs = _op(spec, tensors)
     return tree_unflatten(out_tree, list(outs)[:len(out_avals)])  # residuals stay behind
@@ -496,8 +501,11 @@ def _stand_ins(tensors: list[Any], symbolic: bool = False) -> list[Any]:
 #     runs the compiled program for each concrete shape). Where xfront's shape rules need a
 #     fact the symbols do not prove (torch names equal sizes with distinct symbols until it
 #     guards on their equality: ``x @ w + b`` with ``w: (4, s1)``, ``b: (s2,)``), the call
-#     falls back to specializing its sizes, as calls that record gradients always do (the VJP
-#     programs are planned per static shape), so torch guards on them and recompiles per size.
+#     falls back to specializing its sizes, so torch guards on them and recompiles per size.
+#     Calls that record gradients plan their VJP on the same symbolic avals (NOTE [Polymorphic
+#     gradient plans] in bridges/_autograd.py) and bind the plan into the op's spec
+#     (``spec@n``), so the forward op, its autograd formula and ``xfront::call_backward`` serve
+#     every size of one Dynamo graph; a plan that cannot be polymorphic specializes the sizes.
 
 def _traced(spec: str, tensors: list[Any]) -> Any:
     symbolic = not _leaf_wrt(spec)
@@ -546,13 +554,96 @@ def _torch_sizes(shape: tuple[Any, ...], tensors: list[Any]) -> list[Any]:
     return [_shapes.evaluate(d, env) for d in shape]
 
 
-def _plan(spec: str, tensors: list[Any]) -> Any:
+# gradient specs bound to one plan (``spec@n``): the fake and the real implementation, the
+# autograd formula and the backward op all use that plan
+_PLANS: dict[str, Any] = {}
+_PLAN_SPECS: dict[tuple, str] = {}
+
+
+def _grad_spec(spec: str, tensors: list[Any]) -> str:
+    """A spec bound to the GradPlan for these (fake) tensors: polymorphic in torch's symbolic
+    sizes when xfront's shape rules allow it (NOTE [Polymorphic gradient plans] in
+    bridges/_autograd.py), else planned for the specialized sizes."""
+    from xfront import _errors, _shapes
+    from xfront.bridges import _autograd
+
+    plan = None
+    stand_ins = _stand_ins(tensors, True)
+    if all(_shapes.is_static_shape(a.shape) for a in stand_ins):
+        # real tensors (an eager backend runs this at run time): a polymorphic plan of this
+        # spec that their sizes fit serves them too
+        for pspec in _POLY_SPECS.get(spec, ()):
+            if _fits(_PLANS[pspec], spec, tensors):
+                return pspec
+    else:
+        try:
+            plan = _plan(spec, tensors, stand_ins)
+        except (_errors.XfrontError, TypeError, _autograd._NotPolymorphic):
+            plan = None  # (a genuine error recurs below)
+    if plan is None:
+        plan = _plan(spec, tensors)
+    key = (spec, id(plan))
+    pspec = _PLAN_SPECS.get(key)
+    if pspec is None:
+        pspec = _PLAN_SPECS[key] = f"{spec}@{len(_PLANS)}"
+        _SPECS[pspec] = _SPECS[spec]
+        _PLANS[pspec] = plan
+        if plan.poly:
+            _POLY_SPECS.setdefault(spec, []).append(pspec)
+    return pspec
+
+
+_POLY_SPECS: dict[str, list[str]] = {}  # spec -> its polymorphic ``spec@n``
+
+
+def _fits(plan: Any, spec: str, tensors: list[Any]) -> bool:
+    """Whether concrete tensors fit a polymorphic plan's symbolic avals (and dtypes)."""
+    from xfront import _shapes
+
+    template = _SPECS[spec][2]
+    pos = [i for i, v in enumerate(template) if v is None]
+    invars = plan.vjp.graph.invars
+    env: dict[str, int] = {}
+    for t, i in zip(tensors, pos):
+        a = invars[i].aval
+        if len(a.shape) != t.dim() or ADAPTER.dtype(t.dtype, "compile") is not a.dtype:
+            return False
+        for d, n in zip(a.shape, t.shape):
+            if isinstance(d, _shapes.Dim):
+                if len(d.symbols) != 1 or d != _shapes.symbol(next(iter(d.symbols))):
+                    return False
+                if env.setdefault(next(iter(d.symbols)), int(n)) != int(n):
+                    return False
+            elif d != int(n):
+                return False
+    return True
+
+
+def _size_env(plan: Any, spec: str, tensors: list[Any]) -> dict[str, Any]:
+    """symbol -> the tensors' size (a SymInt or an int) for a polymorphic plan."""
+    from xfront import _shapes
+
+    template = _SPECS[spec][2]
+    pos = [i for i, v in enumerate(template) if v is None]
+    invars = plan.vjp.graph.invars
+    env: dict[str, Any] = {}
+    for t, i in zip(tensors, pos):
+        for d, n in zip(invars[i].aval.shape, t.shape):
+            if isinstance(d, _shapes.Dim) and len(d.symbols) == 1 \
+                    and d == _shapes.symbol(next(iter(d.symbols))):
+                env.setdefault(next(iter(d.symbols)), n)
+    return env
+
+
+def _plan(spec: str, tensors: list[Any], stand_ins: list[Any] | None = None) -> Any:
     """The GradPlan of a gradient spec for these tensors' shapes (real or fake tensors)."""
     from xfront._device import get_device
     from xfront.bridges import _autograd
     from xfront.bridges._dlpack import device_for
 
-    cf, args, kwargs = _rebuild(spec, _stand_ins(tensors))
+    if spec in _PLANS:
+        return _PLANS[spec]
+    cf, args, kwargs = _rebuild(spec, stand_ins or _stand_ins(tensors))
     dyn, statics, treedef, avals, dev = cf._abstract(args, kwargs)
     if dev is None:
         dev = device_for(*ADAPTER.device_of(tensors[0])) if tensors else get_device(None)
@@ -596,6 +687,7 @@ def _call_impl(spec: str, args: list[Any]) -> list[Any]:
         it = iter(args)
         leaves = [next(it) if v is None else v for v in template]
         call = _autograd.GradCall(cf, a, kw, ADAPTER, leaves, list(wrt))
+        call.plan = _PLANS.get(spec)  # (the plan the fake implementation used)
         outs = call.forward()
         res = [export_buffer(r._buf, call.device, ADAPTER, owned=True) for r in call.residuals]
     return _fresh(outs + res, args)
@@ -603,9 +695,13 @@ def _call_impl(spec: str, args: list[Any]) -> list[Any]:
 
 def _call_fake(spec: str, args: list[Any]) -> list[Any]:
     torch = _t()
-    _, avals = _traced(spec, args)
-    if _leaf_wrt(spec):
-        avals = avals + _plan(spec, args).residual_avals
+    if spec in _PLANS:
+        plan = _PLANS[spec]
+        avals = plan.out_avals + plan.residual_avals
+    else:
+        _, avals = _traced(spec, args)
+        if _leaf_wrt(spec):
+            avals = avals + _plan(spec, args).residual_avals
     dev = args[0].device if args else torch.device("cpu")
     return [torch.empty(_torch_sizes(a.shape, args), dtype=torch_dtype(a.dtype), device=dev)
             for a in avals]
@@ -622,7 +718,8 @@ def _call_setup(ctx: Any, inputs: tuple, output: Any) -> None:
     if not _leaf_wrt(spec):
         return
     plan = _plan(spec, tensors)
-    key = (_signature(spec, tensors), id(plan))
+    # (a polymorphic plan's spec serves every size: no specializing signature)
+    key = (spec, id(plan)) if plan.poly else (_signature(spec, tensors), id(plan))
     bwd_spec = _BWD_IDS.get(key)
     if bwd_spec is None:
         template = _SPECS[spec][2]
@@ -639,6 +736,7 @@ def _call_setup(ctx: Any, inputs: tuple, output: Any) -> None:
     ctx.n_tensors = len(tensors)
     ctx.device = tensors[0].device
     ctx.wrt = [k for k, i in enumerate(pos) if plan.wrt[i]]
+    ctx.sizes = _size_env(plan, spec, tensors) if plan.poly else {}
     fixed = residuals + [o for o, f in zip(output[:plan.n_out], plan.float_out) if not f]
     if fixed:
         ctx.mark_non_differentiable(*fixed)
@@ -648,9 +746,12 @@ def _call_backward(ctx: Any, grads: Any) -> Any:
     torch = _t()
     plan = _BWD_SPECS[ctx.bwd_spec][0]
     cts = []
+    from xfront import _shapes
+
     for g, a in zip(list(grads)[:plan.n_out], plan.out_avals):
+        shape = [_shapes.evaluate(d, ctx.sizes) for d in a.shape]
         cts.append(g if g is not None else
-                   torch.zeros(a.shape, dtype=torch_dtype(a.dtype), device=ctx.device))
+                   torch.zeros(shape, dtype=torch_dtype(a.dtype), device=ctx.device))
     got = _bwd_op(ctx.bwd_spec, list(ctx.saved_tensors) + cts)
     out: list[Any] = [None] * ctx.n_tensors
     for k, g in zip(ctx.wrt, got):
@@ -697,4 +798,5 @@ def _bwd_fake(spec: str, args: list[Any]) -> list[Any]:
     plan, _, pos = _BWD_SPECS[spec]
     dev = args[0].device if args else torch.device("cpu")
     avals = [plan.vjp.graph.invars[i].aval for i in pos if plan.wrt[i]]
-    return [torch.empty(a.shape, dtype=torch_dtype(a.dtype), device=dev) for a in avals]
+    return [torch.empty(_torch_sizes(a.shape, args), dtype=torch_dtype(a.dtype), device=dev)
+            for a in avals]

@@ -204,7 +204,7 @@ def gather(x: Any, indices: Any, *, offset_dims: Sequence[int],
                          collapsed_slice_dims=tuple(map(int, collapsed_slice_dims)),
                          start_index_map=tuple(map(int, start_index_map)),
                          index_vector_dim=int(index_vector_dim),
-                         slice_sizes=tuple(map(int, slice_sizes)),
+                         slice_sizes=tuple(map(_shapes.as_dim, slice_sizes)),
                          indices_are_sorted=bool(indices_are_sorted))
 
 

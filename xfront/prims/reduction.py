@@ -10,7 +10,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from xfront import _dtypes as dt
-from xfront import _errors
+from xfront import _errors, _shapes
 from xfront._aval import AbstractArray
 from xfront._core import NONDIFFERENTIABLE, Primitive
 from xfront.lowering.rules import reduction as L
@@ -236,11 +236,15 @@ def _scan_vjp(step_vjp: Callable) -> Callable:
             return [_sh.rev(vjp(_sh.rev(ct, axes=(axis,)), _sh.rev(x, axes=(axis,)), out=None,
                                 axis=axis, reverse=False)[0], axes=(axis,))]
         levels = []
-        y, s, n = x, 1, x.shape[axis]
-        while s < n:
+        y, k, n = x, 1, x.shape[axis]
+        # a symbolic length: steps up to its largest value, each shifting by min(n, k) (NOTE
+        # [Scans along a symbolic axis] in xfront/lowering/rules/reduction.py)
+        ub = _shapes.upper_bound(n) if _shapes.is_symbolic(n) else n
+        while k < ub:
+            s = _shapes.dim_min(n, k)
             levels.append((y, s))
             y = step_vjp(None, y, s, axis)  # forward step (g=None)
-            s *= 2
+            k *= 2
         g = ct
         for y, s in reversed(levels):
             g = step_vjp(g, y, s, axis)

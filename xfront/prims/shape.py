@@ -174,7 +174,7 @@ def _pad_abstract_eval(x: AbstractArray, v: AbstractArray, *, lo, hi, interior) 
         raise _shape_err("pad", f"bad padding lo={lo} hi={hi} interior={interior} for {x.short}")
     shape = []
     for n, a, b, i in zip(x.shape, lo, hi, interior):
-        size = a + b + n + max(n - 1, 0) * i
+        size = a + b + n + _shapes.dim_max(n - 1, 0) * i
         if size < 0:
             raise _shape_err("pad", f"padding lo={lo} hi={hi} leaves a negative size for {x.short}")
         shape.append(size)
@@ -208,7 +208,8 @@ pad_p = Primitive("pad", abstract_eval=_pad_abstract_eval, ref=_pad_ref, lowerin
 def pad(x: Any, value: Any, *, lo: Sequence[int], hi: Sequence[int],
         interior: Sequence[int] | None = None) -> Any:
     interior = interior if interior is not None else (0,) * len(lo)
-    return pad_p.bind(x, value, lo=tuple(map(int, lo)), hi=tuple(map(int, hi)),
+    return pad_p.bind(x, value, lo=tuple(map(_shapes.as_dim, lo)),
+                      hi=tuple(map(_shapes.as_dim, hi)),
                       interior=tuple(map(int, interior)))
 
 
