@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import xfront as xf
+from xfront import _offsets
 from xfront.lowering import runtime
 
 torch = pytest.importorskip("torch")
@@ -45,10 +46,11 @@ def test_misaligned_torch_inputs_are_staged_and_right(dtype):
     a, b = _misaligned(n, dtype, 0), _misaligned(n, dtype, 1)
     ta, tb = torch.from_numpy(a), torch.from_numpy(b)
     assert ta.data_ptr() % 64 != 0
-    f = xf.compile(lambda x, y: x * y + xf.max(x))  # a reduction: staged, not sliced
+    # a reduction of a computed value: staged, not sliced
+    f = xf.compile(lambda x, y: x * y + xf.max(x * 2))
     out = f(ta, tb)
     assert isinstance(out, torch.Tensor)
-    np.testing.assert_allclose(out.numpy(), a * b + a.max(), rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(out.numpy(), a * b + 2 * a.max(), rtol=1e-6, atol=1e-6)
     staged = _staged_pointers()
     assert len(staged) == 2, "both inputs came back to the staging buffers"
     assert not staged & {ta.data_ptr(), tb.data_ptr()}
@@ -59,7 +61,7 @@ def test_misaligned_torch_inputs_are_staged_and_right(dtype):
     assert _staged_pointers() == staged
     ta.add_(1)
     np.testing.assert_array_equal(out2.numpy(), prev.numpy())
-    np.testing.assert_allclose(f(ta, tb).numpy(), a * b + a.max(), rtol=1e-6,
+    np.testing.assert_allclose(f(ta, tb).numpy(), a * b + 2 * a.max(), rtol=1e-6,
                                atol=1e-6)  # a was written
 
 
@@ -116,7 +118,7 @@ def test_tf_results_use_recycled_memory_with_right_values():
 
 
 def test_release_memory_returns_idle_pool_and_staging_memory():
-    f = xf.compile(lambda x: x + xf.max(x))
+    f = xf.compile(lambda x: x + xf.max(x * 2))
     t = torch.from_numpy(_misaligned(N))  # staged input, pooled output
     out = f(t)
     assert xf.release_memory() >= t.nbytes  # the staging copy
@@ -217,3 +219,73 @@ def test_torch_fast_path_takes_only_tensors_it_can_import_as_they_are():
         runtime.import_dlpack = real
     a.add_(1)  # a write after the call: the next call sees it
     np.testing.assert_array_equal(f(a, b).numpy(), a.numpy() * 2 + 1)
+
+
+def _in_page(n: int, dtype, at: int, seed=0) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` elements starting ``at`` bytes into a page, and the page-aligned memory around them
+    with every byte outside the data set to 0xff (NaN for floats, -1 for integers)."""
+    isz = np.dtype(dtype).itemsize
+    raw = np.full(n * isz + 3 * 4096, 0xFF, np.uint8)
+    start = (-raw.ctypes.data) % 4096 + at
+    out = raw[start:start + n * isz].view(dtype)
+    rng = np.random.default_rng(seed)
+    out[...] = rng.standard_normal(n) * 4 if np.dtype(dtype).kind == "f" else \
+        rng.integers(-50, 50, n)
+    return out, raw
+
+
+@pytest.mark.parametrize("dtype,shape,at", [
+    (np.float32, (1 << 18,), 16),           # NumPy's large allocations: 16 bytes past a page
+    (np.float32, (1 << 18,), 4000),         # rows start in the data's page, end in the next
+    (np.float64, (513, 259), 1000),         # partial first and last rows, 2-D
+    (np.int64, (3, 1 << 16), 48),
+])
+@pytest.mark.parametrize("frm", ["numpy", "torch"])
+def test_whole_reductions_of_misaligned_inputs_are_not_copied(monkeypatch, dtype, shape, at,
+                                                              frm):
+    n = int(np.prod(shape))
+    x, raw = _in_page(n, dtype, at)
+    x = x.reshape(shape)
+    if np.dtype(dtype).kind == "f":
+        want = [np.sum(x), np.mean(x), np.max(x), np.min(x), x * 2]
+        f = xf.compile(lambda v: (xf.sum(v), xf.mean(v), xf.max(v), xf.min(v), v * 2))
+    else:
+        want = [np.sum(x), np.max(x), np.min(x), x * 2]
+        f = xf.compile(lambda v: (xf.sum(v), xf.max(v), xf.min(v), v * 2))
+    seen = _spy_puts(monkeypatch)
+    arg = x if frm == "numpy" else torch.from_numpy(x)
+    for _ in range(2):  # the second call takes the fast path where there is one
+        got = [np.asarray(g) if frm == "numpy" else g.numpy() for g in f(arg)]
+        for g, w in zip(got, want):
+            assert g.dtype == w.dtype and g.shape == w.shape
+            np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-4)
+            assert np.all(np.isfinite(g)), "a NaN of the bytes around the data leaked in"
+    assert not runtime._STAGING, "nothing was staged"
+    below = x.ctypes.data - x.ctypes.data % _offsets.ROW_BYTES  # the row boundary below
+    assert below in {p for p, host in seen if p == host}, "imported in place, as rows"
+    assert raw[raw.size - 4096:].min() == 0xFF, "nothing outside the data was written"
+
+
+def test_whole_reductions_of_misaligned_inputs_at_a_page_end(monkeypatch):
+    # the data ends at a page end: the rows end exactly there (nothing past the page is read)
+    n = (1 << 18) + 7
+    isz = 4
+    x, raw = _in_page(n, np.float32, 4096 - (n * isz) % 4096)
+    assert (x.ctypes.data + x.nbytes) % 4096 == 0 and x.ctypes.data % 64
+    f = xf.compile(lambda v: xf.sum(v))
+    np.testing.assert_allclose(f(x), np.sum(x.astype(np.float64)), rtol=1e-5)
+    (entry, _), = f._fast_np.values()
+    ((h, length),) = list(entry.variants)[0]
+    assert x.ctypes.data - h * isz + length * isz == x.ctypes.data + x.nbytes
+    assert not runtime._STAGING
+
+
+@pytest.mark.parametrize("where", [0, 5, -1])
+def test_whole_reductions_of_misaligned_inputs_see_nans_in_the_data(where):
+    x, _ = _in_page(1 << 18, np.float32, 16)
+    x[:] = 1.0
+    f = xf.compile(lambda v: (xf.sum(v), xf.max(v)))
+    assert [float(g) for g in f(x)] == [float(x.size), 1.0]
+    x[where] = np.nan  # in the first row, the second, the last
+    assert all(np.isnan(g) for g in f(x))
+    assert not runtime._STAGING
