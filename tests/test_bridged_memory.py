@@ -6,6 +6,7 @@ memory]). Zero-copy and reuse are proven by data pointers; values are checked ag
 from __future__ import annotations
 
 import gc
+import sys
 
 import numpy as np
 import pytest
@@ -289,3 +290,49 @@ def test_whole_reductions_of_misaligned_inputs_see_nans_in_the_data(where):
     x[where] = np.nan  # in the first row, the second, the last
     assert all(np.isnan(g) for g in f(x))
     assert not runtime._STAGING
+
+
+def _rss_mib() -> float:
+    with open("/proc/self/status") as fh:
+        return next(float(line.split()[1]) / 1024 for line in fh if line.startswith("VmRSS:"))
+
+
+def test_pool_cap_and_memory_pressure_return_idle_memory(monkeypatch):
+    n = runtime.POOL_MIN_BYTES // 4 + 1024
+    nbytes = n * 4
+    f = xf.compile(lambda x: x * 2 + 1)
+    x = xf.asarray(np.ones(n, np.float32))
+    monkeypatch.setattr(runtime, "POOL_MAX_BYTES", nbytes + nbytes // 2)  # room for one buffer
+    outs = [f(x) for _ in range(3)]
+    np.testing.assert_array_equal(np.asarray(outs[0]), np.full(n, 3, np.float32))
+    del outs
+    gc.collect()
+    assert runtime.POOL.bytes == nbytes, "the cap keeps one idle buffer, the others are freed"
+    # memory runs short: the next buffer offered to the pool drops every idle one instead
+    monkeypatch.setattr(runtime, "POOL_MAX_BYTES", 4 * nbytes)
+    monkeypatch.setattr(runtime, "POOL_MIN_FREE_BYTES", 1 << 62)
+    runtime._short_checked[0] = 0.0
+    out = f(x)  # takes the pooled buffer
+    out2 = f(x)
+    before = _rss_mib() if sys.platform.startswith("linux") else None
+    del out, out2
+    gc.collect()
+    assert runtime.POOL.bytes == 0 and not runtime._STAGING
+    if before is not None:  # the memory went back to the system, not only out of the pool
+        assert _rss_mib() < before - 1.5 * nbytes / 2**20
+    # and a misaligned input's staging buffer is not kept either
+    a = _misaligned(runtime.STAGE_MIN_BYTES // 4 + 16)
+    g = xf.compile(lambda v: v + xf.max(v * 2))  # a staged input
+    _close(g(a), a + 2 * a.max())
+    assert not runtime._STAGING
+    monkeypatch.setattr(runtime, "POOL_MIN_FREE_BYTES", 0)
+    runtime._short_checked[0] = 0.0
+    _close(g(a), a + 2 * a.max())
+    assert runtime._STAGING, "with memory to spare the staging buffer is kept"
+
+
+def test_available_memory_is_a_plausible_byte_count():
+    avail = runtime.available_memory()
+    if not sys.platform.startswith("linux"):
+        pytest.skip("read from /proc on Linux")
+    assert avail is not None and 0 < avail < 1 << 50
