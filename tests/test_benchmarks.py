@@ -129,3 +129,13 @@ def test_dispatch_benchmark_times_every_route():
     res = bench_dispatch.main(["--rounds", "1", "--calls", "5"])
     assert {"xfront arrays", "numpy", "torch", "torch (general path)"} <= set(res)
     assert all(v >= 0 for v in res.values())
+
+
+def test_startup_benchmark_splits_the_first_call_into_steps():
+    from benchmarks import bench_startup
+
+    res = bench_startup._phases(1)
+    for side in ("xfront", "jax.jit"):
+        assert len(res[side]) == len(bench_startup.STEPS)
+        assert all(t >= 0 for t in res[side])
+        assert res[side][1] > 0 and res[side][6] > 0  # jax's import; the first call
