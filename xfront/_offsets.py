@@ -30,8 +30,10 @@ NOTE [Whole-array reductions of misaligned inputs]
     rows alone (small slices), and reduces the ``R`` partials. The bytes before and after
     the data (allocator headers, other arrays) only reach the two discarded partials, so a
     NaN or inf there never leaks into the result. Partials change the order of a float sum
-    (by rounding only, as any blocked sum). Measured on 16M float32 (sum and mean): within
-    10% of an aligned input, against 3.7x for the staged copy.
+    (by rounding only, as any blocked sum). Sum and mean of 16M float32 from NumPy, 2-core
+    host, medians of 31 calls: 6.8-9.7 ms (min 2.0 ms; the native call's median 11 ms, min
+    2-4 ms) against 43.8 ms (min 31.5 ms) through the staged copy. ``ROW_BYTES``: 1 KiB and
+    4 KiB rows measured alike, 64-byte rows slower (a second pass over 1/16 of the data).
 """
 
 from __future__ import annotations
