@@ -336,3 +336,16 @@ def test_available_memory_is_a_plausible_byte_count():
     if not sys.platform.startswith("linux"):
         pytest.skip("read from /proc on Linux")
     assert avail is not None and 0 < avail < 1 << 50
+
+
+def test_whole_boolean_reductions_of_misaligned_inputs_ignore_the_bytes_around():
+    n = runtime.STAGE_MIN_BYTES + 77
+    x, raw = _in_page(n, np.bool_, 40)  # 0xff bytes all around the data
+    x[:] = False
+    f = xf.compile(lambda v: (xf.any(v), xf.all(v)))
+    assert [bool(g) for g in f(x)] == [False, False]
+    x[:] = True
+    assert [bool(g) for g in f(x)] == [True, True]
+    x[-1] = False
+    assert [bool(g) for g in f(x)] == [True, False]
+    assert not runtime._STAGING
