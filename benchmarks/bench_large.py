@@ -10,7 +10,9 @@ with the frameworks' own arrays, results returned to the caller's framework:
 * ``numpy``: arrays as NumPy allocated them; ``tensorflow``: ``tf.constant`` tensors.
 
 Every contender runs interleaved, round by round, and each cell is the median over rounds of
-one call's time, with the minor page faults per call (``getrusage``; not noisy, unlike time on
+one call's time, beside its CPU time (the process's user + system time over the call, all
+threads: steadier than wall time on a loaded host, where waiting for a core counts in wall
+time only), with the minor page faults per call (``getrusage``; not noisy, unlike time on
 a shared host) and two memory figures: ``peak RSS`` is the process's resident-set high-water
 mark during that contender's calls (the kernel's ``VmHWM``, reset before every call through
 ``/proc/self/clear_refs``; the largest over rounds), and ``+MiB/call`` is that peak minus the
@@ -177,6 +179,7 @@ def run(name: str, rounds: int, n: int = N) -> dict[str, dict[str, float]]:
                 raise AssertionError(f"bench_large: {label!r} disagrees on {name}")
     times: dict[str, list[float]] = {k: [] for k in calls}
     faults: dict[str, list[int]] = {k: [] for k in calls}
+    cpu: dict[str, list[float]] = {k: [] for k in calls}
     peak: dict[str, float] = {k: 0.0 for k in calls}
     extra: dict[str, float] = {k: -1.0 for k in calls}
     for _ in range(rounds):
@@ -184,9 +187,11 @@ def run(name: str, rounds: int, n: int = N) -> dict[str, dict[str, float]]:
             hwm = _reset_peak()
             before = _status_mib("VmRSS") if hwm else None
             f0 = _faults()
+            c0 = time.process_time()
             t0 = time.perf_counter()
             r = call()
             dt = time.perf_counter() - t0
+            cpu[label].append((time.process_time() - c0) * 1e3)
             faults[label].append(_faults() - f0)
             top = _status_mib("VmHWM") if hwm else None
             if top is not None and before is not None:
@@ -197,6 +202,7 @@ def run(name: str, rounds: int, n: int = N) -> dict[str, dict[str, float]]:
             del r
             times[label].append(dt * 1e3)
     return {k: {"median_ms": statistics.median(times[k]), "min_ms": min(times[k]),
+                "cpu_ms": statistics.median(cpu[k]),
                 "faults": statistics.median(faults[k]), "peak_rss_mib": peak[k],
                 "call_extra_mib": extra[k]}
             for k in calls}
@@ -204,12 +210,15 @@ def run(name: str, rounds: int, n: int = N) -> dict[str, dict[str, float]]:
 
 def report(name: str, res: dict[str, dict[str, float]], n: int = N) -> list[str]:
     base = res["native"]["median_ms"]
+    cbase = res["native"]["cpu_ms"] or 1e-9
     lines = [f"\n{name} ({n} elements per input)",
              f"{'inputs':22s} {'median ms':>10s} {'min ms':>8s} {'x native':>9s} "
+             f"{'cpu ms':>7s} {'x native':>9s} "
              f"{'faults/call':>12s} {'peak RSS MiB':>13s} {'+MiB/call':>10s}"]
     for k, r in res.items():
         lines.append(f"{k:22s} {r['median_ms']:10.2f} {r['min_ms']:8.2f} "
-                     f"{r['median_ms'] / base:9.2f} {r['faults']:12.0f} "
+                     f"{r['median_ms'] / base:9.2f} {r['cpu_ms']:7.2f} "
+                     f"{r['cpu_ms'] / cbase:9.2f} {r['faults']:12.0f} "
                      f"{r['peak_rss_mib']:13.0f} {r['call_extra_mib']:10.1f}")
     return lines
 

@@ -120,6 +120,7 @@ def test_large_call_benchmark_checks_every_route_and_counts_faults():
         assert {"native", "numpy", "torch (from_numpy)"} <= set(res[name])
         for cell in res[name].values():
             assert cell["median_ms"] > 0 and cell["faults"] >= 0 and cell["peak_rss_mib"] > 0
+            assert cell["cpu_ms"] >= 0 and cell["call_extra_mib"] >= -1
 
 
 def test_dispatch_benchmark_times_every_route():
