@@ -10,9 +10,22 @@ with the frameworks' own arrays, results returned to the caller's framework:
 * ``numpy``: arrays as NumPy allocated them; ``tensorflow``: ``tf.constant`` tensors.
 
 Every contender runs interleaved, round by round, and each cell is the median over rounds of
-one call's time, with the minor page faults per call (``getrusage``; not noisy, unlike time on
-a shared host) and the process's peak RSS after the workload. Results are checked against
-NumPy before timing. Figures are measured, never asserted.
+one call's time, beside its CPU time (the process's user + system time over the call, all
+threads: steadier than wall time on a loaded host, where waiting for a core counts in wall
+time only), with the minor page faults per call (``getrusage``; not noisy, unlike time on
+a shared host) and two memory figures: ``peak RSS`` is the process's resident-set high-water
+mark during that contender's calls (the kernel's ``VmHWM``, reset before every call through
+``/proc/self/clear_refs``; the largest over rounds), and ``+MiB/call`` is that peak minus the
+resident set just before the call: the memory a call needs beyond what is already resident
+(fresh outputs, copies of inputs). Where the high-water mark cannot be reset, ``peak RSS`` is
+the process's peak so far (``getrusage``) and ``+MiB/call`` is not measured (reported -1).
+The process itself holds every workload's inputs and the other contenders' state, so compare
+``+MiB/call`` across contenders; ``peak RSS`` shows the whole process. Results are checked
+against NumPy before timing. Figures are measured, never asserted.
+
+The report starts with the host's transparent-huge-page mode and whether the kernel actually
+backs a madvised region with huge pages (pool and staging memory do not ask for them: on the
+host these figures come from, none were granted).
 
 Options: ``--rounds 7``, ``--workloads chain_f32,chain_f64,summean``, ``--elements 16777216``,
 ``--json out.json``.
@@ -58,6 +71,63 @@ def _faults() -> int:
 
 def _peak_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _status_mib(*fields: str) -> list[float] | None:
+    try:
+        with open("/proc/self/status") as fh:
+            got = {k: float(v.split()[0]) / 1024 for k, _, v in
+                   (line.partition(":") for line in fh) if k in fields}
+        return [got[f] for f in fields]
+    except (OSError, KeyError, ValueError):
+        return None
+
+
+def _reset_peak() -> bool:
+    """Reset the kernel's resident-set high-water mark (Linux >= 4.0); False if unavailable."""
+    try:
+        with open("/proc/self/clear_refs", "w") as fh:
+            fh.write("5")
+        return _status_mib("VmHWM") is not None
+    except OSError:
+        return False
+
+
+def huge_pages() -> str:
+    """The host's transparent-huge-page mode, and the huge pages a madvised 8 MiB anonymous
+    region actually got (probed once: whether ``madvise(MADV_HUGEPAGE)`` could pay here)."""
+    try:
+        with open("/sys/kernel/mm/transparent_hugepage/enabled") as fh:
+            mode = fh.read().split("[")[1].split("]")[0]
+    except (OSError, IndexError):
+        return "transparent huge pages: not available"
+    try:
+        import ctypes
+        import mmap
+
+        n = 8 << 20
+        m = mmap.mmap(-1, n)
+        buf = (ctypes.c_char * n).from_buffer(m)
+        addr = ctypes.addressof(buf)
+        libc = ctypes.CDLL(None, use_errno=True)
+        rc = libc.madvise(ctypes.c_void_p(addr), ctypes.c_size_t(n), 14)  # MADV_HUGEPAGE
+        np.frombuffer(buf, np.uint8)[::4096] = 1
+        huge = 0
+        cur = False
+        with open("/proc/self/smaps") as fh:
+            for line in fh:
+                head = line.split(" ", 1)[0]
+                if "-" in head and ":" not in head:
+                    lo, hi = (int(v, 16) for v in head.split("-"))
+                    cur = lo <= addr < hi
+                elif cur and line.startswith("AnonHugePages:"):
+                    huge += int(line.split()[1])
+        del buf
+        m.close()
+        got = f"madvise rc {rc}, {huge} KiB of a madvised 8 MiB region in huge pages"
+    except (OSError, ValueError, AttributeError) as e:
+        got = f"probe failed ({type(e).__name__})"
+    return f"transparent huge pages: {mode}; {got}"
 
 
 def _leaves(out: Any) -> list[Any]:
@@ -109,29 +179,47 @@ def run(name: str, rounds: int, n: int = N) -> dict[str, dict[str, float]]:
                 raise AssertionError(f"bench_large: {label!r} disagrees on {name}")
     times: dict[str, list[float]] = {k: [] for k in calls}
     faults: dict[str, list[int]] = {k: [] for k in calls}
+    cpu: dict[str, list[float]] = {k: [] for k in calls}
+    peak: dict[str, float] = {k: 0.0 for k in calls}
+    extra: dict[str, float] = {k: -1.0 for k in calls}
     for _ in range(rounds):
         for label, call in calls.items():
+            hwm = _reset_peak()
+            before = _status_mib("VmRSS") if hwm else None
             f0 = _faults()
+            c0 = time.process_time()
             t0 = time.perf_counter()
             r = call()
             dt = time.perf_counter() - t0
+            cpu[label].append((time.process_time() - c0) * 1e3)
             faults[label].append(_faults() - f0)
+            top = _status_mib("VmHWM") if hwm else None
+            if top is not None and before is not None:
+                peak[label] = max(peak[label], top[0])
+                extra[label] = max(extra[label], top[0] - before[0])
+            else:
+                peak[label] = _peak_mib()
             del r
             times[label].append(dt * 1e3)
     return {k: {"median_ms": statistics.median(times[k]), "min_ms": min(times[k]),
-                "faults": statistics.median(faults[k]), "peak_rss_mib": _peak_mib()}
+                "cpu_ms": statistics.median(cpu[k]),
+                "faults": statistics.median(faults[k]), "peak_rss_mib": peak[k],
+                "call_extra_mib": extra[k]}
             for k in calls}
 
 
 def report(name: str, res: dict[str, dict[str, float]], n: int = N) -> list[str]:
     base = res["native"]["median_ms"]
+    cbase = res["native"]["cpu_ms"] or 1e-9
     lines = [f"\n{name} ({n} elements per input)",
              f"{'inputs':22s} {'median ms':>10s} {'min ms':>8s} {'x native':>9s} "
-             f"{'faults/call':>12s} {'peak RSS MiB':>13s}"]
+             f"{'cpu ms':>7s} {'x native':>9s} "
+             f"{'faults/call':>12s} {'peak RSS MiB':>13s} {'+MiB/call':>10s}"]
     for k, r in res.items():
         lines.append(f"{k:22s} {r['median_ms']:10.2f} {r['min_ms']:8.2f} "
-                     f"{r['median_ms'] / base:9.2f} {r['faults']:12.0f} "
-                     f"{r['peak_rss_mib']:13.0f}")
+                     f"{r['median_ms'] / base:9.2f} {r['cpu_ms']:7.2f} "
+                     f"{r['cpu_ms'] / cbase:9.2f} {r['faults']:12.0f} "
+                     f"{r['peak_rss_mib']:13.0f} {r['call_extra_mib']:10.1f}")
     return lines
 
 
@@ -142,7 +230,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--elements", type=int, default=N)
     p.add_argument("--json", default=None)
     args = p.parse_args(argv)
-    print(f"load average {os.getloadavg()[0]:.1f}; {os.cpu_count()} cores")
+    print(f"load average {os.getloadavg()[0]:.1f}; {os.cpu_count()} cores; {huge_pages()}")
     results = {}
     for name in args.workloads.split(","):
         results[name] = run(name, args.rounds, args.elements)

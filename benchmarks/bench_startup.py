@@ -5,6 +5,13 @@ the same load): the wall time of a process that only imports the library (``impo
 against ``import jax``), and of a process that imports it, compiles a small function and calls
 it once on a (4, 4) float32 array (xfront against ``jax.jit``). The persistent compile caches
 are off for both (a cold first call). Figures are measured, never asserted.
+
+``--phases`` also splits a fresh process's first call into its steps (medians over the same
+number of fresh processes, each step timed inside the process): importing the library, jax's
+Python layer and jaxlib (xfront imports them with its runtime, at the first call), creating the
+CPU client, tracing, lowering to StableHLO text, parsing and verifying it, XLA's compile, and
+the first run; the same steps for ``jax.jit`` where they exist (its trace and lowering are one
+step, ``.lower()``).
 """
 
 from __future__ import annotations
@@ -15,7 +22,9 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
+from typing import Any
 
 SCRIPTS = {
     "import xfront": "import xfront",
@@ -30,8 +39,65 @@ SCRIPTS = {
         "np.asarray(f(np.ones((4, 4), np.float32)))\n"),
 }
 
+PHASES = {
+    "xfront": (
+        "import time, json\n"
+        "t = [time.perf_counter()]\n"
+        "import numpy as np, xfront as xf\n"
+        "t.append(time.perf_counter())\n"
+        "from xfront.lowering import runtime as rt\n"
+        "t.append(time.perf_counter())\n"
+        "rt.client('cpu')\n"
+        "t.append(time.perf_counter())\n"
+        "fn = lambda x: xf.tanh(x) * 2 + 1\n"
+        "x = np.ones((4, 4), np.float32)\n"
+        "tr = xf.compile(fn).trace(x)\n"
+        "t.append(time.perf_counter())\n"
+        "text = tr.lower().as_text()\n"
+        "t.append(time.perf_counter())\n"
+        "rt.parse_verify(text)\n"
+        "t.append(time.perf_counter())\n"
+        "f = xf.compile(fn)\n"
+        "np.asarray(f(x))\n"
+        "t.append(time.perf_counter())\n"
+        "np.asarray(f(x))\n"
+        "t.append(time.perf_counter())\n"
+        "print(json.dumps([b - a for a, b in zip(t, t[1:])]))\n"),
+    "jax.jit": (
+        "import time, json\n"
+        "t = [time.perf_counter()]\n"
+        "import numpy as np\n"
+        "t.append(time.perf_counter())\n"
+        "import jax\n"
+        "t.append(time.perf_counter())\n"
+        "jax.devices('cpu')\n"
+        "t.append(time.perf_counter())\n"
+        "fn = lambda x: jax.numpy.tanh(x) * 2 + 1\n"
+        "x = np.ones((4, 4), np.float32)\n"
+        "low = jax.jit(fn).lower(x)\n"
+        "t.append(time.perf_counter())\n"
+        "t.append(time.perf_counter())\n"
+        "t.append(time.perf_counter())\n"
+        "f = jax.jit(fn)\n"
+        "np.asarray(f(x))\n"
+        "t.append(time.perf_counter())\n"
+        "np.asarray(f(x))\n"
+        "t.append(time.perf_counter())\n"
+        "print(json.dumps([b - a for a, b in zip(t, t[1:])]))\n"),
+}
+STEPS = ["import numpy (and xfront, which does not import jax)", "import jax + jaxlib",
+         "CPU client", "trace (jax.jit: trace + lower)", "lower to StableHLO text",
+         "MLIR parse + verify", "first call: trace + lower + compile + run",
+         "second call"]
+
 ENV = dict(os.environ, XFRONT_CACHE="0", JAX_ENABLE_COMPILATION_CACHE="false",
            TF_CPP_MIN_LOG_LEVEL="3")
+# NOTE: every process reads compiled bytecode, as after an install (pip writes it then): with
+# PYTHONDONTWRITEBYTECODE set, a source checkout would recompile xfront's ~100 modules in every
+# process (measured 0.48 s of a 0.85 s import) while jax's installed bytecode is read. The
+# bytecode goes to a private cache directory (PYTHONPYCACHEPREFIX; nothing is written next to
+# the sources), filled by one untimed round first.
+ENV.pop("PYTHONDONTWRITEBYTECODE", None)
 
 
 def _once(code: str) -> float:
@@ -40,11 +106,35 @@ def _once(code: str) -> float:
     return time.perf_counter() - t0
 
 
-def main(argv: list[str] | None = None) -> dict[str, float]:
+def _warm_bytecode() -> None:
+    if "PYTHONPYCACHEPREFIX" not in ENV:
+        ENV["PYTHONPYCACHEPREFIX"] = tempfile.mkdtemp(prefix="xfront-bench-pyc-")
+    for code in list(SCRIPTS.values()) + list(PHASES.values()):
+        subprocess.run([sys.executable, "-c", code], check=True, env=ENV, capture_output=True)
+
+
+def _phases(runs: int) -> dict[str, list[float]]:
+    samples: dict[str, list[list[float]]] = {k: [] for k in PHASES}
+    for _ in range(runs):
+        for name, code in PHASES.items():
+            out = subprocess.run([sys.executable, "-c", code], check=True, env=ENV,
+                                 capture_output=True, text=True).stdout
+            samples[name].append(json.loads(out.strip().splitlines()[-1]))
+    res = {k: [statistics.median(col) for col in zip(*v)] for k, v in samples.items()}
+    print(f"\nfirst call by step (median of {runs} fresh processes, seconds)")
+    print(f"{'step':44s} {'xfront':>8s} {'jax.jit':>8s}")
+    for i, step in enumerate(STEPS):
+        print(f"{step:44s} {res['xfront'][i]:8.3f} {res['jax.jit'][i]:8.3f}")
+    return res
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--runs", type=int, default=5)
+    p.add_argument("--phases", action="store_true")
     p.add_argument("--json", default=None)
     args = p.parse_args(argv)
+    _warm_bytecode()
     samples: dict[str, list[float]] = {k: [] for k in SCRIPTS}
     for _ in range(args.runs):
         for name, code in SCRIPTS.items():
@@ -55,10 +145,13 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         print(f"{k:22s} {v:7.3f} s")
     print(f"import: xfront / jax = {res['import xfront'] / res['import jax']:.2f}; first call: "
           f"xfront / jax.jit = {res['first call xfront'] / res['first call jax.jit']:.2f}")
+    out: dict[str, Any] = dict(res)
+    if args.phases:
+        out["phases"] = _phases(args.runs)
     if args.json:
         with open(args.json, "w") as fh:
-            json.dump(res, fh, indent=2)
-    return res
+            json.dump(out, fh, indent=2)
+    return out
 
 
 if __name__ == "__main__":

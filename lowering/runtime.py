@@ -23,6 +23,7 @@ import os
 import re
 import sys
 import threading
+import time
 from typing import Any, Sequence
 
 import numpy as np
@@ -349,6 +350,85 @@ POOL_MIN_BYTES = int(os.environ.get("XFRONT_POOL_MIN_BYTES", str(POOL_MIN_DEFAUL
 POOL_MAX_BYTES = int(os.environ.get("XFRONT_POOL_MAX_BYTES", str(1 << 30)))
 POOL_ENABLED = os.environ.get("XFRONT_BUFFER_POOL", "1") not in ("0", "false", "off")
 
+# NOTE [Idle memory under memory pressure]
+#     Idle pool and staging buffers are memory nobody uses; they must not push the host (or the
+#     process's cgroup) into swapping or the OOM killer. So before an idle buffer is kept, the
+#     adapter reads how much memory is still available (``MemAvailable`` of /proc/meminfo,
+#     lowered by the cgroup's limit minus its usage where one is set, v1 or v2), and when that
+#     falls below ``XFRONT_POOL_MIN_FREE_BYTES`` (default 512 MiB) it drops every idle buffer
+#     instead (``release_memory``), the one offered included. A look at those files costs
+#     about 0.1 ms (the kernel sums /proc/meminfo on each read), so the answer is reused for
+#     50 ms: at most one look per 50 ms, only when a buffer of 32 MiB or more is offered.
+#     glibc returns blocks of this size to the kernel at free (they are mmapped), so the
+#     resident set shrinks at once.
+
+POOL_MIN_FREE_BYTES = int(os.environ.get("XFRONT_POOL_MIN_FREE_BYTES", str(512 << 20)))
+_cgroup_files: list[tuple[str, str]] | None = None
+
+
+def _cgroup_memory_files() -> list[tuple[str, str]]:
+    """(limit file, usage file) of the process's memory cgroup, v2 then v1 (found once)."""
+    global _cgroup_files
+    if _cgroup_files is None:
+        found: list[tuple[str, str]] = []
+        try:
+            with open("/proc/self/cgroup") as fh:
+                for line in fh:
+                    _, ctrl, path = line.rstrip("\n").split(":", 2)
+                    if ctrl == "":
+                        d = "/sys/fs/cgroup" + path.rstrip("/")
+                        found.append((d + "/memory.max", d + "/memory.current"))
+                    elif "memory" in ctrl.split(","):
+                        d = "/sys/fs/cgroup/memory" + path.rstrip("/")
+                        found.append((d + "/memory.limit_in_bytes", d + "/memory.usage_in_bytes"))
+        except (OSError, ValueError):
+            pass
+        _cgroup_files = [f for f in found if os.path.exists(f[0]) and os.path.exists(f[1])]
+    return _cgroup_files
+
+
+def available_memory() -> int | None:
+    """Bytes this process can still take before the host or its cgroup runs short (None:
+    unknown on this platform)."""
+    avail: int | None = None
+    try:
+        head = _read_small("/proc/meminfo")
+        i = head.find(b"MemAvailable:")
+        if i >= 0:
+            avail = int(head[i + 13:head.index(b"kB", i)]) * 1024
+    except (OSError, ValueError):
+        pass
+    for limit_file, usage_file in _cgroup_memory_files():
+        try:
+            limit = _read_small(limit_file).strip()
+            if limit == b"max" or int(limit) >= 1 << 60:
+                continue
+            left = int(limit) - int(_read_small(usage_file).strip())
+        except (OSError, ValueError):
+            continue
+        avail = left if avail is None else min(avail, left)
+    return avail
+
+
+def _read_small(path: str) -> bytes:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        return os.read(fd, 512)
+    finally:
+        os.close(fd)
+
+
+_short_checked = [0.0, False]  # (when, answer): one look at the files per 50 ms at most
+
+
+def _memory_is_short(nbytes: int) -> bool:
+    """Whether keeping ``nbytes`` more idle memory would leave less than the floor free."""
+    now = time.monotonic()
+    if now - _short_checked[0] > 0.05:
+        avail = available_memory()
+        _short_checked[:] = [now, avail is not None and avail - nbytes < POOL_MIN_FREE_BYTES]
+    return _short_checked[1]
+
 
 class BufferPool:
     """Dead output buffers by (device, shape, dtype), bounded in total bytes (oldest dropped)."""
@@ -366,6 +446,9 @@ class BufferPool:
 
     def put(self, buf: Any, nbytes: int) -> None:
         if not POOL_ENABLED or nbytes < POOL_MIN_BYTES or nbytes > POOL_MAX_BYTES:
+            return
+        if _memory_is_short(nbytes):  # NOTE [Idle memory under memory pressure]
+            release_memory()
             return
         try:
             if buf.is_deleted():
@@ -495,6 +578,9 @@ def put_input(x: np.ndarray, dev: Any, aval: AbstractArray | None = None) -> tup
 
 def unstage(bufs: list[Any]) -> None:
     global _staging_bytes
+    if bufs and _memory_is_short(sum(_nbytes(b) for b in bufs)):
+        release_memory()  # NOTE [Idle memory under memory pressure]
+        return
     for b in bufs:
         key = (buffer_device(b), tuple(b.shape), np.dtype(b.dtype))
         n = _nbytes(b)
@@ -509,7 +595,8 @@ def release_memory() -> int:
     """Drop the idle buffers the adapter holds (pool and staging); returns their bytes.
 
     Buffers that a live array or a framework's tensor still uses are not touched; they come
-    back to the pool when they die, up to the caps (``XFRONT_POOL_MAX_BYTES``).
+    back to the pool when they die, up to the caps (``XFRONT_POOL_MAX_BYTES``), unless memory
+    is short (NOTE [Idle memory under memory pressure]).
     """
     global _staging_bytes
     with _pool_lock:
@@ -1056,11 +1143,32 @@ _ir_ctx: Any = None
 
 
 def _mlir_context() -> Any:
+    """An MLIR context with the dialects of jax's own (func, stablehlo, chlo, mhlo, sdy, ...).
+
+    NOTE: built as jax's ``make_ir_context`` builds it, except that the mhlo dialect is
+    registered through its C extension: jax's version imports mhlo's generated Python op
+    classes, which nothing here uses and which cost 0.07-0.2 s of a fresh process's first
+    compiled call (measured on a 2-core host)."""
     global _ir_ctx
     if _ir_ctx is None:
         from jax._src.interpreters import mlir as _jmlir
 
-        _ir_ctx = _jmlir.make_ir_context()
+        try:
+            from jax._src.lib.mlir import dialects as _d
+            from jaxlib.mlir._mlir_libs import _chlo, _mlirHlo
+
+            ctx = _jmlir.JaxIrContext()
+            ctx.append_dialect_registry(_jmlir.upstream_dialects)
+            ctx.load_all_available_dialects()
+            ctx.set_thread_pool(_jmlir.global_thread_pool)
+            _d.sdy.register_dialect(ctx)
+            _d.mpmd.register_dialect(ctx)
+            _mlirHlo.register_mhlo_dialect(ctx)
+            _chlo.register_dialect(ctx)
+            _d.hlo.register_dialect(ctx)
+        except (ImportError, AttributeError):  # another jaxlib layout: jax's own
+            ctx = _jmlir.make_ir_context()
+        _ir_ctx = ctx
     return _ir_ctx
 
 

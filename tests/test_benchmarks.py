@@ -120,6 +120,7 @@ def test_large_call_benchmark_checks_every_route_and_counts_faults():
         assert {"native", "numpy", "torch (from_numpy)"} <= set(res[name])
         for cell in res[name].values():
             assert cell["median_ms"] > 0 and cell["faults"] >= 0 and cell["peak_rss_mib"] > 0
+            assert cell["cpu_ms"] >= 0 and cell["call_extra_mib"] >= -1
 
 
 def test_dispatch_benchmark_times_every_route():
@@ -129,3 +130,13 @@ def test_dispatch_benchmark_times_every_route():
     res = bench_dispatch.main(["--rounds", "1", "--calls", "5"])
     assert {"xfront arrays", "numpy", "torch", "torch (general path)"} <= set(res)
     assert all(v >= 0 for v in res.values())
+
+
+def test_startup_benchmark_splits_the_first_call_into_steps():
+    from benchmarks import bench_startup
+
+    res = bench_startup._phases(1)
+    for side in ("xfront", "jax.jit"):
+        assert len(res[side]) == len(bench_startup.STEPS)
+        assert all(t >= 0 for t in res[side])
+        assert res[side][1] > 0 and res[side][6] > 0  # jax's import; the first call

@@ -6,11 +6,13 @@ memory]). Zero-copy and reuse are proven by data pointers; values are checked ag
 from __future__ import annotations
 
 import gc
+import sys
 
 import numpy as np
 import pytest
 
 import xfront as xf
+from xfront import _offsets
 from xfront.lowering import runtime
 
 torch = pytest.importorskip("torch")
@@ -25,6 +27,7 @@ def _fresh():
     yield
     runtime.POOL.clear()
     xf.release_memory()
+    runtime._short_checked[0] = 0.0  # no memory-pressure answer cached across tests
 
 
 def _misaligned(n: int, dtype=np.float32, seed=0) -> np.ndarray:
@@ -45,10 +48,11 @@ def test_misaligned_torch_inputs_are_staged_and_right(dtype):
     a, b = _misaligned(n, dtype, 0), _misaligned(n, dtype, 1)
     ta, tb = torch.from_numpy(a), torch.from_numpy(b)
     assert ta.data_ptr() % 64 != 0
-    f = xf.compile(lambda x, y: x * y + xf.max(x))  # a reduction: staged, not sliced
+    # a reduction of a computed value: staged, not sliced
+    f = xf.compile(lambda x, y: x * y + xf.max(x * 2))
     out = f(ta, tb)
     assert isinstance(out, torch.Tensor)
-    np.testing.assert_allclose(out.numpy(), a * b + a.max(), rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(out.numpy(), a * b + 2 * a.max(), rtol=1e-6, atol=1e-6)
     staged = _staged_pointers()
     assert len(staged) == 2, "both inputs came back to the staging buffers"
     assert not staged & {ta.data_ptr(), tb.data_ptr()}
@@ -59,7 +63,7 @@ def test_misaligned_torch_inputs_are_staged_and_right(dtype):
     assert _staged_pointers() == staged
     ta.add_(1)
     np.testing.assert_array_equal(out2.numpy(), prev.numpy())
-    np.testing.assert_allclose(f(ta, tb).numpy(), a * b + a.max(), rtol=1e-6,
+    np.testing.assert_allclose(f(ta, tb).numpy(), a * b + 2 * a.max(), rtol=1e-6,
                                atol=1e-6)  # a was written
 
 
@@ -116,7 +120,7 @@ def test_tf_results_use_recycled_memory_with_right_values():
 
 
 def test_release_memory_returns_idle_pool_and_staging_memory():
-    f = xf.compile(lambda x: x + xf.max(x))
+    f = xf.compile(lambda x: x + xf.max(x * 2))
     t = torch.from_numpy(_misaligned(N))  # staged input, pooled output
     out = f(t)
     assert xf.release_memory() >= t.nbytes  # the staging copy
@@ -219,3 +223,134 @@ def test_torch_fast_path_takes_only_tensors_it_can_import_as_they_are():
         runtime.import_dlpack = real
     a.add_(1)  # a write after the call: the next call sees it
     np.testing.assert_array_equal(f(a, b).numpy(), a.numpy() * 2 + 1)
+
+
+def _in_page(n: int, dtype, at: int, seed=0) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` elements starting ``at`` bytes into a page, and the page-aligned memory around them
+    with every byte outside the data set to 0xff (NaN for floats, -1 for integers)."""
+    isz = np.dtype(dtype).itemsize
+    raw = np.full(n * isz + 3 * 4096, 0xFF, np.uint8)
+    start = (-raw.ctypes.data) % 4096 + at
+    out = raw[start:start + n * isz].view(dtype)
+    rng = np.random.default_rng(seed)
+    out[...] = rng.standard_normal(n) * 4 if np.dtype(dtype).kind == "f" else \
+        rng.integers(-50, 50, n)
+    return out, raw
+
+
+@pytest.mark.parametrize("dtype,shape,at", [
+    (np.float32, (1 << 18,), 16),           # NumPy's large allocations: 16 bytes past a page
+    (np.float32, (1 << 18,), 4000),         # rows start in the data's page, end in the next
+    (np.float64, (513, 259), 1000),         # partial first and last rows, 2-D
+    (np.int64, (3, 1 << 16), 48),
+])
+@pytest.mark.parametrize("frm", ["numpy", "torch"])
+def test_whole_reductions_of_misaligned_inputs_are_not_copied(monkeypatch, dtype, shape, at,
+                                                              frm):
+    n = int(np.prod(shape))
+    x, raw = _in_page(n, dtype, at)
+    x = x.reshape(shape)
+    if np.dtype(dtype).kind == "f":
+        want = [np.sum(x), np.mean(x), np.max(x), np.min(x), x * 2]
+        f = xf.compile(lambda v: (xf.sum(v), xf.mean(v), xf.max(v), xf.min(v), v * 2))
+    else:
+        want = [np.sum(x), np.max(x), np.min(x), x * 2]
+        f = xf.compile(lambda v: (xf.sum(v), xf.max(v), xf.min(v), v * 2))
+    seen = _spy_puts(monkeypatch)
+    arg = x if frm == "numpy" else torch.from_numpy(x)
+    for _ in range(2):  # the second call takes the fast path where there is one
+        got = [np.asarray(g) if frm == "numpy" else g.numpy() for g in f(arg)]
+        for g, w in zip(got, want):
+            assert g.dtype == w.dtype and g.shape == w.shape
+            np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-4)
+            assert np.all(np.isfinite(g)), "a NaN of the bytes around the data leaked in"
+    assert not runtime._STAGING, "nothing was staged"
+    below = x.ctypes.data - x.ctypes.data % _offsets.ROW_BYTES  # the row boundary below
+    assert below in {p for p, host in seen if p == host}, "imported in place, as rows"
+    assert raw[raw.size - 4096:].min() == 0xFF, "nothing outside the data was written"
+
+
+def test_whole_reductions_of_misaligned_inputs_at_a_page_end(monkeypatch):
+    # the data ends at a page end: the rows end exactly there (nothing past the page is read)
+    n = (1 << 18) + 7
+    isz = 4
+    x, raw = _in_page(n, np.float32, 4096 - (n * isz) % 4096)
+    assert (x.ctypes.data + x.nbytes) % 4096 == 0 and x.ctypes.data % 64
+    f = xf.compile(lambda v: xf.sum(v))
+    np.testing.assert_allclose(f(x), np.sum(x.astype(np.float64)), rtol=1e-5)
+    (entry, _), = f._fast_np.values()
+    ((h, length),) = list(entry.variants)[0]
+    assert x.ctypes.data - h * isz + length * isz == x.ctypes.data + x.nbytes
+    assert not runtime._STAGING
+
+
+@pytest.mark.parametrize("where", [0, 5, -1])
+def test_whole_reductions_of_misaligned_inputs_see_nans_in_the_data(where):
+    x, _ = _in_page(1 << 18, np.float32, 16)
+    x[:] = 1.0
+    f = xf.compile(lambda v: (xf.sum(v), xf.max(v)))
+    assert [float(g) for g in f(x)] == [float(x.size), 1.0]
+    x[where] = np.nan  # in the first row, the second, the last
+    assert all(np.isnan(g) for g in f(x))
+    assert not runtime._STAGING
+
+
+def _rss_mib() -> float:
+    with open("/proc/self/status") as fh:
+        return next(float(line.split()[1]) / 1024 for line in fh if line.startswith("VmRSS:"))
+
+
+def test_pool_cap_and_memory_pressure_return_idle_memory(monkeypatch):
+    n = runtime.POOL_MIN_BYTES // 4 + 1024
+    nbytes = n * 4
+    f = xf.compile(lambda x: x * 2 + 1)
+    x = xf.asarray(np.ones(n, np.float32))
+    monkeypatch.setattr(runtime, "POOL_MAX_BYTES", nbytes + nbytes // 2)  # room for one buffer
+    monkeypatch.setattr(runtime, "POOL_MIN_FREE_BYTES", 0)  # the cap alone, whatever the host
+    runtime._short_checked[0] = 0.0
+    outs = [f(x) for _ in range(3)]
+    np.testing.assert_array_equal(np.asarray(outs[0]), np.full(n, 3, np.float32))
+    del outs
+    gc.collect()
+    assert runtime.POOL.bytes == nbytes, "the cap keeps one idle buffer, the others are freed"
+    # memory runs short: the next buffer offered to the pool drops every idle one instead
+    monkeypatch.setattr(runtime, "POOL_MAX_BYTES", 4 * nbytes)
+    monkeypatch.setattr(runtime, "POOL_MIN_FREE_BYTES", 1 << 62)
+    runtime._short_checked[0] = 0.0
+    out = f(x)  # takes the pooled buffer
+    out2 = f(x)
+    before = _rss_mib() if sys.platform.startswith("linux") else None
+    del out, out2
+    gc.collect()
+    assert runtime.POOL.bytes == 0 and not runtime._STAGING
+    if before is not None:  # the memory went back to the system, not only out of the pool
+        assert _rss_mib() < before - 1.5 * nbytes / 2**20
+    # and a misaligned input's staging buffer is not kept either
+    a = _misaligned(runtime.STAGE_MIN_BYTES // 4 + 16)
+    g = xf.compile(lambda v: v + xf.max(v * 2))  # a staged input
+    _close(g(a), a + 2 * a.max())
+    assert not runtime._STAGING
+    monkeypatch.setattr(runtime, "POOL_MIN_FREE_BYTES", 0)
+    runtime._short_checked[0] = 0.0
+    _close(g(a), a + 2 * a.max())
+    assert runtime._STAGING, "with memory to spare the staging buffer is kept"
+
+
+def test_available_memory_is_a_plausible_byte_count():
+    avail = runtime.available_memory()
+    if not sys.platform.startswith("linux"):
+        pytest.skip("read from /proc on Linux")
+    assert avail is not None and 0 < avail < 1 << 50
+
+
+def test_whole_boolean_reductions_of_misaligned_inputs_ignore_the_bytes_around():
+    n = runtime.STAGE_MIN_BYTES + 77
+    x, raw = _in_page(n, np.bool_, 40)  # 0xff bytes all around the data
+    x[:] = False
+    f = xf.compile(lambda v: (xf.any(v), xf.all(v)))
+    assert [bool(g) for g in f(x)] == [False, False]
+    x[:] = True
+    assert [bool(g) for g in f(x)] == [True, True]
+    x[-1] = False
+    assert [bool(g) for g in f(x)] == [True, False]
+    assert not runtime._STAGING

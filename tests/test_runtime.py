@@ -144,7 +144,7 @@ def _misaligned(values: np.ndarray) -> np.ndarray:
 # inputs in place instead of staging them (tests/test_bridged_memory.py)
 
 def test_misaligned_numpy_inputs_are_staged_and_each_call_sees_its_data():
-    f = xf.compile(lambda x: x * 2 + xf.max(x) * 0)
+    f = xf.compile(lambda x: x * 2 + xf.max(xf.flip(x)) * 0)
     a = _misaligned(_big(0))
     r1 = f(a)
     np.testing.assert_allclose(r1, np.asarray(a) * 2, rtol=1e-6)
@@ -164,7 +164,7 @@ def test_misaligned_numpy_inputs_are_staged_and_each_call_sees_its_data():
 def test_several_misaligned_inputs_of_one_shape_each_get_a_staging_buffer():
     runtime._STAGING.clear()
     runtime._staging_bytes = 0
-    f = xf.compile(lambda x, y, z: x * 100 + y * 10 + z + xf.max(x) * 0)
+    f = xf.compile(lambda x, y, z: x * 100 + y * 10 + z + xf.max(xf.flip(x)) * 0)
     arrs = [_misaligned(_big(i)) for i in range(3)]
     for step in range(3):
         for i, a in enumerate(arrs):

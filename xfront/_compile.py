@@ -676,7 +676,7 @@ class CompiledFunction:
                     rdev = entry.device.rt
                     # NumPy memory is aliased for this call only: to_numpy_owned waits for the
                     # results before we return
-                    offs = _offsets.offsets(args, rt.STAGE_MIN_BYTES) \
+                    offs = _offsets.offsets(args, rt.STAGE_MIN_BYTES, entry.from_below) \
                         if entry.from_below else None
                     if offs:
                         prog, cbufs = _offsets.variant(entry, offs)
@@ -771,7 +771,8 @@ class CompiledFunction:
             # signature share the entry, and each kind gets its fast path on its first call
             self._register_fast(entry, dyn, treedef, avals, dev)
         rt = _rt()
-        offs = _offsets.offsets(leaves, rt.STAGE_MIN_BYTES) if entry.from_below else None
+        offs = _offsets.offsets(leaves, rt.STAGE_MIN_BYTES, entry.from_below) \
+            if entry.from_below else None
         prog = entry.exe
         if offs:
             prog, cbufs = _offsets.variant(entry, offs)
