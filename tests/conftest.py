@@ -15,3 +15,30 @@ if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
 
     settings.register_profile("ci", derandomize=True, deadline=None)
     settings.load_profile("ci")
+
+
+# --- The many-process exit test runs in the background ---------------------------------------
+# tests/test_exit.py::test_many_short_processes_exit_cleanly checks hundreds of short processes
+# (tests/_exit_driver.py). They start here, when the test is selected, and run in one background
+# process group (one core) while the rest of the suite runs; the test itself is moved to the
+# end of the run, where it collects their results (with a watchdog), and the process group is
+# killed when the session ends.
+EXIT_TEST = "tests/test_exit.py::test_many_short_processes_exit_cleanly"
+EXIT_BACKGROUND = []
+
+
+def pytest_collection_modifyitems(session, config, items):
+    hits = [it for it in items if it.nodeid.endswith(EXIT_TEST.split("/", 1)[1])]
+    if not hits or config.option.collectonly:
+        return
+    for it in hits:
+        items.remove(it)
+        items.append(it)
+    from tests import _exit_driver
+
+    EXIT_BACKGROUND.append(_exit_driver.Background(_exit_driver.runs_per_framework()))
+
+
+def pytest_sessionfinish(session, exitstatus):
+    for bg in EXIT_BACKGROUND:
+        bg.stop()
