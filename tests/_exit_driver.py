@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -230,6 +231,10 @@ class Background:
             except ProcessLookupError:
                 pass
             self.proc.wait()
+        if not self._out.closed:  # the session ended before the test collected the records
+            self._out.close()
+            self._err.close()
+            shutil.rmtree(self.workdir, ignore_errors=True)
 
     def collect(self, timeout_s: float) -> tuple[list[dict], str, float]:
         """Wait (at most ``timeout_s``) for the servers; returns (records, server stderr,
@@ -246,7 +251,22 @@ class Background:
             recs = [json.loads(line) for line in fh if line.strip()]
         with open(os.path.join(self.workdir, "server-stderr.txt"), errors="replace") as fh:
             err = fh.read()
+        shutil.rmtree(self.workdir, ignore_errors=True)
         return recs, err, wall
+
+
+_RUNNING: list[Background] = []  # the run started for this test session, if any
+
+
+def start_background() -> Background:
+    if not _RUNNING:
+        _RUNNING.append(Background(runs_per_framework()))
+    return _RUNNING[0]
+
+
+def stop_background() -> None:
+    while _RUNNING:
+        _RUNNING.pop().stop()
 
 
 if __name__ == "__main__":

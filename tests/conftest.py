@@ -24,9 +24,11 @@ if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
 # end of the run, where it collects their results (with a watchdog), and the process group is
 # killed when the session ends.
 EXIT_TEST = "tests/test_exit.py::test_many_short_processes_exit_cleanly"
-EXIT_BACKGROUND = []
+
+import pytest  # noqa: E402
 
 
+@pytest.hookimpl(trylast=True)  # after -k/-m deselection
 def pytest_collection_modifyitems(session, config, items):
     hits = [it for it in items if it.nodeid.endswith(EXIT_TEST.split("/", 1)[1])]
     if not hits or config.option.collectonly:
@@ -36,9 +38,10 @@ def pytest_collection_modifyitems(session, config, items):
         items.append(it)
     from tests import _exit_driver
 
-    EXIT_BACKGROUND.append(_exit_driver.Background(_exit_driver.runs_per_framework()))
+    _exit_driver.start_background()
 
 
 def pytest_sessionfinish(session, exitstatus):
-    for bg in EXIT_BACKGROUND:
-        bg.stop()
+    from tests import _exit_driver
+
+    _exit_driver.stop_background()

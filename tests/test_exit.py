@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import sys
 
+import numpy as np
 import pytest
 
 from tests import _exit_driver
@@ -23,14 +24,9 @@ from tests import _exit_driver
 def test_many_short_processes_exit_cleanly(request):
     pytest.importorskip("torch")
     pytest.importorskip("tensorflow")
-    from tests import conftest
-
     runs = _exit_driver.runs_per_framework()
-    if conftest.EXIT_BACKGROUND:
-        bg = conftest.EXIT_BACKGROUND[0]
-    else:  # selected in a way that skipped the collection hook: run it now
-        bg = _exit_driver.Background(runs)
-        request.addfinalizer(bg.stop)
+    bg = _exit_driver.start_background()  # already running if tests/conftest.py started it
+    request.addfinalizer(_exit_driver.stop_background)
     recs, server_err, wall = bg.collect(_exit_driver.WAIT_S - (bg.elapsed()))
     children = [r for r in recs if "i" in r]
     errors = [r["error"] for r in recs if "error" in r]
@@ -127,3 +123,23 @@ def test_synchronous_dispatch_records_nothing_and_exit_does_not_wait(monkeypatch
 
     assert _dlpack._release_at_exit() == 0 and rt._kept_at_exit == []
     assert rt.POOL.bytes == 0 and not rt._STAGING
+
+
+def test_an_unknown_dispatch_mode_fails_closed(monkeypatch):
+    """If the adapter cannot tell the CPU dispatch mode (a jax internal moved), it assumes
+    workers may hold inputs: executions are recorded and the exit release waits for them."""
+    import xfront as xf
+    from xfront.lowering import runtime as rt
+
+    xf.ones(2) + 1  # a client exists
+    monkeypatch.setattr(rt, "cpu_dispatch_is_async", lambda: None)
+    monkeypatch.setattr(rt, "_register_exit_wait", lambda: None)
+    monkeypatch.setattr(rt, "_track_inflight", None)
+    monkeypatch.setattr(rt, "_inflight", [])
+    assert rt.workers_may_hold_inputs() is True
+    f = xf.compile(lambda a: a * 3)
+    out = f(np.ones(4, np.float32))
+    np.testing.assert_array_equal(np.asarray(out), [3.0] * 4)
+    assert rt._track_inflight is True and rt.inflight_count() == 1
+    monkeypatch.setattr(rt, "cpu_dispatch_is_async", lambda: False)
+    assert rt.workers_may_hold_inputs() is False

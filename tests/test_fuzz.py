@@ -21,7 +21,10 @@ import xfront as xf
 
 DTYPES = ["bool", "int8", "int32", "int64", "uint8", "uint32", "float16", "float32", "float64",
           "complex64", "complex128"]
-_SETTINGS = settings(max_examples=30, deadline=None, derandomize=True,
+# ``XFRONT_FUZZ_EXAMPLES=N`` runs N fresh (random) examples per test instead of the 30 fixed
+# ones of the default run (e.g. 500 for a long fuzzing session).
+_EXAMPLES = int(os.environ.get("XFRONT_FUZZ_EXAMPLES", "0"))
+_SETTINGS = settings(max_examples=_EXAMPLES or 30, deadline=None, derandomize=not _EXAMPLES,
                      suppress_health_check=list(HealthCheck))
 
 
@@ -221,3 +224,26 @@ def test_python_int_out_of_range_is_an_xfront_overflow_error(call, op):
                                                  r"bounds for u?int\d+ \(valid range"):
         call()
     assert issubclass(xf.XfOverflowError, OverflowError)
+
+
+@pytest.mark.parametrize("call,op,arg", [
+    (lambda a: xf.sin(a), "sin", "x"),
+    (lambda a: xf.add(False, a), "add", "x2"),
+    (lambda a: xf.sum(a), "sum", "x"),
+    (lambda a: xf.matmul(a, a), "matmul", "x1"),
+])
+def test_non_native_byte_order_into_an_eager_op_is_a_dtype_error(call, op, arg):
+    # found by test_front_door (a long run): eager ops raised a bare TypeError from the dtype
+    # table for big-endian NumPy arrays (compiled calls already raised DTypeError)
+    for a in (np.array(0, ">i4"), np.array([1.5, 2.0], ">f8")):
+        with pytest.raises(xf.DTypeError, match=rf"xfront\.{op}: {arg} has NumPy dtype >[if]\d, "
+                                                 r"which xfront does not support\nHint: it is a "
+                                                 r"(int32|float64) in non-native byte order"):
+            call(a)
+
+
+def test_asarray_converts_non_native_byte_order():
+    for a in (np.array(3, ">i4"), np.array([1.5, -2.0], ">f8"), np.array([[1, 2]], ">u2")):
+        x = xf.asarray(a)
+        assert np.dtype(np.asarray(x).dtype) == a.dtype.newbyteorder("=")
+        np.testing.assert_array_equal(np.asarray(x), a)

@@ -98,9 +98,17 @@ def asarray(obj: Any, /, *, dtype: Any = None, device: Any = None, copy: bool | 
             raise _errors.err(_errors.DTypeError, "asarray",
                               f"cannot make an xfront array from data of dtype {arr.dtype}",
                               "supported dtypes: " + ", ".join(sorted(d.name for d in dt.ALL)))
+        if not arr.dtype.isnative:  # the same values in native byte order (one copy)
+            arr = arr.astype(arr.dtype.newbyteorder("="))
         if want is not None and arr.dtype != want.np:
             arr = arr.astype(want.np)
-    dt.dtype(arr.dtype)  # validate
+    try:
+        dt.dtype(arr.dtype)  # validate
+    except TypeError:
+        raise _errors.err(_errors.DTypeError, "asarray",
+                          f"cannot make an xfront array from data of dtype {arr.dtype}",
+                          "supported dtypes: " + ", ".join(sorted(d.name for d in dt.ALL))
+                          ) from None
     if _tracing():
         return ensure_array(arr)
     zero_copy = copy is False and isinstance(obj, np.ndarray) and arr is obj

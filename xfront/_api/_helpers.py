@@ -34,6 +34,13 @@ def _foreign_to_array(op: str, x: Any) -> Array | None:
     return import_foreign(x, op=op)
 
 
+def _dtype_hint(d: np.dtype) -> str:
+    if not d.isnative and d.newbyteorder("=") in dt._BY_NP:
+        return (f"it is a {d.newbyteorder('=')} in non-native byte order: convert it with "
+                f"x.astype(x.dtype.newbyteorder('='))")
+    return "supported dtypes: " + ", ".join(sorted(t.name for t in dt.ALL))
+
+
 def operand(op: str, x: Any, name: str = "x") -> Operand:
     """Normalize one argument of a namespace function (Arrays/tracers pass through)."""
     if isinstance(x, Array):
@@ -47,7 +54,12 @@ def operand(op: str, x: Any, name: str = "x") -> Operand:
             raise _errors.err(_errors.DTypeError, op,
                               f"{name} has NumPy dtype {x.dtype}, which xfront does not support",
                               "supported dtypes: " + ", ".join(sorted(d.name for d in dt.ALL)))
-        dt.dtype(x.dtype)  # raises for e.g. float128 / V2 that is not bfloat16
+        try:
+            dt.dtype(x.dtype)  # raises for e.g. float128 / V2 that is not bfloat16
+        except TypeError:
+            raise _errors.err(_errors.DTypeError, op,
+                              f"{name} has NumPy dtype {x.dtype}, which xfront does not support",
+                              _dtype_hint(x.dtype)) from None
         return np.asarray(x)
     if isinstance(x, (list, tuple)):
         try:

@@ -430,8 +430,16 @@ def _buffer_dtype(op: str, x: Any, buf: Any) -> _dtypes.DType:
 
 
 def _pointer_moved(ad: Adapter, src: Any, buf: Any) -> bool:
+    """Whether the import of ``src`` landed somewhere else than ``src``'s memory (a copy).
+    Fails closed: for a producer whose memory may be written in place (``ad.borrows``), an
+    address that cannot be established counts as a copy, so ``copy=False`` refuses rather than
+    return a silent copy; for immutable producers (TF) a copy cannot be observed."""
+    if buf.size == 0:
+        return False
     p = ad.data_pointer(src)
-    return p is not None and buf.size > 0 and _rt().buffer_pointer(buf) != p
+    if p is None:
+        return ad.borrows
+    return _rt().buffer_pointer(buf) != p
 
 
 def _move(arr: Array, device: Device, copy: bool | None, op: str, x: Any) -> Array:
