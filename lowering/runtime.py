@@ -535,8 +535,10 @@ def release_memory() -> int:
 #
 #     * a call prunes the records whose outputs are ready (our references to their inputs are
 #       dropped on the calling thread, while the interpreter runs; a worker that drops its own
-#       reference afterwards just waits for the GIL). At most ``_INFLIGHT_MAX`` records are
-#       kept: beyond that the oldest one is waited for (back-pressure, never forgotten);
+#       reference afterwards just waits for the GIL: its drop follows its signal by a few
+#       instructions, while the interpreter still has that call and the exit hooks to run).
+#       At most ``_INFLIGHT_MAX`` records are kept: beyond that the oldest one is waited for
+#       (back-pressure, never forgotten);
 #     * at exit (``release_for_exit``) every recorded execution is waited for, with the GIL
 #       released, and the references to its inputs are then kept for the rest of the process
 #       (never dropped): the worker's own drop, which may come after the outputs are ready,
@@ -550,6 +552,9 @@ _INFLIGHT_MAX = 64
 _inflight: list[tuple[list[Any], tuple[Any, ...]]] = []
 _inflight_lock = threading.Lock()
 _kept_at_exit: list[Any] = []
+# one extra reference that is never dropped: module teardown at finalization cannot free the
+# list, so the inputs kept at exit are never released (the OS reclaims their memory)
+ctypes.pythonapi.Py_IncRef(ctypes.py_object(_kept_at_exit))
 _exiting = False
 _track_inflight: bool | None = None  # None: not decided yet (no client)
 

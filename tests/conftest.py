@@ -36,6 +36,8 @@ def pytest_collection_modifyitems(session, config, items):
     for it in hits:
         items.remove(it)
         items.append(it)
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        return  # every xdist worker collects every test: the test starts the run itself
     from tests import _exit_driver
 
     _exit_driver.start_background()

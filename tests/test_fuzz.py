@@ -175,7 +175,7 @@ _CHILD = textwrap.dedent(r"""
         j = jnp.asarray(t.contiguous().numpy())
         return xf.asarray(j), np.asarray(j)
 
-    @settings(max_examples=int(sys.argv[1]), deadline=None, derandomize=True,
+    @settings(max_examples=int(sys.argv[1]), deadline=None, derandomize=sys.argv[2] == "fixed",
               suppress_health_check=list(HealthCheck))
     @given(st.sampled_from(["torch", "moved", "donated", "jax-deleted", "jax"]),
            st.sampled_from([(2, 3), (3, 1, 2), (0, 2), (4,)]),
@@ -198,8 +198,9 @@ _CHILD = textwrap.dedent(r"""
 def test_crash_prone_cases_in_a_subprocess():
     pytest.importorskip("torch")
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-    r = subprocess.run([sys.executable, "-c", _CHILD, "80"], capture_output=True, text=True,
-                       timeout=300, env=env, cwd=os.path.dirname(os.path.dirname(__file__)))
+    r = subprocess.run([sys.executable, "-c", _CHILD, str(_EXAMPLES or 80),
+                        "random" if _EXAMPLES else "fixed"], capture_output=True, text=True,
+                       timeout=300 + _EXAMPLES, env=env, cwd=os.path.dirname(os.path.dirname(__file__)))
     assert r.returncode == 0 and "FUZZ-OK" in r.stdout, (r.returncode, r.stdout[-2000:],
                                                          r.stderr[-4000:])
 
