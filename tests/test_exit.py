@@ -143,3 +143,23 @@ def test_an_unknown_dispatch_mode_fails_closed(monkeypatch):
     assert rt._track_inflight is True and rt.inflight_count() == 1
     monkeypatch.setattr(rt, "cpu_dispatch_is_async", lambda: False)
     assert rt.workers_may_hold_inputs() is False
+
+
+def test_child_records_are_judged_strictly():
+    """What the many-process test counts as a failure (it reports each with its output)."""
+    ok_sync = {"dispatch": "sync", "rc": 0, "hang": False,
+               "output": "TRACK False 0\nOK\nEXIT True 0 0\n"}
+    ok_async = {"dispatch": "async", "rc": 0, "hang": False,
+                "output": "TRACK True 1\nOK\nEXIT True 0 1\n"}
+    judge = _exit_driver.child_failure
+    assert judge(ok_sync) is None and judge(ok_async) is None
+    assert "a signal" in judge({**ok_sync, "rc": -6})                    # SIGABRT
+    assert "exit code 1" in judge({**ok_sync, "rc": 1})
+    assert "hung" in judge({**ok_sync, "rc": None, "hang": True})
+    assert "abort markers" in judge({**ok_sync, "output": ok_sync["output"]
+                                     + "terminate called without an active exception\n"})
+    assert "no OK line" in judge({**ok_sync, "output": "TRACK False 0\nEXIT True 0 0\n"})
+    assert "not tracked" in judge({**ok_async, "output": "TRACK False 0\nOK\nEXIT True 0 0\n"})
+    assert "did not wait" in judge({**ok_async, "output": "TRACK True 1\nOK\nEXIT True 1 0\n"})
+    assert "were tracked" in judge({**ok_sync, "output": "TRACK True 1\nOK\nEXIT True 0 1\n"})
+    assert judge({"error": "the fork server has 2 threads"}) == "the fork server has 2 threads"
