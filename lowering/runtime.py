@@ -17,6 +17,7 @@ Verified facts this adapter relies on (checked on jax/jaxlib 0.10.2):
 
 from __future__ import annotations
 
+import collections
 import ctypes
 import functools
 import os
@@ -549,7 +550,7 @@ def release_memory() -> int:
 #     releases its inputs before the call returns: nothing is recorded and nothing waits.
 
 _INFLIGHT_MAX = 64
-_inflight: list[tuple[list[Any], tuple[Any, ...]]] = []
+_inflight: collections.deque[tuple[list[Any], tuple[Any, ...]]] = collections.deque()
 _inflight_lock = threading.Lock()
 _kept_at_exit: list[Any] = []
 # one extra reference that is never dropped: module teardown at finalization cannot free the
@@ -611,10 +612,13 @@ def note_inflight(inputs: Sequence[Any], outs: list[Any]) -> None:
         return
     oldest = None
     with _inflight_lock:
-        _inflight[:] = [r for r in _inflight if not (r[0] and _ready(r[0]))]
+        # oldest first: executions mostly finish in order, and one that finished out of
+        # order is pruned once the ones before it have (the bound keeps the list short)
+        while _inflight and _inflight[0][0] and _ready(_inflight[0][0]):
+            _inflight.popleft()
         _inflight.append((outs, tuple(inputs)))
         if len(_inflight) > _INFLIGHT_MAX:
-            oldest = _inflight.pop(0)
+            oldest = _inflight.popleft()
     if oldest is not None:
         _wait(oldest[0])
 

@@ -11,6 +11,7 @@ test is selected; the test runs last and collects their records.
 
 from __future__ import annotations
 
+import collections
 import os
 import sys
 
@@ -64,7 +65,7 @@ def tracking(monkeypatch):
     from xfront.lowering import runtime as rt
 
     monkeypatch.setattr(rt, "_track_inflight", True)
-    monkeypatch.setattr(rt, "_inflight", [])
+    monkeypatch.setattr(rt, "_inflight", collections.deque())
     monkeypatch.setattr(rt, "_kept_at_exit", [])
     monkeypatch.setattr(rt, "_exiting", False)
     monkeypatch.setattr(rt, "release_memory", lambda: 0)
@@ -78,12 +79,16 @@ def test_inflight_record_prunes_finished_executions_and_bounds_itself(tracking, 
     rt.note_inflight(["in-a"], [a])
     rt.note_inflight(["in-b"], [b])
     assert rt.inflight_count() == 2 and log == []
-    a.ready = True
+    b.ready = True  # finished out of order: kept until the one before it has finished
     rt.note_inflight(["in-c"], [_Out(log, "c")])
-    assert [r[1] for r in rt._inflight] == [("in-b",), ("in-c",)]  # a's record is gone
-    monkeypatch.setattr(rt, "_INFLIGHT_MAX", 2)
-    rt.note_inflight(["in-d"], [_Out(log, "d")])  # over the bound: the oldest is waited for
-    assert log == [("wait", "b")] and rt.inflight_count() == 2
+    assert [r[1] for r in rt._inflight] == [("in-a",), ("in-b",), ("in-c",)]
+    a.ready = True
+    b.ready = False
+    rt.note_inflight(["in-d"], [_Out(log, "d")])
+    assert [r[1] for r in rt._inflight] == [("in-b",), ("in-c",), ("in-d",)]  # a's is gone
+    monkeypatch.setattr(rt, "_INFLIGHT_MAX", 3)
+    rt.note_inflight(["in-e"], [_Out(log, "e")])  # over the bound: the oldest is waited for
+    assert log == [("wait", "b")] and rt.inflight_count() == 3
 
 
 def test_exit_release_waits_for_every_execution_in_flight_and_keeps_its_inputs(tracking):
@@ -135,7 +140,7 @@ def test_an_unknown_dispatch_mode_fails_closed(monkeypatch):
     monkeypatch.setattr(rt, "cpu_dispatch_is_async", lambda: None)
     monkeypatch.setattr(rt, "_register_exit_wait", lambda: None)
     monkeypatch.setattr(rt, "_track_inflight", None)
-    monkeypatch.setattr(rt, "_inflight", [])
+    monkeypatch.setattr(rt, "_inflight", collections.deque())
     assert rt.workers_may_hold_inputs() is True
     f = xf.compile(lambda a: a * 3)
     out = f(np.ones(4, np.float32))
