@@ -19,8 +19,8 @@ from hypothesis.extra import numpy as hnp
 
 import xfront as xf
 
-DTYPES = ["bool", "int8", "int32", "int64", "uint8", "uint32", "float16", "float32", "float64",
-          "complex64", "complex128"]
+DTYPES = ["bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
+          "float16", "float32", "float64", "complex64", "complex128"]  # bfloat16: a layout
 # ``XFRONT_FUZZ_EXAMPLES=N`` runs N fresh (random) examples per test instead of the 30 fixed
 # ones of the default run (e.g. 500 for a long fuzzing session).
 _EXAMPLES = int(os.environ.get("XFRONT_FUZZ_EXAMPLES", "0"))
@@ -248,3 +248,15 @@ def test_asarray_converts_non_native_byte_order():
         x = xf.asarray(a)
         assert np.dtype(np.asarray(x).dtype) == a.dtype.newbyteorder("=")
         np.testing.assert_array_equal(np.asarray(x), a)
+
+
+def test_sequences_of_non_native_or_unsupported_arrays_into_an_eager_op():
+    # found by test_front_door (a long run): xf.maximum(False, [array(0, '>i2')]) raised a bare
+    # TypeError from the dtype table; a sequence's values are now taken in native byte order
+    out = xf.maximum(False, [np.array(3, ">i2")])
+    assert out.dtype == xf.int16 and np.asarray(out).tolist() == [3]
+    np.testing.assert_array_equal(np.asarray(xf.add([np.array(1.5, ">f8")], 1.0)), [2.5])
+    if np.dtype(np.longdouble).itemsize > 8:  # an extended-precision long double
+        with pytest.raises(xf.DTypeError, match=r"xfront\.sin: x is a sequence of NumPy dtype "
+                                                 r"float\d+, which xfront does not support"):
+            xf.sin([np.longdouble(1)])

@@ -69,6 +69,14 @@ def operand(op: str, x: Any, name: str = "x") -> Operand:
         if arr.dtype.kind not in "biufc":
             raise _errors.err(_errors.ArgumentError, op,
                               f"{name} is a sequence that is not numeric ({arr.dtype})")
+        if not arr.dtype.isnative:  # values (of big-endian arrays): kept, in native order
+            arr = arr.astype(arr.dtype.newbyteorder("="))
+        try:
+            dt.dtype(arr.dtype)
+        except TypeError:
+            raise _errors.err(_errors.DTypeError, op,
+                              f"{name} is a sequence of NumPy dtype {arr.dtype}, which xfront "
+                              "does not support", _dtype_hint(arr.dtype)) from None
         return arr
     foreign = _foreign_to_array(op, x)
     if foreign is not None:
