@@ -200,7 +200,8 @@ def test_crash_prone_cases_in_a_subprocess():
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
     r = subprocess.run([sys.executable, "-c", _CHILD, str(_EXAMPLES or 80),
                         "random" if _EXAMPLES else "fixed"], capture_output=True, text=True,
-                       timeout=300 + _EXAMPLES, env=env, cwd=os.path.dirname(os.path.dirname(__file__)))
+                       timeout=300 + _EXAMPLES, env=env,
+                       cwd=os.path.dirname(os.path.dirname(__file__)))
     assert r.returncode == 0 and "FUZZ-OK" in r.stdout, (r.returncode, r.stdout[-2000:],
                                                          r.stderr[-4000:])
 
@@ -260,3 +261,23 @@ def test_sequences_of_non_native_or_unsupported_arrays_into_an_eager_op():
         with pytest.raises(xf.DTypeError, match=r"xfront\.sin: x is a sequence of NumPy dtype "
                                                  r"float\d+, which xfront does not support"):
             xf.sin([np.longdouble(1)])
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
+def test_python_int_beyond_int64_with_a_floating_dtype():
+    # found by test_front_door (a long run): xf.maximum(bfloat16 array, 2**63) raised
+    # ml_dtypes' bare "TypeError: expected number, got int"; an int too large for a float
+    # raised a bare OverflowError
+    bf = np.array(0, ml_dtypes.bfloat16)
+    for got, want in [(xf.maximum(bf, 2**63), 2.0**63), (xf.add(bf, -2**70), -2.0**70),
+                      (xf.asarray(2**63, dtype=xf.bfloat16), 2.0**63),
+                      (xf.full((2,), 2**64, dtype=xf.bfloat16), 2.0**64),
+                      (xf.full_like(bf, 2**63), 2.0**63),
+                      (xf.compile(lambda a: xf.maximum(a, 2**63))(bf), 2.0**63),
+                      (xf.add(xf.ones(2, dtype=xf.float16), 2**63), np.inf)]:
+        np.testing.assert_array_equal(np.asarray(got).astype(np.float64), want)
+    for call, op in [(lambda: xf.asarray(2**1100, dtype=xf.float32), "asarray"),
+                     (lambda: xf.add(xf.ones(2), 2**1100), "add")]:
+        with pytest.raises(xf.XfOverflowError, match=rf"xfront\.{op}: Python integer \d+ is too "
+                                                      r"large to convert to float(32|64)"):
+            call()

@@ -142,7 +142,7 @@ def cast(op: str, x: Operand, d: dt.DType, weak: bool = False) -> Any:
     """Convert an operand to dtype ``d`` (Python scalars become NumPy/weak constants)."""
     if is_py_scalar(x):
         if isinstance(x, int) and not isinstance(x, bool):
-            dt.check_int_fits(x, d, op)
+            x = dt.check_int_fits(x, d, op)
         if isinstance(x, complex) and d.kind != "c":
             raise _errors.err(_errors.DTypeError, op, f"cannot convert {x!r} to {d.name}")
         v = np.asarray(x, dtype=d.np) if d.kind != "b" else np.asarray(bool(x))
@@ -216,7 +216,7 @@ def to_array(op: str, x: Any, name: str = "x") -> Any:
     if is_py_scalar(x):
         d, _ = dt.weak_result(None, [dt.scalar_kind(x)])
         if isinstance(x, int) and not isinstance(x, bool):
-            dt.check_int_fits(x, d, op)  # NumPy's own error would name neither op nor range
+            x = dt.check_int_fits(x, d, op)  # NumPy's own error would name neither op nor range
         return np.asarray(x, dtype=d.np)
     return x
 
