@@ -17,6 +17,7 @@ Verified facts this adapter relies on (checked on jax/jaxlib 0.10.2):
 
 from __future__ import annotations
 
+import collections
 import ctypes
 import functools
 import os
@@ -235,6 +236,8 @@ def client(platform: str) -> Any:
                     raise RuntimeError(f"no PJRT client for platform {platform!r}: "
                                        f"{str(e).splitlines()[0]}") from None
                 _clients[platform] = c
+                global _track_inflight
+                _track_inflight = None  # a new client may dispatch asynchronously
     return c
 
 
@@ -609,9 +612,124 @@ def release_memory() -> int:
     return freed
 
 
-def release_for_exit() -> None:
-    """Drop the buffers the adapter itself holds (pool, staging), at interpreter exit."""
+# NOTE [Executions in flight at exit]
+#     With asynchronous dispatch (an accelerator, or ``XFRONT_CPU_ASYNC_DISPATCH=1`` on CPU) an
+#     execution runs on a runtime worker thread after the call returned, and that worker holds
+#     references to the input buffers until it is done: it drops them right *after* it marks
+#     the outputs ready. If that drop is the last reference to borrowed memory (a torch tensor,
+#     a NumPy array), the owner's deleter asks for the GIL on the worker thread, which aborts
+#     the process once the interpreter is finalizing. So while workers may hold inputs, every
+#     execution is recorded here (its outputs, its inputs) until its outputs are ready:
+#
+#     * a call prunes the records whose outputs are ready (our references to their inputs are
+#       dropped on the calling thread, while the interpreter runs; a worker that drops its own
+#       reference afterwards just waits for the GIL: its drop follows its signal by a few
+#       instructions, while the interpreter still has that call and the exit hooks to run).
+#       At most ``_INFLIGHT_MAX`` records are kept: beyond that the oldest one is waited for
+#       (back-pressure, never forgotten);
+#     * at exit (``release_for_exit``) every recorded execution is waited for, with the GIL
+#       released, and the references to its inputs are then kept for the rest of the process
+#       (never dropped): the worker's own drop, which may come after the outputs are ready,
+#       can then never be the last one. Calls made after that point (later exit hooks) wait
+#       for their outputs before returning and keep their inputs the same way.
+#
+#     With synchronous CPU dispatch (the default) a program runs on the calling thread and
+#     releases its inputs before the call returns: nothing is recorded and nothing waits.
+
+_INFLIGHT_MAX = 64
+_inflight: collections.deque[tuple[list[Any], tuple[Any, ...]]] = collections.deque()
+_inflight_lock = threading.Lock()
+_kept_at_exit: list[Any] = []
+# one extra reference that is never dropped: module teardown at finalization cannot free the
+# list, so the inputs kept at exit are never released (the OS reclaims their memory)
+ctypes.pythonapi.Py_IncRef(ctypes.py_object(_kept_at_exit))
+_exiting = False
+_track_inflight: bool | None = None  # None: not decided yet (no client)
+
+
+def _tracking() -> bool:
+    global _track_inflight
+    t = _track_inflight
+    if t is None:
+        if not _clients:
+            return False
+        t = _track_inflight = workers_may_hold_inputs()
+        if t:  # NumPy-aliased inputs need the wait as much as DLPack imports do
+            _register_exit_wait()
+    return t
+
+
+_exit_wait_registered = False
+
+
+def _register_exit_wait() -> None:
+    global _exit_wait_registered
+    with _inflight_lock:
+        if _exit_wait_registered:
+            return
+        _exit_wait_registered = True
+    import atexit
+
+    atexit.register(release_for_exit)
+
+
+def _ready(outs: list[Any]) -> bool:
+    try:
+        return all(o.is_ready() for o in outs)
+    except Exception:  # a deleted output: its execution has finished with it
+        return True
+
+
+def _wait(outs: list[Any]) -> None:
+    for o in outs:
+        try:
+            o.block_until_ready()  # releases the GIL while it waits
+        except Exception:  # a failed or deleted output: the execution is over either way
+            pass
+
+
+def note_inflight(inputs: Sequence[Any], outs: list[Any]) -> None:
+    """Record an execution that a worker thread may still run (NOTE [Executions in flight
+    at exit]); a no-op with synchronous dispatch."""
+    if not _tracking():
+        return
+    if _exiting:
+        _wait(outs)
+        _kept_at_exit.append(tuple(inputs))
+        return
+    oldest = None
+    with _inflight_lock:
+        # oldest first: executions mostly finish in order, and one that finished out of
+        # order is pruned once the ones before it have (the bound keeps the list short)
+        while _inflight and _inflight[0][0] and _ready(_inflight[0][0]):
+            _inflight.popleft()
+        _inflight.append((outs, tuple(inputs)))
+        if len(_inflight) > _INFLIGHT_MAX:
+            oldest = _inflight.popleft()
+    if oldest is not None:
+        _wait(oldest[0])
+
+
+def inflight_count() -> int:
+    """How many recorded executions may still hold their inputs (for tests)."""
+    with _inflight_lock:
+        return len(_inflight)
+
+
+def release_for_exit() -> int:
+    """The runtime's part of the ordered release at exit: drop the buffers the adapter holds
+    (pool, staging), then wait for every execution still in flight and keep its inputs (NOTE
+    [Executions in flight at exit]). Returns the number of executions waited for."""
+    global _exiting
     release_memory()
+    _exiting = True
+    with _inflight_lock:
+        records = list(_inflight)
+        _inflight.clear()
+    for outs, inputs in records:
+        _wait(outs)
+        _kept_at_exit.append(inputs)
+    return len(records)
 
 
 def workers_may_hold_inputs() -> bool:
@@ -981,9 +1099,12 @@ class Executable:
 
     def execute(self, bufs: list[Any]) -> list[Any]:
         try:
-            return self.exe.execute_sharded(bufs).consume_with_handlers(self._handlers)
+            outs = self.exe.execute_sharded(bufs).consume_with_handlers(self._handlers)
         except Exception as e:  # NOTE [One exception boundary]
             raise translate(e, "compile", self.describe()) from None
+        if _track_inflight is not False:  # NOTE [Executions in flight at exit]
+            note_inflight(bufs, outs)
+        return outs
 
     def describe(self) -> str:
         """``the program `name``` for messages."""

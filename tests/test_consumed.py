@@ -88,6 +88,15 @@ ENTRY_POINTS = {
     "fori_loop": (lambda x: xf.fori_loop(0, 3, lambda i, a: a * 2, x),
                   r"xfront\.\w+: argument \S+ "),
     "to_device": (lambda x: x.to_device("cpu") * 1, r"xfront\.\w+: argument 0 \(f32\[3\]\) "),
+    # NOTE: the eager control-flow entry points below report the first primitive that touches
+    # the array (``xfront.reduce_sum``, ``xfront.slice``), not their own name
+    "while_loop": (lambda x: xf.while_loop(lambda a: xf.sum(a) < 100, lambda a: a * 2, x),
+                   r"xfront\.\w+: argument \S+ "),
+    "scan": (lambda x: xf.scan(lambda c, a: (c + a, a * 2), xf.asarray(np.float32(0)), x),
+             r"xfront\.\w+: argument \S+ "),
+    "switch": (lambda x: xf.switch(1, [lambda a: a, lambda a: a * 2], x),
+               r"xfront\.\w+: argument \d \(f32\[3\]\) "),
+    "vmap": (lambda x: xf.vmap(xf.sin)(x), r"xfront\.\w+: argument args\[0\] "),
 }
 
 _LEAKS = ("std::", "nanobind", "incompatible function arguments", "JaxRuntimeError",

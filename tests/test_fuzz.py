@@ -19,9 +19,12 @@ from hypothesis.extra import numpy as hnp
 
 import xfront as xf
 
-DTYPES = ["bool", "int8", "int32", "int64", "uint8", "uint32", "float16", "float32", "float64",
-          "complex64", "complex128"]
-_SETTINGS = settings(max_examples=30, deadline=None, derandomize=True,
+DTYPES = ["bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
+          "float16", "float32", "float64", "complex64", "complex128"]  # bfloat16: a layout
+# ``XFRONT_FUZZ_EXAMPLES=N`` runs N fresh (random) examples per test instead of the 30 fixed
+# ones of the default run (e.g. 500 for a long fuzzing session).
+_EXAMPLES = int(os.environ.get("XFRONT_FUZZ_EXAMPLES", "0"))
+_SETTINGS = settings(max_examples=_EXAMPLES or 30, deadline=None, derandomize=not _EXAMPLES,
                      suppress_health_check=list(HealthCheck))
 
 
@@ -172,7 +175,7 @@ _CHILD = textwrap.dedent(r"""
         j = jnp.asarray(t.contiguous().numpy())
         return xf.asarray(j), np.asarray(j)
 
-    @settings(max_examples=int(sys.argv[1]), deadline=None, derandomize=True,
+    @settings(max_examples=int(sys.argv[1]), deadline=None, derandomize=sys.argv[2] == "fixed",
               suppress_health_check=list(HealthCheck))
     @given(st.sampled_from(["torch", "moved", "donated", "jax-deleted", "jax"]),
            st.sampled_from([(2, 3), (3, 1, 2), (0, 2), (4,)]),
@@ -195,8 +198,10 @@ _CHILD = textwrap.dedent(r"""
 def test_crash_prone_cases_in_a_subprocess():
     pytest.importorskip("torch")
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-    r = subprocess.run([sys.executable, "-c", _CHILD, "80"], capture_output=True, text=True,
-                       timeout=300, env=env, cwd=os.path.dirname(os.path.dirname(__file__)))
+    r = subprocess.run([sys.executable, "-c", _CHILD, str(_EXAMPLES or 80),
+                        "random" if _EXAMPLES else "fixed"], capture_output=True, text=True,
+                       timeout=300 + _EXAMPLES, env=env,
+                       cwd=os.path.dirname(os.path.dirname(__file__)))
     assert r.returncode == 0 and "FUZZ-OK" in r.stdout, (r.returncode, r.stdout[-2000:],
                                                          r.stderr[-4000:])
 
@@ -221,3 +226,58 @@ def test_python_int_out_of_range_is_an_xfront_overflow_error(call, op):
                                                  r"bounds for u?int\d+ \(valid range"):
         call()
     assert issubclass(xf.XfOverflowError, OverflowError)
+
+
+@pytest.mark.parametrize("call,op,arg", [
+    (lambda a: xf.sin(a), "sin", "x"),
+    (lambda a: xf.add(False, a), "add", "x2"),
+    (lambda a: xf.sum(a), "sum", "x"),
+    (lambda a: xf.matmul(a, a), "matmul", "x1"),
+])
+def test_non_native_byte_order_into_an_eager_op_is_a_dtype_error(call, op, arg):
+    # found by test_front_door (a long run): eager ops raised a bare TypeError from the dtype
+    # table for big-endian NumPy arrays (compiled calls already raised DTypeError)
+    for a in (np.array(0, ">i4"), np.array([1.5, 2.0], ">f8")):
+        with pytest.raises(xf.DTypeError, match=rf"xfront\.{op}: {arg} has NumPy dtype >[if]\d, "
+                                                 r"which xfront does not support\nHint: it is a "
+                                                 r"(int32|float64) in non-native byte order"):
+            call(a)
+
+
+def test_asarray_converts_non_native_byte_order():
+    for a in (np.array(3, ">i4"), np.array([1.5, -2.0], ">f8"), np.array([[1, 2]], ">u2")):
+        x = xf.asarray(a)
+        assert np.dtype(np.asarray(x).dtype) == a.dtype.newbyteorder("=")
+        np.testing.assert_array_equal(np.asarray(x), a)
+
+
+def test_sequences_of_non_native_or_unsupported_arrays_into_an_eager_op():
+    # found by test_front_door (a long run): xf.maximum(False, [array(0, '>i2')]) raised a bare
+    # TypeError from the dtype table; a sequence's values are now taken in native byte order
+    out = xf.maximum(False, [np.array(3, ">i2")])
+    assert out.dtype == xf.int16 and np.asarray(out).tolist() == [3]
+    np.testing.assert_array_equal(np.asarray(xf.add([np.array(1.5, ">f8")], 1.0)), [2.5])
+    if np.dtype(np.longdouble).itemsize > 8:  # an extended-precision long double
+        with pytest.raises(xf.DTypeError, match=r"xfront\.sin: x is a sequence of NumPy dtype "
+                                                 r"float\d+, which xfront does not support"):
+            xf.sin([np.longdouble(1)])
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
+def test_python_int_beyond_int64_with_a_floating_dtype():
+    # found by test_front_door (a long run): xf.maximum(bfloat16 array, 2**63) raised
+    # ml_dtypes' bare "TypeError: expected number, got int"; an int too large for a float
+    # raised a bare OverflowError
+    bf = np.array(0, ml_dtypes.bfloat16)
+    for got, want in [(xf.maximum(bf, 2**63), 2.0**63), (xf.add(bf, -2**70), -2.0**70),
+                      (xf.asarray(2**63, dtype=xf.bfloat16), 2.0**63),
+                      (xf.full((2,), 2**64, dtype=xf.bfloat16), 2.0**64),
+                      (xf.full_like(bf, 2**63), 2.0**63),
+                      (xf.compile(lambda a: xf.maximum(a, 2**63))(bf), 2.0**63),
+                      (xf.add(xf.ones(2, dtype=xf.float16), 2**63), np.inf)]:
+        np.testing.assert_array_equal(np.asarray(got).astype(np.float64), want)
+    for call, op in [(lambda: xf.asarray(2**1100, dtype=xf.float32), "asarray"),
+                     (lambda: xf.add(xf.ones(2), 2**1100), "add")]:
+        with pytest.raises(xf.XfOverflowError, match=rf"xfront\.{op}: Python integer \d+ is too "
+                                                      r"large to convert to float(32|64)"):
+            call()

@@ -176,3 +176,42 @@ def test_the_name_walk_catches_an_untested_name():
     text = "xf.tested(3)\nxf.testedx()"
     assert uncovered(["tested", "untested", "in_table"], mod, r"\b(?:xf|xfront)\.", text,
                      {id(len)}) == ["untested"]
+
+
+# --- one place touches jaxlib -------------------------------------------------------------------
+
+# modules other than the runtime adapter that may import jax: they hand arrays to *users* of jax
+# (as the torch/TF code next to them does for torch and TF), never call jaxlib for xfront's work
+JAX_AS_A_USER_FRAMEWORK = {
+    "xfront/sharding.py": "returns jax arrays to callers that passed jax arrays",
+    "xfront/testing.py": "compares a program against jax.numpy",
+}
+
+
+def _jax_imports(path: pathlib.Path) -> set[str]:
+    import ast
+
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found |= {a.name.split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module.split(".")[0])
+    return found & {"jax", "jaxlib"}
+
+
+def test_only_the_runtime_adapter_imports_jaxlib():
+    root = TESTS.parent
+    importers = {}
+    for path in sorted([*root.glob("xfront/**/*.py"), *root.glob("lowering/**/*.py")]):
+        mods = _jax_imports(path)
+        if mods:
+            importers[path.relative_to(root).as_posix()] = mods
+    # the adapter: one module, or a package of them if it grows
+    adapter = [p for p in importers if p == "lowering/runtime.py"
+               or p.startswith("lowering/runtime/")]
+    assert adapter, "the runtime adapter imports no jax?"
+    for p in adapter:
+        del importers[p]
+    assert {p: m for p, m in importers.items() if "jaxlib" in m} == {}
+    assert set(importers) <= set(JAX_AS_A_USER_FRAMEWORK), importers

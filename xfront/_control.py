@@ -56,7 +56,7 @@ def _leaf(op: str, what: str, x: Any) -> tuple[Any, AbstractArray]:
     if _is_py_scalar(x):
         d, _ = dt.weak_result(None, [dt.scalar_kind(x)])
         if isinstance(x, int) and not isinstance(x, bool):
-            dt.check_int_fits(x, d, op)
+            x = dt.check_int_fits(x, d, op)
         return WeakValue(np.asarray(x, dtype=d.np)), AbstractArray((), d, True)
     from xfront._api._helpers import operand
 

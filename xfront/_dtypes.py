@@ -275,8 +275,20 @@ def can_cast(from_: Any, to: Any, /) -> bool:
     return _PROMOTE_TABLE.get((src, dst)) is dst
 
 
-def check_int_fits(value: int, d: DType, op: str = "asarray") -> None:
-    """NumPy 2 rule: a Python int must fit the integer dtype it is combined with."""
+def check_int_fits(value: int, d: DType, op: str = "asarray") -> int | float:
+    """NumPy 2 rule: a Python int must fit the integer dtype it is combined with. Returns the
+    value to convert to ``d``: for floating dtypes an int beyond int64 becomes a Python float
+    first (bfloat16's NumPy type takes no such ints), and one beyond the float range raises
+    XfOverflowError, as NumPy raises OverflowError."""
+    if d.kind in "fc" and not -(2 ** 63) <= value < 2 ** 63:
+        try:
+            return float(value)
+        except OverflowError:
+            from xfront import _errors
+
+            raise _errors.err(_errors.XfOverflowError, op,
+                              f"Python integer {value} is too large to convert to {d.name}",
+                              "convert it explicitly") from None
     if d.kind in "iu":
         info = np.iinfo(d.np)
         if not info.min <= value <= info.max:
@@ -287,6 +299,7 @@ def check_int_fits(value: int, d: DType, op: str = "asarray") -> None:
                 f"Python integer {value} is out of bounds for {d.name} "
                 f"(valid range [{info.min}, {info.max}])",
                 "convert it or the array explicitly")
+    return value
 
 
 # --- info objects ---------------------------------------------------------------------------

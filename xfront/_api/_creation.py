@@ -90,7 +90,7 @@ def asarray(obj: Any, /, *, dtype: Any = None, device: Any = None, copy: bool | 
     if isinstance(obj, (bool, int, float, complex)):
         d = want or dt.weak_result(None, [dt.scalar_kind(obj)])[0]
         if isinstance(obj, int) and not isinstance(obj, bool):
-            dt.check_int_fits(obj, d, "asarray")
+            obj = dt.check_int_fits(obj, d, "asarray")
         arr = np.asarray(obj, dtype=d.np)
     else:
         arr = np.asarray(obj)
@@ -98,9 +98,17 @@ def asarray(obj: Any, /, *, dtype: Any = None, device: Any = None, copy: bool | 
             raise _errors.err(_errors.DTypeError, "asarray",
                               f"cannot make an xfront array from data of dtype {arr.dtype}",
                               "supported dtypes: " + ", ".join(sorted(d.name for d in dt.ALL)))
+        if not arr.dtype.isnative:  # the same values in native byte order (one copy)
+            arr = arr.astype(arr.dtype.newbyteorder("="))
         if want is not None and arr.dtype != want.np:
             arr = arr.astype(want.np)
-    dt.dtype(arr.dtype)  # validate
+    try:
+        dt.dtype(arr.dtype)  # validate
+    except TypeError:
+        raise _errors.err(_errors.DTypeError, "asarray",
+                          f"cannot make an xfront array from data of dtype {arr.dtype}",
+                          "supported dtypes: " + ", ".join(sorted(d.name for d in dt.ALL))
+                          ) from None
     if _tracing():
         return ensure_array(arr)
     zero_copy = copy is False and isinstance(obj, np.ndarray) and arr is obj
@@ -149,7 +157,7 @@ def full(shape: Any, fill_value: Any, *, dtype: Any = None, device: Any = None) 
     if isinstance(fill_value, (bool, int, float, complex)):
         d = _dtype_arg(dtype, dt.weak_result(None, [dt.scalar_kind(fill_value)])[0])
         if isinstance(fill_value, int) and not isinstance(fill_value, bool):
-            dt.check_int_fits(fill_value, d, "full")
+            fill_value = dt.check_int_fits(fill_value, d, "full")
     else:
         d = _dtype_arg(dtype, dt.dtype(np.asarray(fill_value).dtype))
     return _filled("full", shape, fill_value, d, device)
@@ -182,7 +190,7 @@ def full_like(x: Any, /, fill_value: Any, *, dtype: Any = None, device: Any = No
     x = to_array("full_like", x)
     d = _dtype_arg(dtype, dtype_of(x))
     if isinstance(fill_value, int) and not isinstance(fill_value, bool):
-        dt.check_int_fits(fill_value, d, "full_like")
+        fill_value = dt.check_int_fits(fill_value, d, "full_like")
     return _like("full_like", x, fill_value, d, device)
 
 

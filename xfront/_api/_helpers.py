@@ -34,6 +34,13 @@ def _foreign_to_array(op: str, x: Any) -> Array | None:
     return import_foreign(x, op=op)
 
 
+def _dtype_hint(d: np.dtype) -> str:
+    if not d.isnative and d.newbyteorder("=") in dt._BY_NP:
+        return (f"it is a {d.newbyteorder('=')} in non-native byte order: convert it with "
+                f"x.astype(x.dtype.newbyteorder('='))")
+    return "supported dtypes: " + ", ".join(sorted(t.name for t in dt.ALL))
+
+
 def operand(op: str, x: Any, name: str = "x") -> Operand:
     """Normalize one argument of a namespace function (Arrays/tracers pass through)."""
     if isinstance(x, Array):
@@ -47,7 +54,12 @@ def operand(op: str, x: Any, name: str = "x") -> Operand:
             raise _errors.err(_errors.DTypeError, op,
                               f"{name} has NumPy dtype {x.dtype}, which xfront does not support",
                               "supported dtypes: " + ", ".join(sorted(d.name for d in dt.ALL)))
-        dt.dtype(x.dtype)  # raises for e.g. float128 / V2 that is not bfloat16
+        try:
+            dt.dtype(x.dtype)  # raises for e.g. float128 / V2 that is not bfloat16
+        except TypeError:
+            raise _errors.err(_errors.DTypeError, op,
+                              f"{name} has NumPy dtype {x.dtype}, which xfront does not support",
+                              _dtype_hint(x.dtype)) from None
         return np.asarray(x)
     if isinstance(x, (list, tuple)):
         try:
@@ -57,6 +69,14 @@ def operand(op: str, x: Any, name: str = "x") -> Operand:
         if arr.dtype.kind not in "biufc":
             raise _errors.err(_errors.ArgumentError, op,
                               f"{name} is a sequence that is not numeric ({arr.dtype})")
+        if not arr.dtype.isnative:  # values (of big-endian arrays): kept, in native order
+            arr = arr.astype(arr.dtype.newbyteorder("="))
+        try:
+            dt.dtype(arr.dtype)
+        except TypeError:
+            raise _errors.err(_errors.DTypeError, op,
+                              f"{name} is a sequence of NumPy dtype {arr.dtype}, which xfront "
+                              "does not support", _dtype_hint(arr.dtype)) from None
         return arr
     foreign = _foreign_to_array(op, x)
     if foreign is not None:
@@ -122,7 +142,7 @@ def cast(op: str, x: Operand, d: dt.DType, weak: bool = False) -> Any:
     """Convert an operand to dtype ``d`` (Python scalars become NumPy/weak constants)."""
     if is_py_scalar(x):
         if isinstance(x, int) and not isinstance(x, bool):
-            dt.check_int_fits(x, d, op)
+            x = dt.check_int_fits(x, d, op)
         if isinstance(x, complex) and d.kind != "c":
             raise _errors.err(_errors.DTypeError, op, f"cannot convert {x!r} to {d.name}")
         v = np.asarray(x, dtype=d.np) if d.kind != "b" else np.asarray(bool(x))
@@ -196,7 +216,7 @@ def to_array(op: str, x: Any, name: str = "x") -> Any:
     if is_py_scalar(x):
         d, _ = dt.weak_result(None, [dt.scalar_kind(x)])
         if isinstance(x, int) and not isinstance(x, bool):
-            dt.check_int_fits(x, d, op)  # NumPy's own error would name neither op nor range
+            x = dt.check_int_fits(x, d, op)  # NumPy's own error would name neither op nor range
         return np.asarray(x, dtype=d.np)
     return x
 

@@ -36,7 +36,7 @@ NOTE [Hidden copies of borrowed memory]
     therefore waits until its buffer is ready (~0.25 us when nothing was copied).
 
 NOTE [Borrowed memory at interpreter exit]
-    An execution that reads imported memory runs on XLA's worker threads, and it drops its
+    An execution that reads imported memory may run on XLA's worker threads, and it drops its
     references to its inputs only after its outputs are ready: possibly after the call returned.
     When that is the last reference to torch memory, torch's DLPack deleter takes the GIL on the
     worker thread. While Python runs that only waits for the GIL; but once the interpreter is
@@ -45,13 +45,19 @@ NOTE [Borrowed memory at interpreter exit]
     of the runs of a script whose last line is a compiled call on torch tensors (with
     asynchronous CPU dispatch). So the first import of borrowed DLPack memory registers an
     exit hook that releases xfront's references in order while the interpreter is still whole
-    (``_release_at_exit``): it collects garbage (arrays in reference cycles that view torch
-    memory), empties the runtime's buffer pool and staging buffers, and only then, when a
-    worker thread may still hold an input (asynchronous CPU dispatch, an accelerator, or a
-    dispatch mode it cannot determine), releases the GIL for a bounded grace period so the
-    workers finish. With synchronous CPU dispatch (xfront's default, NOTE [Synchronous CPU
-    dispatch] in the runtime adapter) a program runs on the calling thread, which also drops
-    its inputs before the call returns: nothing is left to wait for, and exit does not sleep.
+    (``_release_at_exit``):
+
+    1. it collects garbage, so xfront arrays in reference cycles that view borrowed memory die
+       now, on the main thread (xfront's views go before the foreign owners they borrow from);
+    2. the runtime drops its idle buffers (pool, staging), then waits, with the GIL released,
+       for every execution that a worker thread may still be running, and keeps the references
+       to those executions' inputs until the process ends, so a worker's drop is never the last
+       one (NOTE [Executions in flight at exit] in the runtime adapter). Nothing is timed: the
+       hook waits for exactly the executions that were recorded in flight.
+
+    With synchronous CPU dispatch (xfront's default, NOTE [Synchronous CPU dispatch] in the
+    runtime adapter) a program runs on the calling thread, which also drops its inputs before
+    the call returns: nothing is recorded, and the hook only does step 1 and the pool release.
 
 NOTE [Exporting an immutable buffer to a mutable framework]
     xfront arrays are immutable, but a torch tensor made from a DLPack capsule is writable and
@@ -90,7 +96,6 @@ from __future__ import annotations
 import atexit
 import contextlib
 import sys
-import time
 from typing import Any
 
 from xfront import _dtypes, _errors
@@ -393,7 +398,6 @@ def import_array(x: Any, ad: Adapter, op: str, device: Device | None = None,
 
 
 _exit_hook = False
-_EXIT_GRACE_S = 0.05
 
 
 def note_borrowed_import() -> None:
@@ -404,20 +408,16 @@ def note_borrowed_import() -> None:
         _exit_hook = True
 
 
-def _release_at_exit() -> bool:
-    """The ordered release at exit (NOTE [Borrowed memory at interpreter exit]); returns
-    whether it had to wait for worker threads."""
+def _release_at_exit() -> int:
+    """The ordered release at exit (NOTE [Borrowed memory at interpreter exit]); returns how
+    many executions still in flight it waited for."""
     import gc
 
     gc.collect()  # cyclic garbage that views borrowed memory dies now, on this thread
     rt = sys.modules.get("xfront.lowering.runtime")
     if rt is None:
-        return False
-    rt.release_for_exit()
-    if rt.workers_may_hold_inputs():
-        time.sleep(_EXIT_GRACE_S)  # the GIL is free: XLA's workers finish now
-        return True
-    return False
+        return 0
+    return rt.release_for_exit()
 
 
 def _buffer_dtype(op: str, x: Any, buf: Any) -> _dtypes.DType:
@@ -430,8 +430,16 @@ def _buffer_dtype(op: str, x: Any, buf: Any) -> _dtypes.DType:
 
 
 def _pointer_moved(ad: Adapter, src: Any, buf: Any) -> bool:
+    """Whether the import of ``src`` landed somewhere else than ``src``'s memory (a copy).
+    Fails closed: for a producer whose memory may be written in place (``ad.borrows``), an
+    address that cannot be established counts as a copy, so ``copy=False`` refuses rather than
+    return a silent copy; for immutable producers (TF) a copy cannot be observed."""
+    if buf.size == 0:
+        return False
     p = ad.data_pointer(src)
-    return p is not None and buf.size > 0 and _rt().buffer_pointer(buf) != p
+    if p is None:
+        return ad.borrows
+    return _rt().buffer_pointer(buf) != p
 
 
 def _move(arr: Array, device: Device, copy: bool | None, op: str, x: Any) -> Array:
