@@ -53,6 +53,17 @@ def _static(*shapes: tuple) -> bool:
     return all(type(d) is int for shape in shapes for d in shape)
 
 
+def _itemsize(dtype: Any) -> int | None:
+    """Bytes per element of ``dtype`` from any namespace (the kernel also runs on other
+    frameworks' namespaces, e.g. under ``xfront.testing.compare``: TensorFlow's ``DType`` calls
+    it ``size``); None when unknown, and then the plain form runs."""
+    for name in ("itemsize", "size"):
+        v = getattr(dtype, name, None)
+        if isinstance(v, int):
+            return v
+    return None
+
+
 def _block_heads(batch: tuple[int, ...], lq: int, lk: int, itemsize: int) -> int:
     """Heads per block (a divisor of the flattened batch), or 0 to run the plain form."""
     n = math.prod(batch)
@@ -125,8 +136,9 @@ def scaled_dot_product_attention(q: Any, k: Any, v: Any, mask: Any = None, *,
             batch = tuple(np.broadcast_shapes(*(s[:-2] for s in shapes)))
         except ValueError:  # mismatched batch axes: the plain form raises the clear error
             batch = ()
-        if batch:
-            c = _block_heads(batch, q.shape[-2], k.shape[-2], qf.dtype.itemsize)
+        size = _itemsize(qf.dtype)
+        if batch and size:
+            c = _block_heads(batch, q.shape[-2], k.shape[-2], size)
     if c:
         out = _attend_blocked(qf, kf, vf, mask, is_causal, scale, batch, c)
     else:
