@@ -908,13 +908,25 @@ class Executable:
 
 
 def runner(execute: Any, const_bufs: Sequence[Any], wraps: Sequence[Any],
-           unflatten: Any = None) -> Any:
+           unflatten: Any = None, *, per_call: bool = False, mark: Any = None,
+           on_fail: Any = None) -> Any:
     """The run of one program (NOTE [The one run]): ``run(arg_bufs)`` executes with the
     constants first and returns ``unflatten([wrap(out) ...])``, or the single wrapped output
     when there is one output and no ``unflatten``. ``execute`` is ``Executable.execute`` (or a
-    program's pooled variant of it): its errors are already xfront errors."""
+    program's pooled variant of it): its errors are already xfront errors.
+
+    ``per_call=True`` gives the run of the general call paths (NOTE [Per-call pieces of the
+    run]): ``run(arg_bufs, staged, donated, wait, values)``, where ``staged`` lists staging
+    buffers to hand back (``unstage``) once the program has read them, ``donated`` is passed
+    to ``mark`` after a successful execute (the caller's donated arguments, to be marked
+    consumed), ``wait`` asks for the results to hold their values before they are wrapped
+    (the inputs borrowed caller memory), and ``values`` is passed to ``on_fail`` when the
+    execute raises (to name a consumed argument) before the error propagates; each may be
+    None (False)."""
     consts = list(const_bufs)
     wraps = list(wraps)
+    if per_call:
+        return _per_call_run(execute, consts, wraps, unflatten, mark, on_fail)
     if len(wraps) == 1 and unflatten is None:
         (w,) = wraps
         if consts:
@@ -931,6 +943,47 @@ def runner(execute: Any, const_bufs: Sequence[Any], wraps: Sequence[Any],
     def run(bufs: list[Any]) -> Any:
         return unflatten([w(b) for w, b in zip(wraps, execute(consts + bufs if consts else bufs))])
     return run
+
+
+# NOTE [Per-call pieces of the run]
+#     The general call path and the large-input NumPy/torch paths need more than the fast
+#     paths' run: staging buffers to hand back after the program has read them, donated
+#     arguments to mark consumed, a wait for results when the inputs borrowed caller memory,
+#     and the name of a consumed argument when the execute fails. These are data of the call,
+#     not code of the caller: the run takes them as arguments (``runner(per_call=True)``), in
+#     this order: execute (the exception boundary; ``on_fail`` names a consumed argument),
+#     mark the donated arguments, wait (always when something was staged), unstage, wrap.
+#     Callers bind one such run per program variant and output framework (an offsets variant,
+#     NOTE [Misaligned inputs without a copy] in xfront/_offsets.py, is just another
+#     program), so the per-framework wrappers are built once per signature, not per call.
+#     The fast paths keep the plain run: it has no per-call pieces to test for.
+
+
+def _only(vals: list[Any]) -> Any:
+    return vals[0]
+
+
+def _per_call_run(execute: Any, consts: list[Any], wraps: list[Any], unflatten: Any,
+                  mark: Any, on_fail: Any) -> Any:
+    if unflatten is None:
+        unflatten = _only if len(wraps) == 1 else list
+
+    def run_call(bufs: list[Any], staged: list[Any] | None = None, donated: Any = None,
+                 wait: bool = False, values: Any = None) -> Any:
+        try:
+            outs = execute(consts + bufs if consts else bufs)
+        except Exception:
+            if on_fail is not None and values is not None:
+                on_fail(values)  # raises the ArgumentError for a consumed argument, if any
+            raise
+        if donated is not None:
+            mark(donated)
+        if wait or staged:
+            block_all(outs)
+        if staged:  # the results hold their values: the program has read the staged inputs
+            unstage(staged)
+        return unflatten([w(b) for w, b in zip(wraps, outs)])
+    return run_call
 
 
 # NOTE [Small host inputs]
