@@ -259,7 +259,7 @@ class Traced:
 
 class _Entry:
     __slots__ = ("exe", "const_bufs", "out_tree", "out_avals", "traced", "n_in", "device",
-                 "single_out", "run", "out_pool", "from_below", "variants", "xf_run", "runs")
+                 "single_out", "out_pool", "from_below", "variants", "xf_run", "runs")
 
     def __init__(self, exe: Program, const_bufs: list[Any], traced: Traced,
                  out_avals: list[AbstractArray] | None = None):
@@ -272,7 +272,6 @@ class _Entry:
         self.n_in = len(traced.graph.invars)
         self.device = traced.device
         self.single_out = traced.out_tree.kind == "leaf"
-        self.run = exe.run
         self.out_pool = [poolable(a) for a in self.out_avals]
         # misaligned large host inputs imported from below (NOTE in xfront/_offsets.py)
         self.from_below = out_avals is None and _offsets.eligible(traced.graph, exe.donate,
