@@ -885,6 +885,10 @@ class Executable:
 #     the per-output wrappers, the tree of the results) bound once, so a call does no lookups
 #     and no allocations beyond the argument list and its results. ``host_runner`` is the same
 #     run for small host inputs (NumPy arrays, CPU torch tensors): see NOTE [Small host inputs].
+#     The general call path, the large-input NumPy/torch paths and calls that donate take the
+#     same run with their per-call pieces as arguments: see NOTE [Per-call pieces of the run].
+#     Sharded (SPMD) calls are the one exception: ``SpmdExecutable`` runs a partitioned
+#     program over global arrays, with its own sharding checks, outside this run.
 #
 #     Where the time of a tiny call goes (x * y + 1 on two 8-element float32 arrays, per-thread
 #     CPU time, 2-core host under load, jaxlib 0.10.2; ``python -m benchmarks.bench_dispatch
@@ -909,7 +913,7 @@ class Executable:
 
 def runner(execute: Any, const_bufs: Sequence[Any], wraps: Sequence[Any],
            unflatten: Any = None, *, per_call: bool = False, mark: Any = None,
-           on_fail: Any = None) -> Any:
+           on_fail: Any = None, waits: bool = False) -> Any:
     """The run of one program (NOTE [The one run]): ``run(arg_bufs)`` executes with the
     constants first and returns ``unflatten([wrap(out) ...])``, or the single wrapped output
     when there is one output and no ``unflatten``. ``execute`` is ``Executable.execute`` (or a
@@ -922,11 +926,12 @@ def runner(execute: Any, const_bufs: Sequence[Any], wraps: Sequence[Any],
     consumed), ``wait`` asks for the results to hold their values before they are wrapped
     (the inputs borrowed caller memory), and ``values`` is passed to ``on_fail`` when the
     execute raises (to name a consumed argument) before the error propagates; each may be
-    None (False)."""
+    None (False). ``waits=True`` promises that every wrap waits for its output's value (a
+    NumPy result), so staged inputs need no separate wait before they are handed back."""
     consts = list(const_bufs)
     wraps = list(wraps)
     if per_call:
-        return _per_call_run(execute, consts, wraps, unflatten, mark, on_fail)
+        return _per_call_run(execute, consts, wraps, unflatten, mark, on_fail, waits)
     if len(wraps) == 1 and unflatten is None:
         (w,) = wraps
         if consts:
@@ -952,21 +957,20 @@ def runner(execute: Any, const_bufs: Sequence[Any], wraps: Sequence[Any],
 #     and the name of a consumed argument when the execute fails. These are data of the call,
 #     not code of the caller: the run takes them as arguments (``runner(per_call=True)``), in
 #     this order: execute (the exception boundary; ``on_fail`` names a consumed argument),
-#     mark the donated arguments, wait (always when something was staged), unstage, wrap.
+#     mark the donated arguments, wait (when asked, or when something was staged and the
+#     wraps do not wait themselves: NumPy results do), wrap, unstage.
 #     Callers bind one such run per program variant and output framework (an offsets variant,
 #     NOTE [Misaligned inputs without a copy] in xfront/_offsets.py, is just another
 #     program), so the per-framework wrappers are built once per signature, not per call.
 #     The fast paths keep the plain run: it has no per-call pieces to test for.
 
 
-def _only(vals: list[Any]) -> Any:
-    return vals[0]
-
-
 def _per_call_run(execute: Any, consts: list[Any], wraps: list[Any], unflatten: Any,
-                  mark: Any, on_fail: Any) -> Any:
+                  mark: Any, on_fail: Any, waits: bool) -> Any:
+    single = unflatten is None and len(wraps) == 1  # one result, returned as it is
+    w1 = wraps[0] if single else None
     if unflatten is None:
-        unflatten = _only if len(wraps) == 1 else list
+        unflatten = list
 
     def run_call(bufs: list[Any], staged: list[Any] | None = None, donated: Any = None,
                  wait: bool = False, values: Any = None) -> Any:
@@ -978,11 +982,12 @@ def _per_call_run(execute: Any, consts: list[Any], wraps: list[Any], unflatten: 
             raise
         if donated is not None:
             mark(donated)
-        if wait or staged:
+        if wait or (staged and not waits):
             block_all(outs)
+        res = w1(outs[0]) if single else unflatten([w(b) for w, b in zip(wraps, outs)])
         if staged:  # the results hold their values: the program has read the staged inputs
             unstage(staged)
-        return unflatten([w(b) for w, b in zip(wraps, outs)])
+        return res
     return run_call
 
 

@@ -37,6 +37,10 @@ NOTE [The call path]
     through ``_Entry.xf_run``; small NumPy arrays and CPU tensors (any layout) are copied into
     the run's staging buffers instead of imported (NOTE [Small host inputs], same file), which
     is what brings a tiny call from NumPy or torch near the cost of one from xfront arrays.
+    The general path, the large-input NumPy and torch paths and calls that donate take the
+    same run, bound once per (offsets variant, output framework) in ``_Entry.runs``, with
+    what differs between calls (staged inputs, donated arguments, the wait for borrowed
+    memory) passed as data (NOTE [Per-call pieces of the run] in xfront.lowering.runtime).
 """
 
 from __future__ import annotations
@@ -620,9 +624,9 @@ class CompiledFunction:
                             _raise_if_consumed(self._op, list(args), (args, {}))
                             raise
                     # a call that donates: the run marks the donated arguments consumed
-                    leaves = list(args)
-                    return self._run_for(entry, None, "xfront")(
-                        bufs, None, leaves, False, (leaves, (args, {})))
+                    run = entry.runs.get((None, "xfront")) or \
+                        self._run_for(entry, None, "xfront")
+                    return run(bufs, None, args, False, (args, None))
             elif type(first) is np.ndarray and self._returns in (None, "numpy"):
                 hit = self._fast_np.get(tuple([(a.shape, a.dtype) if type(a) is np.ndarray
                                                else None for a in args]))
@@ -682,8 +686,7 @@ class CompiledFunction:
         note_borrowed_import()
         self._hits += 1
         run = entry.runs.get((None, "torch")) or self._run_for(entry, None, "torch")
-        leaves = list(args)
-        return run(bufs, None, None, False, (leaves, (args, {})))
+        return run(bufs, None, None, False, (args, None))
 
     def _call(self, args: tuple, kwargs: dict, returns: str | None) -> Any:
         try:
@@ -766,18 +769,21 @@ class CompiledFunction:
         # memory] in xfront/bridges/_dlpack.py)
         execute = prog.run if mode == "xfront" or mode == "numpy" or (
             mode != "jax" and dev.platform == "cpu") else prog.exe.execute
+        rt = _rt()
         if mode == "xfront":
             wraps = [array_wrapper(a, dev, p) for a, p in zip(entry.out_avals, entry.out_pool)]
+        elif mode == "numpy":  # a view that owns the buffer (waits for its value)
+            wraps = [_numpy_wrapper(rt, dev.platform == "cpu")] * len(entry.out_avals)
         else:
             ad = adapter_named(mode)
             wraps = [functools.partial(export_buffer, dev=dev, ad=ad, owned=True, pooled=p)
                      for p in entry.out_pool]
         op = self._op
-        run = _rt().runner(
-            execute, cbufs, wraps, entry.unflatten(), per_call=True,
+        run = rt.runner(
+            execute, cbufs, wraps, entry.unflatten(), per_call=True, waits=mode == "numpy",
             mark=functools.partial(_mark_donated, entry.exe.donate, len(entry.const_bufs),
                                    self.__name__),
-            on_fail=lambda v: _raise_if_consumed(op, v[0], v[1]))
+            on_fail=lambda v: _raise_if_consumed(op, v[0], v[1]))  # v: (leaves, dyn)
         entry.runs[(offs, mode)] = run
         return run
 
@@ -928,7 +934,16 @@ class CompiledFunction:
             RecompileWarning, stacklevel=_user_stacklevel())
 
 
-def _mark_donated(donate: tuple[int, ...], ncon: int, fn_name: str, leaves: list[Any]) -> None:
+def _numpy_wrapper(rt: Any, on_cpu: bool) -> Any:
+    to_numpy_owned = rt.to_numpy_owned
+
+    def wrap(buf: Any) -> np.ndarray:
+        return to_numpy_owned(buf, on_cpu)
+    return wrap
+
+
+def _mark_donated(donate: tuple[int, ...], ncon: int, fn_name: str,
+                  leaves: Sequence[Any]) -> None:
     """After a call of ``fn_name`` that donated program inputs ``donate`` (constants first):
     mark the donated xfront arrays among its argument ``leaves`` consumed."""
     for i in donate:
@@ -950,9 +965,13 @@ def _np_dtype(x: np.ndarray, dyn: Any, i: int) -> dt.DType:
     return d
 
 
-def _raise_if_consumed(op: str, leaves: list[Any], dyn: Any) -> None:
-    """After a failed execute: name an argument that was consumed (moved, donated, deleted)."""
+def _raise_if_consumed(op: str, leaves: Sequence[Any], dyn: Any) -> None:
+    """After a failed execute: name an argument that was consumed (moved, donated, deleted).
+    ``dyn`` None: ``leaves`` are the positional arguments (a fast path's call)."""
     from xfront._eager import raise_if_consumed
+
+    if dyn is None:
+        dyn = (tuple(leaves), {})
 
     raise_if_consumed(op, leaves, lambda i: f"argument {_leaf_path(dyn, i)}")
 
