@@ -776,8 +776,7 @@ class CompiledFunction:
             wraps = [_numpy_wrapper(rt, dev.platform == "cpu")] * len(entry.out_avals)
         else:
             ad = adapter_named(mode)
-            wraps = [functools.partial(export_buffer, dev=dev, ad=ad, owned=True, pooled=p)
-                     for p in entry.out_pool]
+            wraps = [_export_wrapper(dev, ad, p) for p in entry.out_pool]
         op = self._op
         run = rt.runner(
             execute, cbufs, wraps, entry.unflatten(), per_call=True, waits=mode == "numpy",
@@ -939,6 +938,14 @@ def _numpy_wrapper(rt: Any, on_cpu: bool) -> Any:
 
     def wrap(buf: Any) -> np.ndarray:
         return to_numpy_owned(buf, on_cpu)
+    return wrap
+
+
+def _export_wrapper(dev: Device, ad: Any, pooled: bool) -> Any:
+    """``wrap(buf)``: a fresh result for framework ``ad`` (a closure: ~0.1 us less per result
+    than a ``functools.partial`` with keywords)."""
+    def wrap(buf: Any) -> Any:
+        return export_buffer(buf, dev, ad, owned=True, pooled=pooled)
     return wrap
 
 
