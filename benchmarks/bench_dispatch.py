@@ -7,7 +7,9 @@ is sampled once per round and rounds repeat (interleaved); a sample is the mean 
 calls of the per-thread CPU time (``time.thread_time``: what the calling thread spends, which
 other processes' load on a shared host disturbs much less) and of the wall time. The report
 gives the median over rounds of both (and the best CPU time). ``torch (general path)`` calls the
-same function through its general path (no per-signature fast path), for comparison.
+same function through its general path (no per-signature fast path), for comparison, and so
+does ``numpy (general path)``; ``xfront arrays, donating`` calls ``x = g(x, y)`` with ``x``
+donated (``donate_argnums=0``).
 
 ``--breakdown`` adds the parts of a call (NOTE [The one run] in xfront.lowering.runtime): the
 raw jaxlib execute, the execute with its result handlers, xfront's run without the call's
@@ -43,6 +45,13 @@ def contenders() -> dict[str, Callable[[], Any]]:
     xa, xb = xf.asarray(a), xf.asarray(b)
     out: dict[str, Callable[[], Any]] = {"xfront arrays": lambda: f(xa, xb), "numpy": lambda: f(a, b),
                                          "eager op (xfront arrays)": lambda: xf.multiply(xa, xb)}
+    out["numpy (general path)"] = lambda: f._call((a, b), {}, None)
+    g = xf.compile(lambda x, y: x * 0.5 + y, donate_argnums=0)
+    state = [xf.asarray(a, copy=True)]
+
+    def donating() -> None:  # a training-step pattern: the result replaces the donated input
+        state[0] = g(state[0], xb)
+    out["xfront arrays, donating"] = donating
     try:
         import torch
 

@@ -37,6 +37,10 @@ NOTE [The call path]
     through ``_Entry.xf_run``; small NumPy arrays and CPU tensors (any layout) are copied into
     the run's staging buffers instead of imported (NOTE [Small host inputs], same file), which
     is what brings a tiny call from NumPy or torch near the cost of one from xfront arrays.
+    The general path, the large-input NumPy and torch paths and calls that donate take the
+    same run, bound once per (offsets variant, output framework) in ``_Entry.runs``, with
+    what differs between calls (staged inputs, donated arguments, the wait for borrowed
+    memory) passed as data (NOTE [Per-call pieces of the run] in xfront.lowering.runtime).
 """
 
 from __future__ import annotations
@@ -57,7 +61,7 @@ from xfront import _dtypes as dt
 from xfront._array import Array, mark_donated, poolable
 from xfront._aval import AbstractArray
 from xfront._device import Device, get_device
-from xfront._eager import Program, compile_lowered_counted, load_consts
+from xfront._eager import Program, array_wrapper, compile_lowered_counted, load_consts
 from xfront._once import SingleFlight
 from xfront._tree import TreeDef, tree_flatten, tree_flatten_with_path, tree_unflatten
 from xfront.bridges import adapter_for_type, adapter_named
@@ -259,7 +263,7 @@ class Traced:
 
 class _Entry:
     __slots__ = ("exe", "const_bufs", "out_tree", "out_avals", "traced", "n_in", "device",
-                 "single_out", "run", "out_pool", "from_below", "variants", "xf_run")
+                 "single_out", "out_pool", "from_below", "variants", "xf_run", "runs")
 
     def __init__(self, exe: Program, const_bufs: list[Any], traced: Traced,
                  out_avals: list[AbstractArray] | None = None):
@@ -272,7 +276,6 @@ class _Entry:
         self.n_in = len(traced.graph.invars)
         self.device = traced.device
         self.single_out = traced.out_tree.kind == "leaf"
-        self.run = exe.run
         self.out_pool = [poolable(a) for a in self.out_avals]
         # misaligned large host inputs imported from below (NOTE in xfront/_offsets.py)
         self.from_below = out_avals is None and _offsets.eligible(traced.graph, exe.donate,
@@ -281,6 +284,9 @@ class _Entry:
         # the run for xfront arrays (NOTE [The one run] in xfront.lowering.runtime); calls that
         # donate take the general steps (they mark their donated arguments)
         self.xf_run = None if exe.donate else exe.runner(const_bufs, self.unflatten())
+        # the runs of the general call paths, per (offsets, output framework): NOTE [Per-call
+        # pieces of the run] in xfront.lowering.runtime
+        self.runs: dict[tuple[Any, str], Any] = {}
 
     def unflatten(self) -> Any:
         """None for a single array result, else ``outs -> result tree``."""
@@ -288,13 +294,6 @@ class _Entry:
             return None
         tree = self.out_tree
         return lambda outs: tree_unflatten(tree, outs)
-
-    def wrap_xfront(self, outs: list[Any]) -> Any:
-        dev = self.device
-        if self.single_out:
-            return Array._new(outs[0], self.out_avals[0], dev, self.out_pool[0])
-        return tree_unflatten(self.out_tree, [Array._new(b, a, dev, p) for b, a, p
-                                              in zip(outs, self.out_avals, self.out_pool)])
 
 
 class _PolyProgram(Program):
@@ -652,18 +651,10 @@ class CompiledFunction:
                         except Exception:
                             _raise_if_consumed(self._op, list(args), (args, {}))
                             raise
-                    if entry.const_bufs:
-                        bufs = entry.const_bufs + bufs
-                    try:
-                        outs = entry.run(bufs)
-                    except Exception:
-                        _raise_if_consumed(self._op, list(args), (args, {}))
-                        raise
-                    if entry.exe.donate:
-                        self._mark_donated(list(args), entry)
-                    if entry.single_out:
-                        return Array._new(outs[0], entry.out_avals[0], dev, entry.out_pool[0])
-                    return entry.wrap_xfront(outs)
+                    # a call that donates: the run marks the donated arguments consumed
+                    run = entry.runs.get((None, "xfront")) or \
+                        self._run_for(entry, None, "xfront")
+                    return run(bufs, None, args, False, (args, None))
             elif type(first) is np.ndarray and self._returns in (None, "numpy"):
                 hit = self._fast_np.get(tuple([(a.shape, a.dtype) if type(a) is np.ndarray
                                                else None for a in args]))
@@ -674,17 +665,12 @@ class CompiledFunction:
                         return host_run(args)
                     rt = _rt()
                     rdev = entry.device.rt
-                    # NumPy memory is aliased for this call only: to_numpy_owned waits for the
-                    # results before we return
+                    # NumPy memory is aliased for this call only: the results leave as NumPy
+                    # arrays, whose conversion waits for them before we return
                     offs = _offsets.offsets(args, rt.STAGE_MIN_BYTES, entry.from_below) \
                         if entry.from_below else None
-                    if offs:
-                        prog, cbufs = _offsets.variant(entry, offs)
-                        run = prog.run
-                        bufs = list(cbufs)
-                    else:
-                        run = entry.exe.run
-                        bufs = list(entry.const_bufs)
+                    run = entry.runs.get((offs, "numpy")) or self._run_for(entry, offs, "numpy")
+                    bufs = []
                     staged = []
                     for i, (a, v) in enumerate(zip(args, avals)):
                         if offs and offs[i]:
@@ -694,11 +680,7 @@ class CompiledFunction:
                         bufs.append(b)
                         if st:
                             staged.append(b)
-                    on_cpu = entry.device.platform == "cpu"
-                    outs = [rt.to_numpy_owned(b, on_cpu) for b in run(bufs)]
-                    if staged:  # the results are ready, so the program is done reading them
-                        rt.unstage(staged)
-                    return outs[0] if entry.single_out else tree_unflatten(entry.out_tree, outs)
+                    return run(bufs, staged or None)
             elif type(first) is self._torch_type and self._returns in (None, "torch"):
                 tt = self._torch_type
                 hit = self._fast_torch.get(tuple([(a.shape, a.dtype) if type(a) is tt
@@ -722,24 +704,17 @@ class CompiledFunction:
         """The torch fast path: CPU tensors that need none of the adapter's conversions are
         imported directly (NOTE [The call path]); anything else returns _NO_FAST."""
         ad = adapter_named("torch")
-        dev = entry.device
-        bufs = list(entry.const_bufs)
+        rdev = entry.device.rt
+        bufs = []
         for a in args:
-            b = ad.fast_cpu_buffer(a, dev.rt)
+            b = ad.fast_cpu_buffer(a, rdev)
             if b is None:
                 return _NO_FAST
             bufs.append(b)
         note_borrowed_import()
         self._hits += 1
-        try:
-            outs = entry.run(bufs)
-        except Exception:
-            _raise_if_consumed(self._op, list(args), (args, {}))
-            raise
-        if entry.single_out:
-            return export_buffer(outs[0], dev, ad, owned=True, pooled=entry.out_pool[0])
-        return tree_unflatten(entry.out_tree, [export_buffer(b, dev, ad, owned=True, pooled=p)
-                                               for b, p in zip(outs, entry.out_pool)])
+        run = entry.runs.get((None, "torch")) or self._run_for(entry, None, "torch")
+        return run(bufs, None, None, False, (args, None))
 
     def _call(self, args: tuple, kwargs: dict, returns: str | None) -> Any:
         try:
@@ -773,12 +748,7 @@ class CompiledFunction:
         rt = _rt()
         offs = _offsets.offsets(leaves, rt.STAGE_MIN_BYTES, entry.from_below) \
             if entry.from_below else None
-        prog = entry.exe
-        if offs:
-            prog, cbufs = _offsets.variant(entry, offs)
-            bufs = list(cbufs)
-        else:
-            bufs = list(entry.const_bufs)
+        bufs: list[Any] = []
         staged: list[Any] = []
         for i, (leaf, v) in enumerate(zip(leaves, items)):
             if isinstance(v, Array):
@@ -804,31 +774,46 @@ class CompiledFunction:
         mode = returns
         if mode is None:
             mode = next(iter(frameworks)) if len(frameworks) == 1 else "xfront"
+        run = entry.runs.get((offs, mode)) or self._run_for(entry, offs, mode)
+        # the runtime's one run with this call's pieces (NOTE [Per-call pieces of the run]):
+        # the staged inputs, the donated arguments, whether to wait for borrowed memory
+        return run(bufs, staged or None, leaves if entry.exe.donate else None,
+                   borrowed and (mode == "xfront" or mode == "jax"), (leaves, dyn))
+
+    def _run_for(self, entry: _Entry, offs: tuple[int, ...] | None, mode: str) -> Any:
+        """The run of the general call paths for ``entry`` (its offsets variant ``offs``) with
+        results for framework ``mode`` (NOTE [Per-call pieces of the run] in
+        xfront.lowering.runtime), bound once and kept in ``entry.runs``."""
+        run = entry.runs.get((offs, mode))
+        if run is not None:
+            return run
+        if offs:
+            prog, cbufs = _offsets.variant(entry, offs)
+        else:
+            prog, cbufs = entry.exe, entry.const_bufs
+        dev = entry.device
         # results for jax (and for torch/TF off the CPU) never come back to the buffer pool,
         # so they do not take recycled buffers from it either (NOTE [Output buffer pool]); on
         # the CPU results for torch/TF do (NOTE [Results for other frameworks in recycled
         # memory] in xfront/bridges/_dlpack.py)
-        run = prog.run if mode == "xfront" or mode == "numpy" or (
+        execute = prog.run if mode == "xfront" or mode == "numpy" or (
             mode != "jax" and dev.platform == "cpu") else prog.exe.execute
-        try:
-            outs = run(bufs)
-        except Exception:
-            _raise_if_consumed(self._op, leaves, dyn)
-            raise
-        if entry.exe.donate:
-            self._mark_donated(leaves, entry)
-        if staged or (borrowed and (mode == "xfront" or mode == "jax")):
-            rt.block_all(outs)
-        if staged:  # the program has finished reading the staged inputs
-            rt.unstage(staged)
-        return self._wrap(entry, outs, mode, dev)
-
-    def _mark_donated(self, leaves: list[Any], entry: _Entry) -> None:
-        ncon = len(entry.const_bufs)
-        for i in entry.exe.donate:
-            x = leaves[i - ncon] if 0 <= i - ncon < len(leaves) else None
-            if isinstance(x, Array):
-                mark_donated(x, self.__name__)
+        rt = _rt()
+        if mode == "xfront":
+            wraps = [array_wrapper(a, dev, p) for a, p in zip(entry.out_avals, entry.out_pool)]
+        elif mode == "numpy":  # a view that owns the buffer (waits for its value)
+            wraps = [_numpy_wrapper(rt, dev.platform == "cpu")] * len(entry.out_avals)
+        else:
+            ad = adapter_named(mode)
+            wraps = [_export_wrapper(dev, ad, p) for p in entry.out_pool]
+        op = self._op
+        run = rt.runner(
+            execute, cbufs, wraps, entry.unflatten(), per_call=True, waits=mode == "numpy",
+            mark=functools.partial(_mark_donated, entry.exe.donate, len(entry.const_bufs),
+                                   self.__name__),
+            on_fail=lambda v: _raise_if_consumed(op, v[0], v[1]))  # v: (leaves, dyn)
+        entry.runs[(offs, mode)] = run
+        return run
 
     def _check_arity(self, dyn: Any, statics: Any) -> None:
         if self._sig is None:
@@ -984,15 +969,31 @@ class CompiledFunction:
             "Pad inputs to a few fixed shapes or mark non-array arguments static.",
             RecompileWarning, stacklevel=_user_stacklevel())
 
-    def _wrap(self, entry: _Entry, outs: list[Any], mode: str, dev: Device) -> Any:
-        if mode == "xfront":
-            vals = [Array._new(b, a, dev, p) for b, a, p
-                    in zip(outs, entry.out_avals, entry.out_pool)]
-        else:
-            ad = adapter_named(mode)
-            vals = [export_buffer(b, dev, ad, owned=True, pooled=p)
-                    for b, p in zip(outs, entry.out_pool)]
-        return tree_unflatten(entry.out_tree, vals)
+
+def _numpy_wrapper(rt: Any, on_cpu: bool) -> Any:
+    to_numpy_owned = rt.to_numpy_owned
+
+    def wrap(buf: Any) -> np.ndarray:
+        return to_numpy_owned(buf, on_cpu)
+    return wrap
+
+
+def _export_wrapper(dev: Device, ad: Any, pooled: bool) -> Any:
+    """``wrap(buf)``: a fresh result for framework ``ad`` (a closure: ~0.1 us less per result
+    than a ``functools.partial`` with keywords)."""
+    def wrap(buf: Any) -> Any:
+        return export_buffer(buf, dev, ad, owned=True, pooled=pooled)
+    return wrap
+
+
+def _mark_donated(donate: tuple[int, ...], ncon: int, fn_name: str,
+                  leaves: Sequence[Any]) -> None:
+    """After a call of ``fn_name`` that donated program inputs ``donate`` (constants first):
+    mark the donated xfront arrays among its argument ``leaves`` consumed."""
+    for i in donate:
+        x = leaves[i - ncon] if 0 <= i - ncon < len(leaves) else None
+        if isinstance(x, Array):
+            mark_donated(x, fn_name)
 
 
 _NP_DTYPES: dict[np.dtype, dt.DType] = {}
@@ -1008,9 +1009,13 @@ def _np_dtype(x: np.ndarray, dyn: Any, i: int) -> dt.DType:
     return d
 
 
-def _raise_if_consumed(op: str, leaves: list[Any], dyn: Any) -> None:
-    """After a failed execute: name an argument that was consumed (moved, donated, deleted)."""
+def _raise_if_consumed(op: str, leaves: Sequence[Any], dyn: Any) -> None:
+    """After a failed execute: name an argument that was consumed (moved, donated, deleted).
+    ``dyn`` None: ``leaves`` are the positional arguments (a fast path's call)."""
     from xfront._eager import raise_if_consumed
+
+    if dyn is None:
+        dyn = (tuple(leaves), {})
 
     raise_if_consumed(op, leaves, lambda i: f"argument {_leaf_path(dyn, i)}")
 
