@@ -15,6 +15,7 @@ import numpy as np
 
 from xfront import _errors
 from xfront._aval import AbstractArray
+from xfront._rt import rt as _rt
 
 _ns: Any = None  # the xfront namespace module, set by xfront._api
 # the buffer pool's size threshold (NOTE [Output buffer pool] in lowering/runtime.py, which
@@ -25,12 +26,6 @@ _POOL_MIN = int(_os.environ.get("XFRONT_POOL_MIN_BYTES", str(32 << 20)))
 def poolable(aval: AbstractArray) -> bool:
     """Whether an output of this type is large enough for the buffer pool."""
     return aval.size * aval.dtype.itemsize >= _POOL_MIN
-
-
-def _rt():
-    from xfront.lowering import runtime
-
-    return runtime
 
 
 def _unpickle(data: bytes, dtype_name: str, shape: tuple[int, ...], device: str) -> Array:

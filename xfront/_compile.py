@@ -69,6 +69,7 @@ from xfront.bridges._dlpack import (BorrowedArray, NeedsAutograd, NeedsGraphCall
                                     note_borrowed_import,
                                     import_array)
 from xfront.lowering import Lowered, lower_graph
+from xfront._rt import rt as _rt
 
 
 class RecompileWarning(UserWarning):
@@ -84,18 +85,6 @@ class CacheInfo(NamedTuple):
 
 
 _RETURNS = ("xfront", "numpy", "torch", "tensorflow", "jax")
-
-
-_runtime: Any = None
-
-
-def _rt() -> Any:
-    global _runtime
-    if _runtime is None:  # the runtime adapter loads jaxlib: only on first device use
-        from xfront.lowering import runtime
-
-        _runtime = runtime
-    return _runtime
 
 
 # --- leaf classification ---------------------------------------------------------------------

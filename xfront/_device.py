@@ -14,12 +14,7 @@ import os
 from typing import Any, Iterator
 
 from xfront import _errors
-
-
-def _rt():
-    from xfront.lowering import runtime
-
-    return runtime
+from xfront._rt import rt as _rt
 
 
 class Device:

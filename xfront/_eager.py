@@ -24,18 +24,7 @@ from xfront._device import Device, default_device
 from xfront._once import SingleFlight
 from xfront.bridges._dlpack import BorrowedArray
 from xfront.lowering import Lowered, lower_graph
-
-
-_runtime: Any = None
-
-
-def _rt() -> Any:
-    global _runtime
-    if _runtime is None:  # the runtime adapter loads jaxlib: only on first device use
-        from xfront.lowering import runtime
-
-        _runtime = runtime
-    return _runtime
+from xfront._rt import rt as _rt
 
 
 class _Stats:

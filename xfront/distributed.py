@@ -13,14 +13,9 @@ from __future__ import annotations
 from typing import Any
 
 from xfront import _errors
+from xfront._rt import rt as _rt
 
 __all__ = ["initialize", "shutdown", "process_index", "process_count"]
-
-
-def _rt() -> Any:
-    from xfront.lowering import runtime
-
-    return runtime
 
 
 def initialize(coordinator_address: str, num_processes: int, process_id: int, *,

@@ -30,15 +30,10 @@ from xfront._array import Array
 from xfront._aval import AbstractArray
 from xfront._device import Device, devices as _devices
 from xfront._tree import tree_flatten, tree_unflatten
+from xfront._rt import rt as _rt
 
 __all__ = ["Mesh", "PartitionSpec", "P", "NamedSharding", "SingleDeviceSharding",
            "ShardedArray", "Shard", "device_put", "shard", "compile_sharded"]
-
-
-def _rt() -> Any:
-    from xfront.lowering import runtime
-
-    return runtime
 
 
 # --- vocabulary ------------------------------------------------------------------------------

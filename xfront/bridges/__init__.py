@@ -23,6 +23,7 @@ from xfront import _errors
 from xfront._array import Array
 from xfront.bridges._dlpack import (Adapter, BorrowedArray, BridgeError, NeedsAutograd,
                                     NeedsGraphCall, export_array, export_buffer, import_array)
+from xfront._rt import rt as _rt
 
 __all__ = ["Adapter", "BorrowedArray", "BridgeError", "adapter_for_type", "adapter_named",
            "export", "framework_of", "from_dlpack", "import_foreign", "to_jax", "to_numpy",
@@ -152,12 +153,6 @@ def from_dlpack(x: Any, /, *, device: Any = None, copy: bool | None = None) -> A
                           f"{type(x).__name__} does not implement __dlpack__",
                           "pass a NumPy/torch/TensorFlow/jax array or a DLPack producer")
     return out
-
-
-def _rt() -> Any:
-    from xfront.lowering import runtime
-
-    return runtime
 
 
 def _to(framework: str, op: str, x: Any, copy: bool | None) -> Any:

@@ -45,17 +45,12 @@ from xfront._autodiff import CompiledVJP, compile_vjp, differentiable
 from xfront._aval import AbstractArray
 from xfront._tree import TreeDef, tree_flatten, tree_unflatten
 from xfront.bridges._dlpack import Adapter, export_buffer, import_array
+from xfront._rt import rt as _rt
 
 _errors.register_internal_dir(__file__)
 
 __all__ = ["GradCall", "GradPlan", "PolyVJP", "bind_symbols", "call", "concrete_aval",
            "plan_for"]
-
-
-def _rt() -> Any:
-    from xfront.lowering import runtime
-
-    return runtime
 
 
 # NOTE [Polymorphic gradient plans]

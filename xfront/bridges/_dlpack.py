@@ -102,6 +102,7 @@ from xfront import _dtypes, _errors
 from xfront._array import Array, ConsumedBuffer
 from xfront._aval import AbstractArray
 from xfront._device import Device, default_device, devices
+from xfront._rt import rt as _rt
 
 _errors.register_internal_dir(__file__)
 
@@ -136,9 +137,6 @@ class BorrowedArray(Array):
     __slots__ = ()
 
 
-_runtime: Any = None
-
-
 class MovedBuffer(ConsumedBuffer):
     """Stands in for the buffer of an array that ``xf.to_torch`` moved out: any use raises."""
 
@@ -148,15 +146,6 @@ class MovedBuffer(ConsumedBuffer):
         super().__init__(f"moved to {framework} by xfront.{op} (zero-copy)",
                          f"use the {framework} array, or call xfront.{op}(x, copy=True) to "
                          "keep x")
-
-
-def _rt() -> Any:
-    global _runtime
-    if _runtime is None:  # the runtime adapter loads jaxlib: only on first device use
-        from xfront.lowering import runtime
-
-        _runtime = runtime
-    return _runtime
 
 
 class Adapter:

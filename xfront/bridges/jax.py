@@ -15,22 +15,11 @@ import numpy as np
 
 from xfront import _dtypes, _errors
 from xfront.bridges._dlpack import NATIVE, Adapter
+from xfront._rt import rt as _rt
 
 _errors.register_internal_dir(__file__)
 
 _BY_NP: dict[np.dtype, _dtypes.DType] = {}
-
-
-_runtime: Any = None
-
-
-def _rt() -> Any:
-    global _runtime
-    if _runtime is None:  # the runtime adapter loads jaxlib: only on first device use
-        from xfront.lowering import runtime
-
-        _runtime = runtime
-    return _runtime
 
 
 class JaxAdapter(Adapter):
