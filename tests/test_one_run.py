@@ -2,12 +2,20 @@
 pieces of the run] in xfront.lowering.runtime).
 
 The runs are counted by wrapping ``runtime.runner`` and every execute of a compiled program
-(``Executable.execute``) is recorded with whether it happened inside a run; each call path
-(fast and general, small and large host inputs, staged and offset-variant inputs, donation,
-eager ops, autodiff programs) must execute only inside a run, and give the right numbers.
+(``Executable.execute``, and ``SpmdExecutable.execute`` of a sharded program) is recorded with
+whether it happened inside a run; each call path (fast and general, small and large host
+inputs, staged and offset-variant inputs, donation, eager ops, autodiff programs, sharded
+programs on one device and, in a fresh process, partitioned over two) must execute only inside a
+run, and give the right numbers. A failing execute leaves a sharded program as the same xfront
+error as a one-device program.
 """
 
 from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
 
 import numpy as np
 import pytest
@@ -33,15 +41,16 @@ def runs(monkeypatch):
                 state["depth"] -= 1
         return counted
 
-    real_execute = rt.Executable.execute
-
-    def execute(self, bufs):
-        if state["depth"] == 0:
-            state["outside"].append(self.name)
-        return real_execute(self, bufs)
+    def recorded(real_execute):
+        def execute(self, bufs):
+            if state["depth"] == 0:
+                state["outside"].append(self.name)
+            return real_execute(self, bufs)
+        return execute
 
     monkeypatch.setattr(rt, "runner", runner)
-    monkeypatch.setattr(rt.Executable, "execute", execute)
+    monkeypatch.setattr(rt.Executable, "execute", recorded(rt.Executable.execute))
+    monkeypatch.setattr(rt.SpmdExecutable, "execute", recorded(rt.SpmdExecutable.execute))
     # small thresholds keep the large-input paths cheap: 4 KiB counts as large
     monkeypatch.setattr(rt, "STAGE_MIN_BYTES", 4096)
     return state
@@ -159,3 +168,152 @@ def test_consumed_argument_is_named_by_the_run(runs):
         assert "to_torch" in str(e.value)
         np.testing.assert_allclose(np.asarray(y), 1.0)  # the failed call consumed nothing
     assert runs["outside"] == []
+
+
+# --- sharded (SPMD) programs ------------------------------------------------------------------
+
+def _sharded(fn, **kw):
+    mesh = xf.Mesh(xf.devices("cpu")[:1], ("x",))  # a one-device mesh: this process has one
+    return xf.compile(fn, in_shardings=xf.NamedSharding(mesh, xf.P("x")), **kw), mesh
+
+
+def test_sharded_paths_run_once(runs):
+    torch = pytest.importorskip("torch")
+    c = np.linspace(-1, 1, 40, dtype=np.float32).reshape(20, 2)  # captured: a constant buffer
+    f, mesh = _sharded(lambda v: {"y": v * 2.0 + c, "s": (xf.sum(v, axis=0),)})
+    rows = xf.NamedSharding(mesh, xf.P("x"))
+    a = np.arange(40, dtype=np.float32).reshape(20, 2) / 8
+    want_y, want_s = a * 2 + c, a.sum(0)
+    g = xf.device_put(a, rows)
+    n = 0
+    for call, kind in ((lambda: f(g), xf.ShardedArray), (lambda: f(g), xf.ShardedArray),
+                       (lambda: f(a), np.ndarray), (lambda: f(a), np.ndarray),
+                       (lambda: f(torch.from_numpy(a)), torch.Tensor),
+                       (lambda: f(a, returns="xfront"), xf.ShardedArray)):
+        got = call()
+        n = _check(runs, n)
+        assert set(got) == {"y", "s"} and isinstance(got["s"], tuple)
+        for v, w in ((got["y"], want_y), (got["s"][0], want_s)):
+            assert isinstance(v, kind), type(v)
+            np.testing.assert_allclose(np.asarray(v), w, rtol=1e-6)
+    (entry,) = f._cache.values()
+    assert len(entry["consts"]) == 1 and f.compiles == 1
+    assert sorted(entry["runs"]) == ["numpy", "torch", "xfront"]  # one run per framework
+    # a gradient program, and a one-device program and an eager op on a global array
+    h, _ = _sharded(xf.grad(lambda v: xf.sum(xf.sin(v) * c)))
+    np.testing.assert_allclose(h(a), np.cos(a) * c, rtol=1e-5)
+    n = _check(runs, n)
+    np.testing.assert_allclose(np.asarray(xf.compile(lambda v: v - 1.0)(g)), a - 1, rtol=1e-6)
+    n = _check(runs, n)
+    np.testing.assert_allclose(np.asarray(xf.exp(g)), np.exp(a), rtol=1e-6)
+    _check(runs, n)
+
+
+class _FailingExecute:
+    """A stand-in for the runtime's loaded executable whose execute raises ``error``."""
+
+    def __init__(self, error):
+        self.error = error
+
+    def execute_sharded(self, bufs):
+        raise self.error
+
+
+# the runtime's own wording of each kind of failure (a jaxlib runtime error is a RuntimeError)
+_FAILURES = [
+    (MemoryError, "RESOURCE_EXHAUSTED: Out of memory while trying to allocate 4096 bytes."),
+    (TypeError, "INVALID_ARGUMENT: Array has been deleted with shape=float32[4]."),
+    (RuntimeError, "std::bad_cast"),
+    (RuntimeError, "INTERNAL: the collective timed out"),
+]
+
+
+@pytest.mark.parametrize("builtin,text", _FAILURES)
+def test_sharded_errors_translated_like_one_device(runs, monkeypatch, builtin, text):
+    def prog(v):
+        return v * 3.0 - 1.0
+    one = xf.compile(prog)
+    spmd, mesh = _sharded(prog)
+    x = np.arange(4, dtype=np.float32)
+    one(x), spmd(x)  # compiled; now make each execute fail as the runtime would
+    (entry,) = one._cache.values()
+    (sentry,) = spmd._cache.values()
+    monkeypatch.setattr(entry.exe.exe, "exe", _FailingExecute(RuntimeError(text)))
+    monkeypatch.setattr(sentry["exe"], "exe", _FailingExecute(RuntimeError(text)))
+    msgs = []
+    for call in (lambda: one(xf.asarray(x)), lambda: spmd(x),
+                 lambda: spmd(xf.device_put(x, xf.NamedSharding(mesh, xf.P("x"))))):
+        with pytest.raises(xf.XfrontError) as e:
+            call()
+        assert isinstance(e.value, builtin), type(e.value).__mro__
+        msg = str(e.value)
+        for internal in ("std::", "jaxlib", "nanobind", "RuntimeError"):
+            assert internal not in msg, msg
+        assert "`prog`" in msg, msg
+        msgs.append((type(e.value), msg.split("\n  at ")[0]))  # without the caller's line
+    assert msgs[0] == msgs[1] == msgs[2], msgs
+    assert runs["outside"] == []
+
+
+_TWO_DEVICES = """
+import numpy as np
+import xfront as xf
+from xfront.lowering import runtime as rt
+state = {"depth": 0, "runs": 0, "outside": []}
+real_runner, real_execute = rt.runner, rt.SpmdExecutable.execute
+def runner(*a, **k):
+    run = real_runner(*a, **k)
+    def counted(*args):
+        state["depth"] += 1; state["runs"] += 1
+        try:
+            return run(*args)
+        finally:
+            state["depth"] -= 1
+    return counted
+def execute(self, bufs):
+    if state["depth"] == 0:
+        state["outside"].append(self.name)
+    return real_execute(self, bufs)
+rt.runner, rt.SpmdExecutable.execute = runner, execute
+devs = xf.devices("cpu")
+assert len(devs) == 2, devs
+mesh = xf.Mesh(devs, ("x",))
+rows, repl = xf.NamedSharding(mesh, xf.P("x")), xf.NamedSharding(mesh, xf.P())
+c = np.linspace(0, 1, 32, dtype=np.float32).reshape(16, 2)
+def body(v):  # a cross-device reduction and a constant
+    return xf.sum(v * c, axis=0), v + 1.0
+f = xf.compile(body, in_shardings=rows, out_shardings=(repl, rows))
+a = np.arange(32, dtype=np.float32).reshape(16, 2)
+g = xf.device_put(a, rows)
+for call in (lambda: f(a), lambda: f(g), lambda: f(g)):
+    before = state["runs"]
+    s, y = call()
+    assert state["runs"] == before + 1 and state["outside"] == [], state
+    np.testing.assert_allclose(np.asarray(s), (a * c).sum(0), rtol=1e-6)
+    np.testing.assert_allclose(np.asarray(y), a + 1, rtol=1e-6)
+assert isinstance(y, xf.ShardedArray) and len(y.addressable_shards) == 2
+sm = xf.compile(xf.shard_map(lambda v: xf.psum(v, "x"), mesh=mesh, in_specs=xf.P("x"),
+                             out_specs=xf.P()), in_shardings=rows, out_shardings=repl)
+np.testing.assert_allclose(sm(a), a[:8] + a[8:], rtol=1e-6)
+before = state["runs"]
+try:  # a wrong layout is refused before the run: nothing executes
+    f(xf.device_put(a, repl))
+    raise AssertionError("no error")
+except xf.ArgumentError as e:
+    assert "argument 0" in str(e) and "P('x')" in str(e), e
+assert state["runs"] == before and state["outside"] == [], state
+print("RUNS", state["runs"])
+"""
+
+
+def test_partitioned_program_runs_once():
+    """Two CPU devices need a fresh process (the device count is fixed when the runtime
+    starts); the counting wrappers are installed there the same way as in ``runs``."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3",
+               XLA_FLAGS=(os.environ.get("XLA_FLAGS", "")
+                          + " --xla_force_host_platform_device_count=2").strip(),
+               PYTHONPATH=root + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    p = subprocess.run([sys.executable, "-c", textwrap.dedent(_TWO_DEVICES)], cwd=root,
+                       env=env, capture_output=True, text=True, timeout=180)
+    assert p.returncode == 0 and "RUNS 4" in p.stdout, p.stdout[-3000:] + p.stderr[-3000:]

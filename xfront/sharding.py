@@ -588,7 +588,7 @@ class ShardedFunction:
             _lowering.mesh = None
         return {"lowered": lowered, "graph": graph, "mesh": mesh, "in_sh": in_sh,
                 "out_sh": out_sh, "consts_sh": [repl] * ncon, "out_tree": traced.out_tree,
-                "out_avals": out_avals, "exe": None}
+                "out_avals": out_avals, "exe": None, "runs": {}}
 
     def lower(self, *args: Any) -> Any:
         """The partitioned program's StableHLO (``.as_text()`` shows the sharding
@@ -624,7 +624,7 @@ class ShardedFunction:
         leaves, treedef, avals, in_sh = self._stage(args)
         e = self._entry(args, leaves, treedef, avals, in_sh)
         frameworks = set()
-        bufs = list(e["consts"])
+        bufs = []  # the arguments; the run puts the program's constants in front
         for i, (x, s) in enumerate(zip(leaves, e["in_sh"])):
             if isinstance(x, ShardedArray):
                 frameworks.add("xfront")
@@ -639,20 +639,34 @@ class ShardedFunction:
             frameworks.add(_framework(x))
             bufs.append(device_put(x, s)._gbuf)
         exe = e["exe"]
-        bad = exe.mismatched(bufs)
+        bad = exe.mismatched(bufs, len(e["consts"]))
         if bad is not None:  # NOTE [SPMD programs]: never execute with a wrong layout
             raise _errors.err(_errors.ArgumentError, "compile",
-                              f"argument {bad - len(e['consts'])} of `{self.__name__}` does not "
-                              "have the compiled input sharding",
+                              f"argument {bad} of `{self.__name__}` does not have the "
+                              "compiled input sharding",
                               "pass xf.device_put(x, sharding) with the expected sharding")
-        outs = exe.execute(bufs)
-        vals: list[Any] = [ShardedArray._wrap(b, a, s) for b, a, s
-                           in zip(outs, e["out_avals"], e["out_sh"])]
         mode = returns or self._returns or \
             (next(iter(frameworks)) if len(frameworks) == 1 else "xfront")
-        if mode != "xfront":
-            vals = [_to_framework(v, mode) for v in vals]
-        return tree_unflatten(e["out_tree"], vals)
+        run = e["runs"].get(mode)
+        if run is None:
+            run = e["runs"][mode] = _run(e, mode)
+        return run(bufs)
+
+
+def _run(e: dict, mode: str) -> Any:
+    """The program's run (NOTE [The one run] in lowering/runtime.py) for results returned
+    as ``mode``: the constants first, each result a ``ShardedArray`` or gathered into the
+    framework, in the tree of the function's results."""
+    out_tree = e["out_tree"]
+
+    def wrap_for(aval: AbstractArray, sharding: NamedSharding) -> Callable[[Any], Any]:
+        if mode == "xfront":
+            return lambda b: ShardedArray._wrap(b, aval, sharding)
+        return lambda b: _to_framework(ShardedArray._wrap(b, aval, sharding), mode)
+
+    return _rt().runner(e["exe"].execute, e["consts"],
+                        [wrap_for(a, s) for a, s in zip(e["out_avals"], e["out_sh"])],
+                        lambda vals: tree_unflatten(out_tree, vals))
 
 
 def _constraint_shardings(graph: Any) -> list[NamedSharding]:
