@@ -302,6 +302,21 @@ try:  # a wrong layout is refused before the run: nothing executes
 except xf.ArgumentError as e:
     assert "argument 0" in str(e) and "P('x')" in str(e), e
 assert state["runs"] == before and state["outside"] == [], state
+# an equal sharding made anew (not the compiled sharding object) takes the equivalence test
+rows2 = xf.NamedSharding(mesh, xf.P("x"))
+s, y = f(xf.device_put(a, rows2))
+np.testing.assert_allclose(np.asarray(y), a + 1, rtol=1e-6)
+(entry,) = f._cache.values()
+exe = entry["exe"]
+assert exe.mismatched([xf.device_put(a, rows2)._gbuf], 1) is None
+# the adapter's own last guard refuses a wrong layout (executing it would crash the process)
+wrong = [entry["consts"][0], xf.device_put(a, repl)._gbuf]
+assert exe.mismatched(wrong) == 1
+try:
+    exe.execute(wrong)
+    raise AssertionError("no error")
+except xf.ArgumentError as e:
+    assert "`body`" in str(e) and "sharding" in str(e), e
 print("RUNS", state["runs"])
 """
 
@@ -316,4 +331,4 @@ def test_partitioned_program_runs_once():
                PYTHONPATH=root + os.pathsep + os.environ.get("PYTHONPATH", ""))
     p = subprocess.run([sys.executable, "-c", textwrap.dedent(_TWO_DEVICES)], cwd=root,
                        env=env, capture_output=True, text=True, timeout=180)
-    assert p.returncode == 0 and "RUNS 4" in p.stdout, p.stdout[-3000:] + p.stderr[-3000:]
+    assert p.returncode == 0 and "RUNS 5" in p.stdout, p.stdout[-3000:] + p.stderr[-3000:]
