@@ -20,7 +20,7 @@ from xfront.lowering._emit import Block, Module, Region, Value, aval_type
 _errors.register_internal_dir(__file__)
 
 __all__ = ["LoweringRuleContext", "Lowered", "lower_graph", "lower_subgraph", "Value",
-           "specialize"]
+           "specialize", "static_entry_body"]
 
 # NOTE [Lowering symbolic dimensions]
 #     A symbolic dimension (xfront/_shapes.py) lowers to a dynamic one (``tensor<?x4xf32>``).
@@ -221,6 +221,32 @@ def lower_graph(graph: Graph, *, platform: str = "cpu", name: str = "main",
                    tuple(sorted(set(donate) | set((alias_outputs or {}).keys()))))
 
 
+def static_entry_body(callee: str, all_in: Sequence[str], st_in: Sequence[str],
+                      poly_in: Sequence[str], st_out: Sequence[str],
+                      poly_out: Sequence[str]) -> list[str]:
+    """The body of a static entry function (generic MLIR form) that converts its static
+    arguments ``st_in`` to the polymorphic types ``poly_in``, calls ``@callee`` and converts its
+    results back to ``st_out``; ``all_in`` are the entry's parameter types (``st_in`` first,
+    then any unused donor parameters). Ends with the closing ``}) : () -> ()`` line."""
+    lines = []
+    if all_in:
+        lines.append("  ^bb0(" + ", ".join(f"%a{i}: {t}" for i, t in enumerate(all_in)) + "):")
+    for i, (s, d) in enumerate(zip(st_in, poly_in)):
+        lines.append(f'    %c{i} = "stablehlo.convert"(%a{i}) : ({s}) -> {d}')
+    args = ", ".join(f"%c{i}" for i in range(len(st_in)))
+    n = len(poly_out)
+    lhs = "" if n == 0 else ("%r = " if n == 1 else f"%r:{n} = ")
+    refs = ["%r"] if n == 1 else [f"%r#{i}" for i in range(n)]
+    lines.append(f'    {lhs}"func.call"({args}) <{{callee = @{callee}}}> : '
+                 f'({", ".join(poly_in)}) -> ({", ".join(poly_out)})')
+    for i, (r, d, s) in enumerate(zip(refs, poly_out, st_out)):
+        lines.append(f'    %o{i} = "stablehlo.convert"({r}) : ({d}) -> {s}')
+    lines.append('    "func.return"(' + ", ".join(f"%o{i}" for i in range(n)) + ") : ("
+                 + ", ".join(st_out) + ") -> ()")
+    lines.append("  }) : () -> ()")
+    return lines
+
+
 def specialize(lowered: Lowered, in_avals: Sequence[AbstractArray],
                out_avals: Sequence[AbstractArray], *, donate: Sequence[int] = (),
                alias_outputs: dict[int, int] | None = None,
@@ -249,20 +275,6 @@ def specialize(lowered: Lowered, in_avals: Sequence[AbstractArray],
     lines = ['  "func.func"() <{' + arg_attrs + 'function_type = (' + ", ".join(all_in)
              + ") -> (" + ", ".join(st_out)
              + '), sym_name = "main", sym_visibility = "public"}> ({']
-    if all_in:
-        lines.append("  ^bb0(" + ", ".join(f"%a{i}: {t}" for i, t in enumerate(all_in)) + "):")
-    for i, (s, d) in enumerate(zip(st_in, poly_in)):
-        lines.append(f'    %c{i} = "stablehlo.convert"(%a{i}) : ({s}) -> {d}')
-    args = ", ".join(f"%c{i}" for i in range(len(st_in)))
-    n = len(poly_out)
-    lhs = "" if n == 0 else ("%r = " if n == 1 else f"%r:{n} = ")
-    refs = ["%r"] if n == 1 else [f"%r#{i}" for i in range(n)]
-    lines.append(f'    {lhs}"func.call"({args}) <{{callee = @_xf_poly}}> : '
-                 f'({", ".join(poly_in)}) -> ({", ".join(poly_out)})')
-    for i, (r, d, s) in enumerate(zip(refs, poly_out, st_out)):
-        lines.append(f'    %o{i} = "stablehlo.convert"({r}) : ({d}) -> {s}')
-    lines.append('    "func.return"(' + ", ".join(f"%o{i}" for i in range(n)) + ") : ("
-                 + ", ".join(st_out) + ") -> ()")
-    lines.append("  }) : () -> ()")
+    lines += static_entry_body("_xf_poly", all_in, st_in, poly_in, st_out, poly_out)
     end = text.rstrip().rfind("}")
     return text[:end] + "\n".join(lines) + "\n}\n"

@@ -707,6 +707,7 @@ _PLATFORMS = ("cpu", "cuda", "rocm", "tpu")
 def _refined(ref: ModuleRef, ins: list[AbstractArray], outs: list[AbstractArray]) -> str:
     """A module whose public ``@main`` takes and returns the static ``ins``/``outs`` and calls
     the polymorphic ``ref``, refined to static shapes throughout."""
+    from xfront.lowering import static_entry_body
     from xfront.lowering._emit import aval_type
 
     st_in, st_out = [aval_type(a) for a in ins], [aval_type(a) for a in outs]
@@ -715,19 +716,7 @@ def _refined(ref: ModuleRef, ins: list[AbstractArray], outs: list[AbstractArray]
     lines = ["module {", ref.text,
              '  "func.func"() <{function_type = (' + ", ".join(st_in) + ") -> ("
              + ", ".join(st_out) + '), sym_name = "main", sym_visibility = "public"}> ({']
-    lines.append("  ^bb0(" + ", ".join(f"%a{i}: {t}" for i, t in enumerate(st_in)) + "):")
-    for i, (s, d) in enumerate(zip(st_in, dy_in)):
-        lines.append(f'    %c{i} = "stablehlo.convert"(%a{i}) : ({s}) -> {d}')
-    n = len(dy_out)
-    lhs = "" if n == 0 else ("%r = " if n == 1 else f"%r:{n} = ")
-    refs = ["%r"] if n == 1 else [f"%r#{i}" for i in range(n)]
-    lines.append(f'    {lhs}"func.call"({", ".join(f"%c{i}" for i in range(len(st_in)))}) '
-                 f'<{{callee = @{ref.symbol}}}> : ({", ".join(dy_in)}) -> ({", ".join(dy_out)})')
-    for i, (r, d, s) in enumerate(zip(refs, dy_out, st_out)):
-        lines.append(f'    %o{i} = "stablehlo.convert"({r}) : ({d}) -> {s}')
-    lines.append('    "func.return"(' + ", ".join(f"%o{i}" for i in range(n)) + ") : ("
-                 + ", ".join(st_out) + ") -> ()")
-    lines.append("  }) : () -> ()")
+    lines += static_entry_body(ref.symbol, st_in, st_in, dy_in, st_out, dy_out)
     lines.append("}")
     return _rt().refine_shapes("\n".join(lines))
 
