@@ -17,7 +17,6 @@ Options: ``--sizes 8,1048576`` (elements), ``--rounds 15``, ``--json out.json``.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import sys
@@ -30,6 +29,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import xfront as xf  # noqa: E402
 from benchmarks.machine import cpu_name  # noqa: E402
+from benchmarks.report import save_json  # noqa: E402
 
 
 def _optional(name: str) -> Any:
@@ -182,10 +182,7 @@ def main(argv: list[str] | None = None) -> dict[int, dict[str, dict[str, float]]
         results[size] = res
         print("\n".join(report(size, res)))
     print("\nper array = (min framework call - min xfront call) / 3 arrays (2 in, 1 out)")
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"host": cpu_name(), "versions": versions, "results": results}, f,
-                      indent=2)
+    save_json(args.json, {"host": cpu_name(), "versions": versions, "results": results})
     return results
 
 

@@ -37,6 +37,7 @@ import numpy as np
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import xfront as xf  # noqa: E402
+from benchmarks.report import save_json  # noqa: E402
 
 
 def contenders() -> dict[str, Callable[[], Any]]:
@@ -199,9 +200,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
               f"of {args.calls} calls; per-call us")
         _print("", summ, summ.get("jax.jit", {}).get("cpu_median_us"))
         res = {k: v["cpu_median_us"] for k, v in summ.items()}
-    if args.json:
-        with open(args.json, "w") as fh:
-            json.dump(report, fh, indent=2)
+    save_json(args.json, report)
     return res
 
 

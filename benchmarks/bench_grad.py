@@ -25,7 +25,6 @@ Options: ``--sizes tiny,small`` (or ``B:D:H:O``), ``--rounds 15``, ``--target-ms
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import sys
@@ -38,6 +37,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import xfront as xf  # noqa: E402
 from benchmarks.timing import calibrate, interleaved  # noqa: E402
 from benchmarks.machine import cpu_name  # noqa: E402
+from benchmarks.report import save_json  # noqa: E402
 
 SIZES = {"tiny": (32, 16, 32, 1), "small": (256, 128, 512, 10)}
 
@@ -190,10 +190,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         results[label] = {"size": size, "contenders": res}
         print("\n".join(report(label, size, res)))  # type: ignore[arg-type]
     print("\none step = zero the gradients, forward, backward (the optimizer update excluded)")
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"host": cpu_name(), "versions": versions, "results": results}, f,
-                      indent=2)
+    save_json(args.json, {"host": cpu_name(), "versions": versions, "results": results})
     return results
 
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import json
 import os
 import resource
 import statistics
@@ -34,6 +33,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 from benchmarks import machine  # noqa: E402
 from benchmarks.contenders import CONTENDERS, missing_framework  # noqa: E402
 from benchmarks.workloads import WORKLOADS  # noqa: E402
+from benchmarks.report import save_json  # noqa: E402
 
 KERNEL_WORKLOADS = ["softmax", "layer_norm", "attention", "matmul_2048", "mlp"]
 PEERS = ["torch", "torch.compile", "jax.jit", "tf.xla"]
@@ -169,10 +169,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     print(table(results, contenders))
     if limits is not None:
         print(roofline(results, limits))
-    if a.json:
-        with open(a.json, "w") as f:
-            json.dump({"results": results, "limits": limits, "loadavg": os.getloadavg()}, f,
-                      indent=1, default=float)
+    save_json(a.json, {"results": results, "limits": limits, "loadavg": os.getloadavg()})
     return results
 
 

@@ -34,7 +34,6 @@ Options: ``--rounds 7``, ``--workloads chain_f32,chain_f64,summean``, ``--elemen
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import resource
 import statistics
@@ -46,6 +45,7 @@ import numpy as np
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import xfront as xf  # noqa: E402
+from benchmarks.report import save_json  # noqa: E402
 
 N = 1 << 24
 
@@ -235,9 +235,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     for name in args.workloads.split(","):
         results[name] = run(name, args.rounds, args.elements)
         print("\n".join(report(name, results[name], args.elements)), flush=True)
-    if args.json:
-        with open(args.json, "w") as fh:
-            json.dump(results, fh, indent=2)
+    save_json(args.json, results)
     return results
 
 

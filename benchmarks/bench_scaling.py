@@ -26,6 +26,8 @@ import subprocess
 import sys
 import textwrap
 
+from benchmarks.report import save_json
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 _WORKER = textwrap.dedent("""
@@ -130,9 +132,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     for r in rows:
         print(f"| {r['devices']} | {r['processes']} | {r['step_ms']:.2f} | "
               f"{base / r['step_ms']:.2f}x | {r['allreduce_ms']:.2f} |")
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(rows, f, indent=1)
+    save_json(args.json, rows)
     return rows
 
 

@@ -26,6 +26,8 @@ import tempfile
 import time
 from typing import Any
 
+from benchmarks.report import save_json
+
 SCRIPTS = {
     "import xfront": "import xfront",
     "import jax": "import jax",
@@ -148,9 +150,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     out: dict[str, Any] = dict(res)
     if args.phases:
         out["phases"] = _phases(args.runs)
-    if args.json:
-        with open(args.json, "w") as fh:
-            json.dump(out, fh, indent=2)
+    save_json(args.json, out)
     return out
 
 

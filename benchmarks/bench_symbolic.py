@@ -30,6 +30,8 @@ import time
 
 import numpy as np
 
+from benchmarks.report import save_json
+
 D, H, O = 64, 128, 10
 CONTENDERS = ("xfront polymorphic", "xfront static", "jax.jit")
 
@@ -126,9 +128,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
         print(f"{r['contender']:<20} {r['sizes']:>5} {r['first_calls_s']:>20.3f} "
               f"{r['first_size_ms']:>16.1f} {r['per_size_ms']:>21.1f} "
               f"{r['steady_us_at_largest']:>21.1f} {r['correct']}")
-    if a.json:
-        with open(a.json, "w") as fh:
-            json.dump(rows, fh, indent=1)
+    save_json(a.json, rows)
     return rows
 
 

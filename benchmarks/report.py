@@ -18,6 +18,13 @@ import os
 from typing import Any
 
 
+def save_json(path: str | None, obj: Any) -> None:
+    """Write a benchmark's results to ``path`` (its ``--json`` option) when one is given."""
+    if path:
+        with open(path, "w") as f:
+            json.dump(obj, f, indent=2, default=float)
+
+
 def fmt_time(s: float | None) -> str:
     if s is None:
         return "-"
