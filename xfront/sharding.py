@@ -30,6 +30,7 @@ from xfront._array import Array
 from xfront._aval import AbstractArray
 from xfront._device import Device, devices as _devices
 from xfront._tree import tree_flatten, tree_unflatten
+from xfront.bridges import framework_of
 from xfront._rt import rt as _rt
 
 __all__ = ["Mesh", "PartitionSpec", "P", "NamedSharding", "SingleDeviceSharding",
@@ -683,13 +684,10 @@ def _constraint_shardings(graph: Any) -> list[NamedSharding]:
 
 
 def _framework(x: Any) -> str:
-    if isinstance(x, Array):
-        return "xfront"
-    if isinstance(x, (np.ndarray, np.generic)):
-        return "numpy"
-    mod = type(x).__module__.split(".")[0]
-    return {"torch": "torch", "tensorflow": "tensorflow", "jax": "jax", "jaxlib": "jax"}.get(
-        mod, "xfront")
+    """The framework whose arrays the results come back as (the bridges' own answer, by type);
+    "xfront" for xfront arrays, scalars and generic DLPack objects."""
+    f = framework_of(x)
+    return f if f in ("numpy", "torch", "tensorflow", "jax") else "xfront"
 
 
 def _to_framework(v: ShardedArray, mode: str) -> Any:
