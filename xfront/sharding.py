@@ -543,7 +543,9 @@ class ShardedFunction:
         from xfront._dtypes import dtype as _dtype
 
         avals = []
+        hosts: list[Any] = []  # the host value of each leaf that is not an xfront array
         for i, x in enumerate(leaves):
+            h = None
             if isinstance(x, Array):
                 avals.append(x.aval)
             elif isinstance(x, AbstractArray):
@@ -552,8 +554,9 @@ class ShardedFunction:
                 h = np.asarray(x) if isinstance(x, (np.ndarray, np.generic, int, float, bool,
                                                     complex)) else _host_value(x, "compile")
                 avals.append(AbstractArray(tuple(h.shape), _dtype(h.dtype)))
+            hosts.append(h)
         in_sh = _expand(self._in, treedef, len(leaves), "in_shardings", self.__name__)
-        return leaves, treedef, avals, in_sh
+        return leaves, treedef, avals, in_sh, hosts
 
     def _build(self, args: tuple, avals: list[AbstractArray], in_sh: list[Any]) -> dict:
         abstract = tree_unflatten(tree_flatten(args)[1], avals)
@@ -594,7 +597,7 @@ class ShardedFunction:
     def lower(self, *args: Any) -> Any:
         """The partitioned program's StableHLO (``.as_text()`` shows the sharding
         annotations)."""
-        leaves, treedef, avals, in_sh = self._stage(args)
+        leaves, treedef, avals, in_sh, _ = self._stage(args)
         return self._build(args, avals, in_sh)["lowered"]
 
     def _entry(self, args: tuple, leaves: list[Any], treedef: Any, avals: list[AbstractArray],
@@ -622,7 +625,7 @@ class ShardedFunction:
     def __call__(self, *args: Any, returns: str | None = None) -> Any:
         if _core._TRACE.stack:  # inside another trace: inline
             return self._fn(*args)
-        leaves, treedef, avals, in_sh = self._stage(args)
+        leaves, treedef, avals, in_sh, hosts = self._stage(args)
         e = self._entry(args, leaves, treedef, avals, in_sh)
         frameworks = set()
         bufs = []  # the arguments; the run puts the program's constants in front
@@ -638,7 +641,8 @@ class ShardedFunction:
                 bufs.append(x._gbuf)
                 continue
             frameworks.add(_framework(x))
-            bufs.append(device_put(x, s)._gbuf)
+            # a foreign leaf's host value was made once, by _stage
+            bufs.append(device_put(x if hosts[i] is None else hosts[i], s)._gbuf)
         exe = e["exe"]
         bad = exe.mismatched(bufs, len(e["consts"]))
         if bad is not None:  # NOTE [SPMD programs]: never execute with a wrong layout
