@@ -104,6 +104,7 @@ class Mesh:
         self.axis_names = axis_names
         self.shape = dict(zip(axis_names, arr.shape))
         self._key = (axis_names, arr.shape, tuple(arr.flat))
+        self._hash = hash(self._key)  # a mesh is immutable: hashed once (cache keys)
         self._jmesh: Any = None
 
     @property
@@ -122,7 +123,7 @@ class Mesh:
         return isinstance(other, Mesh) and other._key == self._key
 
     def __hash__(self) -> int:
-        return hash(self._key)
+        return self._hash
 
     def __repr__(self) -> str:
         return f"Mesh({', '.join(f'{a}={n}' for a, n in self.shape.items())})"
@@ -154,14 +155,17 @@ class NamedSharding:
             seen.add(a)
         self.mesh = mesh
         self.spec = spec
+        # equality ignores trailing None entries; computed once, as every call's cache lookup
+        # and layout check hash and compare shardings
+        self._key = (mesh, tuple(_strip(spec)))
+        self._hash = hash(self._key)
         self._js: Any = None
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, NamedSharding) and other.mesh == self.mesh and \
-            tuple(_strip(other.spec)) == tuple(_strip(self.spec))
+        return self is other or (isinstance(other, NamedSharding) and other._key == self._key)
 
     def __hash__(self) -> int:
-        return hash((self.mesh, tuple(_strip(self.spec))))
+        return self._hash
 
     def __repr__(self) -> str:
         return f"NamedSharding({self.mesh!r}, {self.spec!r})"
