@@ -100,12 +100,6 @@ def _reduce_lowering(op: str) -> Callable:
     return rule
 
 
-def _full(value: Any, aval: AbstractArray) -> Any:
-    from xfront.prims import shape as sh
-
-    return sh.broadcast_in_dim(np.asarray(value, dtype=aval.dtype.np), shape=aval.shape, dims=())
-
-
 def _psum_vjp(ct: Any, x: Any, *, out: Any, axes: tuple, mesh: Mesh) -> list[Any]:
     return [ct]
 
@@ -113,7 +107,7 @@ def _psum_vjp(ct: Any, x: Any, *, out: Any, axes: tuple, mesh: Mesh) -> list[Any
 def _pmean_vjp(ct: Any, x: Any, *, out: Any, axes: tuple, mesh: Mesh) -> list[Any]:
     from xfront.prims import elementwise as ew
 
-    return [ew.div(ct, _full(_size(mesh, axes), ct.aval))]
+    return [ew.div(ct, ew.full_like(ct, _size(mesh, axes)))]
 
 
 def _pmax_vjp(ct: Any, x: Any, *, out: Any, axes: tuple, mesh: Mesh) -> list[Any]:
@@ -155,7 +149,7 @@ def _gather_vjp(ct: Any, x: Any, *, out: Any, axes: tuple, mesh: Mesh, axis: int
     from xfront.prims import elementwise as ew
 
     s = reduce_scatter_p.bind(ct, axes=axes, mesh=mesh, axis=axis)
-    return [ew.div(s, _full(_size(mesh, axes), s.aval))]
+    return [ew.div(s, ew.full_like(s, _size(mesh, axes)))]
 
 
 all_gather_p = _core.Primitive("all_gather", abstract_eval=_gather_eval,
