@@ -29,6 +29,7 @@ from xfront import _core, _errors
 from xfront._array import Array
 from xfront._aval import AbstractArray
 from xfront._device import Device, devices as _devices
+from xfront._dtypes import dtype as _dtype
 from xfront._tree import tree_flatten, tree_unflatten
 from xfront.bridges import framework_of
 from xfront._rt import rt as _rt
@@ -413,8 +414,6 @@ def device_put(x: Any, sharding: Any) -> Array:
     if isinstance(x, ShardedArray) and x._sharding == sharding:
         return x
     host = _host_value(x, "device_put")
-    from xfront._dtypes import dtype as _dtype
-
     aval = AbstractArray(tuple(host.shape), _dtype(host.dtype))
     sharding.check(aval.shape, "device_put", f"the {aval.short} array")
     if sharding.is_fully_replicated and _rt().process_count() > 1:  # every process has it all
@@ -433,8 +432,6 @@ def make_array_from_process_local_data(sharding: NamedSharding, local_data: Any,
         raise _errors.err(_errors.ArgumentError, "make_array_from_process_local_data",
                           f"expected a NamedSharding, got {type(sharding).__name__}")
     host = np.ascontiguousarray(_host_value(local_data, "make_array_from_process_local_data"))
-    from xfront._dtypes import dtype as _dtype
-
     try:
         g = _rt().global_from_local(sharding._rt_sharding(), host, sharding._factors(host.ndim),
                                     None if global_shape is None else tuple(global_shape))
@@ -544,8 +541,6 @@ class ShardedFunction:
 
     def _stage(self, args: tuple) -> tuple:
         leaves, treedef = tree_flatten(args)
-        from xfront._dtypes import dtype as _dtype
-
         avals = []
         hosts: list[Any] = []  # the host value of each leaf that is not an xfront array
         for i, x in enumerate(leaves):
