@@ -111,6 +111,10 @@ FLOATING = REAL_FLOATING | COMPLEX  # Array API "floating-point" = real or compl
 NUMERIC = INTEGER | FLOATING
 REAL_NUMERIC = INTEGER | REAL_FLOATING
 INTEGER_OR_BOOL = INTEGER | BOOL
+# the Array API's dtype kinds (isdtype; the inspection namespace lists them)
+KINDS: dict[str, frozenset[DType]] = {
+    "bool": BOOL, "signed integer": SIGNED, "unsigned integer": UNSIGNED, "integral": INTEGER,
+    "real floating": REAL_FLOATING, "complex floating": COMPLEX, "numeric": NUMERIC}
 
 _BY_NAME: dict[str, DType] = {d.name: d for d in ALL}
 _BY_NAME.update({"bool_": bool_, "float": float64, "int": int64, "complex": complex128})
@@ -348,12 +352,9 @@ def isdtype(d: Any, kind: Any) -> bool:
     if isinstance(kind, tuple):
         return any(isdtype(d, k) for k in kind)
     if isinstance(kind, str):
-        cats = {"bool": BOOL, "signed integer": SIGNED, "unsigned integer": UNSIGNED,
-                "integral": INTEGER, "real floating": REAL_FLOATING,
-                "complex floating": COMPLEX, "numeric": NUMERIC}
-        if kind not in cats:
-            raise ValueError(f"isdtype: unknown kind {kind!r}; valid kinds: {sorted(cats)}")
-        return d in cats[kind]
+        if kind not in KINDS:
+            raise ValueError(f"isdtype: unknown kind {kind!r}; valid kinds: {sorted(KINDS)}")
+        return d in KINDS[kind]
     return d is dtype(kind)
 
 

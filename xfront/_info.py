@@ -9,16 +9,12 @@ from typing import Any
 
 from xfront import _dtypes as dt
 
-# the standard's dtypes by kind (float16/bfloat16 are xfront extras and are not listed)
+# the standard's dtypes by kind, from xfront's kind table (float16/bfloat16 are xfront extras
+# and are not listed), each in the order bool, signed, unsigned, real, complex; narrow first
 _KINDS: dict[str, tuple[dt.DType, ...]] = {
-    "bool": (dt.bool_,),
-    "signed integer": (dt.int8, dt.int16, dt.int32, dt.int64),
-    "unsigned integer": (dt.uint8, dt.uint16, dt.uint32, dt.uint64),
-    "real floating": (dt.float32, dt.float64),
-    "complex floating": (dt.complex64, dt.complex128),
-}
-_KINDS["integral"] = _KINDS["signed integer"] + _KINDS["unsigned integer"]
-_KINDS["numeric"] = _KINDS["integral"] + _KINDS["real floating"] + _KINDS["complex floating"]
+    k: tuple(sorted(s - {dt.float16, dt.bfloat16},
+                    key=lambda d: ("biufc".index(d.kind), d.itemsize)))
+    for k, s in dt.KINDS.items()}
 
 
 class Info:

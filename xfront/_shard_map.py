@@ -100,12 +100,6 @@ def _reduce_lowering(op: str) -> Callable:
     return rule
 
 
-def _full(value: Any, aval: AbstractArray) -> Any:
-    from xfront.prims import shape as sh
-
-    return sh.broadcast_in_dim(np.asarray(value, dtype=aval.dtype.np), shape=aval.shape, dims=())
-
-
 def _psum_vjp(ct: Any, x: Any, *, out: Any, axes: tuple, mesh: Mesh) -> list[Any]:
     return [ct]
 
@@ -113,7 +107,7 @@ def _psum_vjp(ct: Any, x: Any, *, out: Any, axes: tuple, mesh: Mesh) -> list[Any
 def _pmean_vjp(ct: Any, x: Any, *, out: Any, axes: tuple, mesh: Mesh) -> list[Any]:
     from xfront.prims import elementwise as ew
 
-    return [ew.div(ct, _full(_size(mesh, axes), ct.aval))]
+    return [ew.div(ct, ew.full_like(ct, _size(mesh, axes)))]
 
 
 def _pmax_vjp(ct: Any, x: Any, *, out: Any, axes: tuple, mesh: Mesh) -> list[Any]:
@@ -155,7 +149,7 @@ def _gather_vjp(ct: Any, x: Any, *, out: Any, axes: tuple, mesh: Mesh, axis: int
     from xfront.prims import elementwise as ew
 
     s = reduce_scatter_p.bind(ct, axes=axes, mesh=mesh, axis=axis)
-    return [ew.div(s, _full(_size(mesh, axes), s.aval))]
+    return [ew.div(s, ew.full_like(s, _size(mesh, axes)))]
 
 
 all_gather_p = _core.Primitive("all_gather", abstract_eval=_gather_eval,
@@ -420,8 +414,10 @@ def _aval_of(x: Any) -> AbstractArray:
     return AbstractArray(arr.shape, dt.dtype(arr.dtype))
 
 
-def _shard_map_flat(fn: Callable, mesh: Mesh, in_specs: tuple, out_specs: tuple,
-                    args: list[Any]) -> list[Any]:
+def _shard_map_flat(fn: Callable, mesh: Mesh, in_specs: tuple,
+                    out_specs: tuple | PartitionSpec, args: list[Any]) -> list[Any]:
+    """``fn`` traced once on the local blocks of ``args`` and bound as one shard_map; one
+    PartitionSpec as ``out_specs`` applies to every output (counted by that trace)."""
     local = [_local_aval(_aval_of(a), s, mesh, f"argument {i}")
              for i, (a, s) in enumerate(zip(args, in_specs))]
     stack = getattr(_env, "stack", None)
@@ -432,6 +428,8 @@ def _shard_map_flat(fn: Callable, mesh: Mesh, in_specs: tuple, out_specs: tuple,
         graph, _, _ = _core.trace_graph(lambda *t: list(fn(*t)), local, name="shard_map_body")
     finally:
         stack.pop()
+    if isinstance(out_specs, PartitionSpec):
+        out_specs = (out_specs,) * len(graph.outs)
     if len(out_specs) != len(graph.outs):
         raise _errors.err(_errors.ArgumentError, "shard_map",
                           f"out_specs has {len(out_specs)} entries but the function returns "
@@ -467,14 +465,14 @@ def shard_map(f: Callable, *, mesh: Mesh, in_specs: Any, out_specs: Any) -> Call
                           f"mesh must be an xfront.Mesh, got {type(mesh).__name__}")
 
     def wrapped(*args: Any) -> Any:
-        leaves, _ = tree_flatten(args)
+        leaves, in_tree = tree_flatten(args)
         ins = _specs(in_specs, len(leaves), "in_specs")
         for s in ins:
             NamedSharding(mesh, s)  # validates axis names
         tree_box: list[Any] = []
 
         def flat(*ts: Any) -> list[Any]:
-            out = f(*tree_unflatten(tree_flatten(args)[1], ts))
+            out = f(*tree_unflatten(in_tree, ts))
             ol, ot = tree_flatten(out)
             tree_box.append(ot)
             return ol
@@ -483,37 +481,10 @@ def shard_map(f: Callable, *, mesh: Mesh, in_specs: Any, out_specs: Any) -> Call
             raise _errors.err(_errors.ArgumentError, "shard_map",
                               "xf.shard_map runs inside a program compiled with shardings",
                               "wrap the caller in xf.compile(..., in_shardings=...)")
-        outs_spec = out_specs
-        if isinstance(out_specs, PartitionSpec):
-            outs_spec = _SpecAll(out_specs)
-        res = _shard_map_flat_dyn(flat, mesh, ins, outs_spec, leaves)
+        outs = out_specs if isinstance(out_specs, PartitionSpec) else \
+            _specs(out_specs, len(out_specs), "out_specs")
+        res = _shard_map_flat(flat, mesh, ins, outs, leaves)
         return tree_unflatten(tree_box[-1], res)
 
     wrapped.__name__ = getattr(f, "__name__", "shard_map")
     return wrapped
-
-
-class _SpecAll:
-    def __init__(self, spec: PartitionSpec):
-        self.spec = spec
-
-
-def _shard_map_flat_dyn(fn: Callable, mesh: Mesh, in_specs: tuple, out_specs: Any,
-                        args: list[Any]) -> list[Any]:
-    """``_shard_map_flat`` where ``out_specs`` may be one spec for every output."""
-    if isinstance(out_specs, _SpecAll):
-        # trace to count outputs, then bind with that many specs (the trace is cheap and
-        # the graph is rebuilt once)
-        local = [_local_aval(_aval_of(a), s, mesh, f"argument {i}")
-                 for i, (a, s) in enumerate(zip(args, in_specs))]
-        stack = getattr(_env, "stack", None)
-        if stack is None:
-            stack = _env.stack = []
-        stack.append(mesh)
-        try:
-            g, _, _ = _core.trace_graph(lambda *t: list(fn(*t)), local, name="probe")
-        finally:
-            stack.pop()
-        out_specs = (out_specs.spec,) * len(g.outs)
-    return _shard_map_flat(fn, mesh, in_specs, _specs(out_specs, len(out_specs), "out_specs"),
-                           args)

@@ -29,7 +29,9 @@ from xfront import _core, _errors
 from xfront._array import Array
 from xfront._aval import AbstractArray
 from xfront._device import Device, devices as _devices
+from xfront._dtypes import dtype as _dtype
 from xfront._tree import tree_flatten, tree_unflatten
+from xfront.bridges import framework_of
 from xfront._rt import rt as _rt
 
 __all__ = ["Mesh", "PartitionSpec", "P", "NamedSharding", "SingleDeviceSharding",
@@ -103,6 +105,7 @@ class Mesh:
         self.axis_names = axis_names
         self.shape = dict(zip(axis_names, arr.shape))
         self._key = (axis_names, arr.shape, tuple(arr.flat))
+        self._hash = hash(self._key)  # a mesh is immutable: hashed once (cache keys)
         self._jmesh: Any = None
 
     @property
@@ -121,7 +124,7 @@ class Mesh:
         return isinstance(other, Mesh) and other._key == self._key
 
     def __hash__(self) -> int:
-        return hash(self._key)
+        return self._hash
 
     def __repr__(self) -> str:
         return f"Mesh({', '.join(f'{a}={n}' for a, n in self.shape.items())})"
@@ -153,14 +156,17 @@ class NamedSharding:
             seen.add(a)
         self.mesh = mesh
         self.spec = spec
+        # equality ignores trailing None entries; computed once, as every call's cache lookup
+        # and layout check hash and compare shardings
+        self._key = (mesh, tuple(_strip(spec)))
+        self._hash = hash(self._key)
         self._js: Any = None
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, NamedSharding) and other.mesh == self.mesh and \
-            tuple(_strip(other.spec)) == tuple(_strip(self.spec))
+        return self is other or (isinstance(other, NamedSharding) and other._key == self._key)
 
     def __hash__(self) -> int:
-        return hash((self.mesh, tuple(_strip(self.spec))))
+        return self._hash
 
     def __repr__(self) -> str:
         return f"NamedSharding({self.mesh!r}, {self.spec!r})"
@@ -408,8 +414,6 @@ def device_put(x: Any, sharding: Any) -> Array:
     if isinstance(x, ShardedArray) and x._sharding == sharding:
         return x
     host = _host_value(x, "device_put")
-    from xfront._dtypes import dtype as _dtype
-
     aval = AbstractArray(tuple(host.shape), _dtype(host.dtype))
     sharding.check(aval.shape, "device_put", f"the {aval.short} array")
     if sharding.is_fully_replicated and _rt().process_count() > 1:  # every process has it all
@@ -428,8 +432,6 @@ def make_array_from_process_local_data(sharding: NamedSharding, local_data: Any,
         raise _errors.err(_errors.ArgumentError, "make_array_from_process_local_data",
                           f"expected a NamedSharding, got {type(sharding).__name__}")
     host = np.ascontiguousarray(_host_value(local_data, "make_array_from_process_local_data"))
-    from xfront._dtypes import dtype as _dtype
-
     try:
         g = _rt().global_from_local(sharding._rt_sharding(), host, sharding._factors(host.ndim),
                                     None if global_shape is None else tuple(global_shape))
@@ -539,10 +541,10 @@ class ShardedFunction:
 
     def _stage(self, args: tuple) -> tuple:
         leaves, treedef = tree_flatten(args)
-        from xfront._dtypes import dtype as _dtype
-
         avals = []
+        hosts: list[Any] = []  # the host value of each leaf that is not an xfront array
         for i, x in enumerate(leaves):
+            h = None
             if isinstance(x, Array):
                 avals.append(x.aval)
             elif isinstance(x, AbstractArray):
@@ -551,8 +553,9 @@ class ShardedFunction:
                 h = np.asarray(x) if isinstance(x, (np.ndarray, np.generic, int, float, bool,
                                                     complex)) else _host_value(x, "compile")
                 avals.append(AbstractArray(tuple(h.shape), _dtype(h.dtype)))
+            hosts.append(h)
         in_sh = _expand(self._in, treedef, len(leaves), "in_shardings", self.__name__)
-        return leaves, treedef, avals, in_sh
+        return leaves, treedef, avals, in_sh, hosts
 
     def _build(self, args: tuple, avals: list[AbstractArray], in_sh: list[Any]) -> dict:
         abstract = tree_unflatten(tree_flatten(args)[1], avals)
@@ -593,7 +596,7 @@ class ShardedFunction:
     def lower(self, *args: Any) -> Any:
         """The partitioned program's StableHLO (``.as_text()`` shows the sharding
         annotations)."""
-        leaves, treedef, avals, in_sh = self._stage(args)
+        leaves, treedef, avals, in_sh, _ = self._stage(args)
         return self._build(args, avals, in_sh)["lowered"]
 
     def _entry(self, args: tuple, leaves: list[Any], treedef: Any, avals: list[AbstractArray],
@@ -621,7 +624,7 @@ class ShardedFunction:
     def __call__(self, *args: Any, returns: str | None = None) -> Any:
         if _core._TRACE.stack:  # inside another trace: inline
             return self._fn(*args)
-        leaves, treedef, avals, in_sh = self._stage(args)
+        leaves, treedef, avals, in_sh, hosts = self._stage(args)
         e = self._entry(args, leaves, treedef, avals, in_sh)
         frameworks = set()
         bufs = []  # the arguments; the run puts the program's constants in front
@@ -637,7 +640,8 @@ class ShardedFunction:
                 bufs.append(x._gbuf)
                 continue
             frameworks.add(_framework(x))
-            bufs.append(device_put(x, s)._gbuf)
+            # a foreign leaf's host value was made once, by _stage
+            bufs.append(device_put(x if hosts[i] is None else hosts[i], s)._gbuf)
         exe = e["exe"]
         bad = exe.mismatched(bufs, len(e["consts"]))
         if bad is not None:  # NOTE [SPMD programs]: never execute with a wrong layout
@@ -683,13 +687,10 @@ def _constraint_shardings(graph: Any) -> list[NamedSharding]:
 
 
 def _framework(x: Any) -> str:
-    if isinstance(x, Array):
-        return "xfront"
-    if isinstance(x, (np.ndarray, np.generic)):
-        return "numpy"
-    mod = type(x).__module__.split(".")[0]
-    return {"torch": "torch", "tensorflow": "tensorflow", "jax": "jax", "jaxlib": "jax"}.get(
-        mod, "xfront")
+    """The framework whose arrays the results come back as (the bridges' own answer, by type);
+    "xfront" for xfront arrays, scalars and generic DLPack objects."""
+    f = framework_of(x)
+    return f if f in ("numpy", "torch", "tensorflow", "jax") else "xfront"
 
 
 def _to_framework(v: ShardedArray, mode: str) -> Any:
