@@ -882,13 +882,11 @@ class CompiledFunction:
         for a, p in zip(entry.out_avals, entry.out_pool):
             small = a.size * a.dtype.itemsize <= rt.SMALL_INPUT_BYTES
             if ad is None:
-                wraps.append(rt.host_copy if small else
-                             functools.partial(rt.to_numpy_owned, on_cpu=True))
+                wraps.append(rt.host_copy if small else _numpy_wrapper(rt, True))
             elif small:
                 wraps.append(ad.small_result_wrapper())
             else:
-                wraps.append(functools.partial(export_buffer, dev=dev, ad=ad, owned=True,
-                                               pooled=p))
+                wraps.append(_export_wrapper(dev, ad, p))
         if ad is None:
             return rt.host_runner(entry.exe.run, entry.const_bufs, dev.rt, avals, wraps,
                                   entry.unflatten())
