@@ -1074,12 +1074,10 @@ def compile(fn: Callable | None = None, *, static_argnums: int | Sequence[int] =
                               "a sharded program is partitioned for static shapes",
                               "compile without polymorphic= (one program per shape), or drop "
                               "the shardings")
-        if (static_argnums or static_argnames or donate_argnums or device is not None
-                or polymorphic is not None):
+        if static_argnums or static_argnames or donate_argnums or device is not None:
             raise _errors.err(_errors.ArgumentError, "compile",
-                              "static_argnums, static_argnames, donate_argnums, device and "
-                              "polymorphic are not supported together with "
-                              "in_shardings/out_shardings yet",
+                              "static_argnums, static_argnames, donate_argnums and device are "
+                              "not supported together with in_shardings/out_shardings yet",
                               "close over static values (functools.partial); the mesh of the "
                               "shardings decides the devices")
 
