@@ -469,16 +469,21 @@ def _symbolic_shape(t: Any) -> tuple[Any, ...]:
     [Symbolic sizes under torch.compile]); a size that is not a plain symbol is specialized."""
     from xfront import _shapes
 
-    torch = _t()
     out: list[Any] = []
     for s in t.shape:
-        if isinstance(s, torch.SymInt):
-            expr = s.node.expr
-            if getattr(expr, "is_Symbol", False) and str(expr).isidentifier():
-                out.append(_shapes.symbol(str(expr)))
-                continue
-        out.append(int(s))
+        name = _torch_symbol(s)
+        out.append(int(s) if name is None else _shapes.symbol(name))
     return tuple(out)
+
+
+def _torch_symbol(s: Any) -> str | None:
+    """The name of a torch size that is one plain symbol (a SymInt ``s0``), else None."""
+    expr = getattr(getattr(s, "node", None), "expr", None)
+    if expr is not None and getattr(expr, "is_Symbol", False):
+        name = str(expr)
+        if name.isidentifier():
+            return name
+    return None
 
 
 def _signature(spec: str, tensors: list[Any]) -> tuple:
@@ -549,9 +554,9 @@ def _torch_sizes(shape: tuple[Any, ...], tensors: list[Any]) -> list[Any]:
     env: dict[str, Any] = {}
     for t in tensors:
         for s in t.shape:
-            expr = getattr(getattr(s, "node", None), "expr", None)
-            if expr is not None and getattr(expr, "is_Symbol", False):
-                env.setdefault(str(expr), s)
+            name = _torch_symbol(s)
+            if name is not None:
+                env.setdefault(name, s)
     return [_shapes.evaluate(d, env) for d in shape]
 
 
