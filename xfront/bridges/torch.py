@@ -42,8 +42,7 @@ _torch: Any = None
 
 
 def _stage_min_bytes() -> int:
-    from xfront.lowering import runtime
-
+    runtime = _rt()
     return runtime.STAGE_MIN_BYTES if runtime.POOL_ENABLED else 1 << 62
 
 
