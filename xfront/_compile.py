@@ -252,7 +252,8 @@ class Traced:
 
 class _Entry:
     __slots__ = ("exe", "const_bufs", "out_tree", "out_avals", "traced", "n_in", "device",
-                 "single_out", "out_pool", "from_below", "variants", "xf_run", "runs")
+                 "single_out", "out_pool", "from_below", "variants", "xf_run", "runs",
+                 "fast_shape")
 
     def __init__(self, exe: Program, const_bufs: list[Any], traced: Traced,
                  out_avals: list[AbstractArray] | None = None):
@@ -276,6 +277,9 @@ class _Entry:
         # the runs of the general call paths, per (offsets, output framework): NOTE [Per-call
         # pieces of the run] in xfront.lowering.runtime
         self.runs: dict[tuple[Any, str], Any] = {}
+        # whether the signature (flat positional arrays, no weak scalars) can take a fast path
+        # at all: fixed by the cache key, so decided once (None: not yet)
+        self.fast_shape: bool | None = None
 
     def unflatten(self) -> Any:
         """None for a single array result, else ``outs -> result tree``."""
@@ -848,9 +852,13 @@ class CompiledFunction:
         """Enter ``entry`` in the fast-path table of its arguments' kind (NOTE [The call
         path]): positional xfront arrays, NumPy arrays or CPU torch tensors, nothing else."""
         exe = entry.exe
-        if not (len(treedef.children[0].children) == len(avals)
+        ok = entry.fast_shape
+        if ok is None:  # the same for every call of the entry (its key holds treedef, avals)
+            ok = entry.fast_shape = (
+                len(treedef.children[0].children) == len(avals)
                 and all(c.kind == "leaf" for c in treedef.children[0].children)
-                and all(type(a) is AbstractArray and not a.weak for a in avals)):
+                and all(type(a) is AbstractArray and not a.weak for a in avals))
+        if not ok:
             return
         first = dyn[0][0] if dyn[0] else None
         if all(type(x) is Array for x in dyn[0]):
@@ -882,13 +890,11 @@ class CompiledFunction:
         for a, p in zip(entry.out_avals, entry.out_pool):
             small = a.size * a.dtype.itemsize <= rt.SMALL_INPUT_BYTES
             if ad is None:
-                wraps.append(rt.host_copy if small else
-                             functools.partial(rt.to_numpy_owned, on_cpu=True))
+                wraps.append(rt.host_copy if small else _numpy_wrapper(rt, True))
             elif small:
                 wraps.append(ad.small_result_wrapper())
             else:
-                wraps.append(functools.partial(export_buffer, dev=dev, ad=ad, owned=True,
-                                               pooled=p))
+                wraps.append(_export_wrapper(dev, ad, p))
         if ad is None:
             return rt.host_runner(entry.exe.run, entry.const_bufs, dev.rt, avals, wraps,
                                   entry.unflatten())
@@ -1076,12 +1082,10 @@ def compile(fn: Callable | None = None, *, static_argnums: int | Sequence[int] =
                               "a sharded program is partitioned for static shapes",
                               "compile without polymorphic= (one program per shape), or drop "
                               "the shardings")
-        if (static_argnums or static_argnames or donate_argnums or device is not None
-                or polymorphic is not None):
+        if static_argnums or static_argnames or donate_argnums or device is not None:
             raise _errors.err(_errors.ArgumentError, "compile",
-                              "static_argnums, static_argnames, donate_argnums, device and "
-                              "polymorphic are not supported together with "
-                              "in_shardings/out_shardings yet",
+                              "static_argnums, static_argnames, donate_argnums and device are "
+                              "not supported together with in_shardings/out_shardings yet",
                               "close over static values (functools.partial); the mesh of the "
                               "shardings decides the devices")
 

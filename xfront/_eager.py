@@ -18,7 +18,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from xfront import _core, _dtypes, _errors
-from xfront._array import _POOL_MIN, Array
+from xfront._array import Array, poolable
 from xfront._aval import AbstractArray
 from xfront._device import Device, default_device
 from xfront._once import SingleFlight
@@ -101,8 +101,7 @@ class Program:
         # ``run(bufs) -> output buffers``: straight to the executable when no output is large
         self.run = self._run_pooled if self.pool_keys else exe.execute
         # one xfront-array wrapper per output (NOTE [The one run] in xfront.lowering.runtime)
-        self.wraps = [array_wrapper(a, device, a.size * a.dtype.itemsize >= _POOL_MIN)
-                      for a in out_avals]
+        self.wraps = [array_wrapper(a, device, p) for a, p in zip(out_avals, self.out_pool)]
         self._call_run = rt.runner(self.run, (), self.wraps, list)
 
     def runner(self, const_bufs: Sequence[Any], unflatten: Any = None) -> Any:
@@ -138,7 +137,7 @@ class Program:
 
     @property
     def out_pool(self) -> list[bool]:
-        return [a.size * a.dtype.itemsize >= _POOL_MIN for a in self.out_avals]
+        return [poolable(a) for a in self.out_avals]
 
     def _compile_donor(self) -> Any:
         n = len(self.graph.constvars) + len(self.graph.invars)

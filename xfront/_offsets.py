@@ -38,6 +38,7 @@ NOTE [Whole-array reductions of misaligned inputs]
 
 from __future__ import annotations
 
+import ctypes
 from typing import Any, Sequence
 
 import numpy as np
@@ -135,8 +136,6 @@ def from_below(x: np.ndarray, o: Any) -> np.ndarray:
 
     NOTE: the view does not own the memory; the caller keeps ``x`` alive while it is used.
     """
-    import ctypes
-
     if type(o) is tuple:
         o, length = o
         n = length * x.itemsize

@@ -33,7 +33,8 @@ import numpy as np
 
 from xfront import _dtypes, _errors
 from xfront._device import Device
-from xfront.bridges._dlpack import DLPACK, Adapter, NeedsAutograd, _rt
+from xfront._rt import rt as _rt
+from xfront.bridges._dlpack import DLPACK, Adapter, NeedsAutograd
 
 _errors.register_internal_dir(__file__)
 
@@ -41,8 +42,7 @@ _torch: Any = None
 
 
 def _stage_min_bytes() -> int:
-    from xfront.lowering import runtime
-
+    runtime = _rt()
     return runtime.STAGE_MIN_BYTES if runtime.POOL_ENABLED else 1 << 62
 
 
@@ -468,16 +468,21 @@ def _symbolic_shape(t: Any) -> tuple[Any, ...]:
     [Symbolic sizes under torch.compile]); a size that is not a plain symbol is specialized."""
     from xfront import _shapes
 
-    torch = _t()
     out: list[Any] = []
     for s in t.shape:
-        if isinstance(s, torch.SymInt):
-            expr = s.node.expr
-            if getattr(expr, "is_Symbol", False) and str(expr).isidentifier():
-                out.append(_shapes.symbol(str(expr)))
-                continue
-        out.append(int(s))
+        name = _torch_symbol(s)
+        out.append(int(s) if name is None else _shapes.symbol(name))
     return tuple(out)
+
+
+def _torch_symbol(s: Any) -> str | None:
+    """The name of a torch size that is one plain symbol (a SymInt ``s0``), else None."""
+    expr = getattr(getattr(s, "node", None), "expr", None)
+    if expr is not None and getattr(expr, "is_Symbol", False):
+        name = str(expr)
+        if name.isidentifier():
+            return name
+    return None
 
 
 def _signature(spec: str, tensors: list[Any]) -> tuple:
@@ -548,9 +553,9 @@ def _torch_sizes(shape: tuple[Any, ...], tensors: list[Any]) -> list[Any]:
     env: dict[str, Any] = {}
     for t in tensors:
         for s in t.shape:
-            expr = getattr(getattr(s, "node", None), "expr", None)
-            if expr is not None and getattr(expr, "is_Symbol", False):
-                env.setdefault(str(expr), s)
+            name = _torch_symbol(s)
+            if name is not None:
+                env.setdefault(name, s)
     return [_shapes.evaluate(d, env) for d in shape]
 
 
@@ -596,23 +601,35 @@ def _grad_spec(spec: str, tensors: list[Any]) -> str:
 _POLY_SPECS: dict[str, list[str]] = {}  # spec -> its polymorphic ``spec@n``
 
 
+def _tensor_avals(plan: Any, spec: str) -> list[Any]:
+    """The plan's input avals at the spec's tensor leaves (in the order of its tensors)."""
+    invars = plan.vjp.graph.invars
+    return [invars[i].aval for i, v in enumerate(_SPECS[spec][2]) if v is None]
+
+
+def _plain_symbol(d: Any) -> str | None:
+    """The name of an xfront dimension that is one bare symbol (``b``, not ``2*b``), else None."""
+    from xfront import _shapes
+
+    if isinstance(d, _shapes.Dim) and len(d.symbols) == 1:
+        name = next(iter(d.symbols))
+        if d == _shapes.symbol(name):
+            return name
+    return None
+
+
 def _fits(plan: Any, spec: str, tensors: list[Any]) -> bool:
     """Whether concrete tensors fit a polymorphic plan's symbolic avals (and dtypes)."""
     from xfront import _shapes
 
-    template = _SPECS[spec][2]
-    pos = [i for i, v in enumerate(template) if v is None]
-    invars = plan.vjp.graph.invars
     env: dict[str, int] = {}
-    for t, i in zip(tensors, pos):
-        a = invars[i].aval
+    for t, a in zip(tensors, _tensor_avals(plan, spec)):
         if len(a.shape) != t.dim() or ADAPTER.dtype(t.dtype, "compile") is not a.dtype:
             return False
         for d, n in zip(a.shape, t.shape):
             if isinstance(d, _shapes.Dim):
-                if len(d.symbols) != 1 or d != _shapes.symbol(next(iter(d.symbols))):
-                    return False
-                if env.setdefault(next(iter(d.symbols)), int(n)) != int(n):
+                name = _plain_symbol(d)
+                if name is None or env.setdefault(name, int(n)) != int(n):
                     return False
             elif d != int(n):
                 return False
@@ -621,17 +638,12 @@ def _fits(plan: Any, spec: str, tensors: list[Any]) -> bool:
 
 def _size_env(plan: Any, spec: str, tensors: list[Any]) -> dict[str, Any]:
     """symbol -> the tensors' size (a SymInt or an int) for a polymorphic plan."""
-    from xfront import _shapes
-
-    template = _SPECS[spec][2]
-    pos = [i for i, v in enumerate(template) if v is None]
-    invars = plan.vjp.graph.invars
     env: dict[str, Any] = {}
-    for t, i in zip(tensors, pos):
-        for d, n in zip(invars[i].aval.shape, t.shape):
-            if isinstance(d, _shapes.Dim) and len(d.symbols) == 1 \
-                    and d == _shapes.symbol(next(iter(d.symbols))):
-                env.setdefault(next(iter(d.symbols)), n)
+    for t, a in zip(tensors, _tensor_avals(plan, spec)):
+        for d, n in zip(a.shape, t.shape):
+            name = _plain_symbol(d)
+            if name is not None:
+                env.setdefault(name, n)
     return env
 
 
