@@ -352,16 +352,13 @@ class Function:
         """Read the size of every symbolic dimension from the first argument axis that has
         exactly that size (``stablehlo.get_dimension_size``), for ``Block.dim_value``."""
         dims = self.module.names.dims
-        for arg in self.args:
-            for axis, d in enumerate(arg.aval.shape):
-                if isinstance(d, _shapes.Dim) and len(d.symbols) == 1:
-                    name = next(iter(d.symbols))
-                    if name in dims or d != _shapes.symbol(name):
-                        continue
-                    size = self.body.op("stablehlo.get_dimension_size", [arg],
-                                        [AbstractArray((), _dtypes.int32)],
-                                        props={"dimension": i64(axis)})[0]
-                    dims[name] = self.body.op("stablehlo.convert", [size], [_I64])[0]
+        for name, (i, axis) in _shapes.symbol_axes(a.aval.shape for a in self.args).items():
+            if name in dims:
+                continue
+            size = self.body.op("stablehlo.get_dimension_size", [self.args[i]],
+                                [AbstractArray((), _dtypes.int32)],
+                                props={"dimension": i64(axis)})[0]
+            dims[name] = self.body.op("stablehlo.convert", [size], [_I64])[0]
 
     def finish(self, results: Sequence[Value]) -> str:
         self.results = list(results)

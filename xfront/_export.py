@@ -378,16 +378,9 @@ def _aval_from_json(obj: Any, symbolic: bool = False) -> AbstractArray:
 
 def _plain_symbols(avals: Sequence[AbstractArray]) -> dict[str, tuple[int, int]]:
     """symbol -> (argument, axis) of the first argument axis that is exactly that symbol."""
-    from xfront import _shapes
+    from xfront._shapes import symbol_axes
 
-    out: dict[str, tuple[int, int]] = {}
-    for i, a in enumerate(avals):
-        for axis, d in enumerate(a.shape):
-            if isinstance(d, Dim) and len(d.symbols) == 1:
-                name = next(iter(d.symbols))
-                if d == _shapes.symbol(name):
-                    out.setdefault(name, (i, axis))
-    return out
+    return symbol_axes(a.shape for a in avals)
 
 
 def _unbound_symbols(avals: Sequence[AbstractArray]) -> list[str]:

@@ -70,10 +70,9 @@ def bind_symbols(sym: Sequence[AbstractArray], concrete: Sequence[Any]) -> dict[
     env: dict[str, int] = {}
     for a, shape in zip(sym, concrete):
         for d, n in zip(a.shape, shape):
-            if isinstance(d, _shapes.Dim) and len(d.symbols) == 1:
-                name = next(iter(d.symbols))
-                if d == _shapes.symbol(name):
-                    env.setdefault(name, int(n))
+            name = _shapes.symbol_name(d)
+            if name is not None:
+                env.setdefault(name, int(n))
     return env
 
 
@@ -95,7 +94,7 @@ def _bindable(g: Any) -> bool:
         for d in v.aval.shape:
             if isinstance(d, _shapes.Dim):
                 used |= d.symbols
-                if len(d.symbols) == 1 and d == _shapes.symbol(next(iter(d.symbols))):
+                if _shapes.symbol_name(d) is not None:
                     alone |= d.symbols
     for e in g.eqns:
         for v in e.outputs:
