@@ -422,9 +422,8 @@ def dim_max(a: DimLike, b: DimLike) -> DimLike:
         return a
     if upper_bound(d) <= 0:
         return b
-    if True:
-        x, y = sorted((a, b), key=str)
-        return _make({((("max", x, y), 1),): 1})
+    x, y = sorted((a, b), key=str)
+    return _make({((("max", x, y), 1),): 1})
 
 
 def dim_min(a: DimLike, b: DimLike) -> DimLike:
@@ -435,9 +434,8 @@ def dim_min(a: DimLike, b: DimLike) -> DimLike:
         return a
     if lower_bound(d) >= 0:
         return b
-    if True:
-        x, y = sorted((a, b), key=str)
-        return _make({((("min", x, y), 1),): 1})
+    x, y = sorted((a, b), key=str)
+    return _make({((("min", x, y), 1),): 1})
 
 
 def symbol(name: str) -> Dim:
