@@ -35,6 +35,7 @@ NOTE [Gradients through framework autograd]
 
 from __future__ import annotations
 
+import threading
 from typing import Any, Sequence
 
 import numpy as np
@@ -108,13 +109,13 @@ class PolyVJP:
     """``CompiledVJP``'s forward/backward for a graph with symbolic avals (NOTE [Polymorphic
     gradient plans]): one lowering per program, one refined compile per concrete shape."""
 
-    def __init__(self, graph: Any, wrt: Sequence[bool], device: Any, graphs: Any):
+    def __init__(self, graph: Any, device: Any, graphs: Any):
         self.graph = graph
         self.device = device
         self.graphs = graphs
         self._lowered: dict[str, Any] = {}
         self._progs: dict[tuple, tuple[Any, list[Any]]] = {}
-        self._lock = __import__("threading").Lock()
+        self._lock = threading.Lock()
 
     def _program(self, slot: str, g: Any, in_avals: list[AbstractArray],
                  env: dict[str, int]) -> tuple[Any, list[Any]]:
@@ -194,7 +195,7 @@ class GradPlan:
         graph = traced.graph
         self.poly = not all(_shapes.is_static_shape(v.aval.shape) for v in graph.invars)
         if self.poly:  # NOTE [Polymorphic gradient plans]
-            self.vjp: Any = PolyVJP(graph, wrt, traced.device, vjp_graphs(graph, wrt, None))
+            self.vjp: Any = PolyVJP(graph, traced.device, vjp_graphs(graph, wrt, None))
         else:
             self.vjp = compile_vjp(graph, wrt, traced.device)
         self.out_tree: TreeDef = traced.out_tree
