@@ -303,12 +303,13 @@ class Block:
 
     def shape_tensor(self, shape: Sequence[Any]) -> Value:
         """A ``tensor<Nxi64>`` holding ``shape`` (for the ``stablehlo.dynamic_*`` ops)."""
+        if _shapes.is_static_shape(shape):  # (starts, strides, paddings: one constant)
+            return self.constant(np.asarray(shape, np.int64).reshape(len(shape)),
+                                 AbstractArray((len(shape),), _dtypes.int64))
         one = AbstractArray((1,), _dtypes.int64)
         parts = [self.op("stablehlo.reshape", [self.dim_value(d)], [one])[0] for d in shape]
         if len(parts) == 1:
             return parts[0]
-        if not parts:
-            return self.constant(np.zeros((0,), np.int64), AbstractArray((0,), _dtypes.int64))
         return self.op("stablehlo.concatenate", parts,
                        [AbstractArray((len(parts),), _dtypes.int64)],
                        props={"dimension": i64(0)})[0]
