@@ -89,20 +89,14 @@ def _bindable(g: Any) -> bool:
     """Whether every symbol of graph ``g`` is the size of some axis of one of its inputs."""
     from xfront import _shapes
 
-    alone: set[str] = set()
-    used: set[str] = set()
-    for v in (*g.constvars, *g.invars):
-        for d in v.aval.shape:
-            if isinstance(d, _shapes.Dim):
-                used |= d.symbols
-                if _shapes.symbol_name(d) is not None:
-                    alone |= d.symbols
+    ins = [v.aval.shape for v in (*g.constvars, *g.invars)]
+    used = set(_shapes.symbols_of(d for s in ins for d in s))
     for e in g.eqns:
         for v in e.outputs:
             used |= _shapes.symbols_of(v.aval.shape)
     for a in g.out_avals:
         used |= _shapes.symbols_of(a.shape)
-    return used <= alone
+    return used <= set(_shapes.symbol_axes(ins))
 
 
 class PolyVJP:
