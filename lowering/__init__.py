@@ -49,6 +49,13 @@ class LoweringRuleContext:
         self.platform = platform
         self.eqn = eqn
 
+    @property
+    def symbolic(self) -> bool:
+        """Whether an operand or result has a symbolic dimension (NOTE [Lowering symbolic
+        dimensions]): rules whose static op takes shapes as attributes emit the dynamic form."""
+        return not all(_shapes.is_static_shape(a.shape)
+                       for a in (*self.avals_in, *self.avals_out))
+
     # thin forwards, so rules read ``ctx.op(...)``
     def op(self, name: str, operands: Sequence[Value], results: Sequence[AbstractArray] | None = None,
            **kw: Any) -> list[Value]:
@@ -113,8 +120,7 @@ def lower_subgraph(block: Block, graph: Graph, args: Sequence[Value], platform: 
         ins = [read(a) for a in eqn.inputs]
         ctx = LoweringRuleContext(block, [a.aval for a in eqn.inputs],
                                   [v.aval for v in eqn.outputs], platform, eqn)
-        symbolic = not all(_shapes.is_static_shape(a.shape)
-                           for a in (*ctx.avals_in, *ctx.avals_out))
+        symbolic = ctx.symbolic
         first_line = len(block.lines)
         try:
             outs = rule(ctx, *ins, **eqn.params)

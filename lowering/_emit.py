@@ -303,12 +303,13 @@ class Block:
 
     def shape_tensor(self, shape: Sequence[Any]) -> Value:
         """A ``tensor<Nxi64>`` holding ``shape`` (for the ``stablehlo.dynamic_*`` ops)."""
+        if _shapes.is_static_shape(shape):  # (starts, strides, paddings: one constant)
+            return self.constant(np.asarray(shape, np.int64).reshape(len(shape)),
+                                 AbstractArray((len(shape),), _dtypes.int64))
         one = AbstractArray((1,), _dtypes.int64)
         parts = [self.op("stablehlo.reshape", [self.dim_value(d)], [one])[0] for d in shape]
         if len(parts) == 1:
             return parts[0]
-        if not parts:
-            return self.constant(np.zeros((0,), np.int64), AbstractArray((0,), _dtypes.int64))
         return self.op("stablehlo.concatenate", parts,
                        [AbstractArray((len(parts),), _dtypes.int64)],
                        props={"dimension": i64(0)})[0]
@@ -352,16 +353,13 @@ class Function:
         """Read the size of every symbolic dimension from the first argument axis that has
         exactly that size (``stablehlo.get_dimension_size``), for ``Block.dim_value``."""
         dims = self.module.names.dims
-        for arg in self.args:
-            for axis, d in enumerate(arg.aval.shape):
-                if isinstance(d, _shapes.Dim) and len(d.symbols) == 1:
-                    name = next(iter(d.symbols))
-                    if name in dims or d != _shapes.symbol(name):
-                        continue
-                    size = self.body.op("stablehlo.get_dimension_size", [arg],
-                                        [AbstractArray((), _dtypes.int32)],
-                                        props={"dimension": i64(axis)})[0]
-                    dims[name] = self.body.op("stablehlo.convert", [size], [_I64])[0]
+        for name, (i, axis) in _shapes.symbol_axes(a.aval.shape for a in self.args).items():
+            if name in dims:
+                continue
+            size = self.body.op("stablehlo.get_dimension_size", [self.args[i]],
+                                [AbstractArray((), _dtypes.int32)],
+                                props={"dimension": i64(axis)})[0]
+            dims[name] = self.body.op("stablehlo.convert", [size], [_I64])[0]
 
     def finish(self, results: Sequence[Value]) -> str:
         self.results = list(results)

@@ -105,17 +105,15 @@ class Spec:
     def __init__(self, shape: Sequence[int] | int, dtype: Any = "float32", weak: bool = False):
         if isinstance(shape, int):
             shape = (shape,)
-        if isinstance(shape, str):  # "b, 2*b": one string for the whole shape
-            from xfront._spec import parse_shape
-
-            shape = parse_shape(shape, "Spec")
-        try:
-            shape = tuple(shape)
-        except TypeError:
-            raise _errors.err(_errors.ArgumentError, "Spec",
-                              f"shape must be a sequence of ints, got {shape!r}") from None
+        if not isinstance(shape, str):  # ("b", 2): one entry per axis
+            try:
+                shape = tuple(shape)
+            except TypeError:
+                raise _errors.err(_errors.ArgumentError, "Spec",
+                                  f"shape must be a sequence of ints, got {shape!r}") from None
         if isinstance(shape, str) or any(isinstance(d, str) for d in shape):
-            # symbolic dimensions (NOTE [Polymorphic compile] in xfront/_spec.py)
+            # symbolic dimensions, or "b, 2*b": one string for the whole shape (NOTE
+            # [Polymorphic compile] in xfront/_spec.py)
             from xfront._spec import parse_shape
 
             shape = parse_shape(shape, "Spec")
@@ -378,16 +376,9 @@ def _aval_from_json(obj: Any, symbolic: bool = False) -> AbstractArray:
 
 def _plain_symbols(avals: Sequence[AbstractArray]) -> dict[str, tuple[int, int]]:
     """symbol -> (argument, axis) of the first argument axis that is exactly that symbol."""
-    from xfront import _shapes
+    from xfront._shapes import symbol_axes
 
-    out: dict[str, tuple[int, int]] = {}
-    for i, a in enumerate(avals):
-        for axis, d in enumerate(a.shape):
-            if isinstance(d, Dim) and len(d.symbols) == 1:
-                name = next(iter(d.symbols))
-                if d == _shapes.symbol(name):
-                    out.setdefault(name, (i, axis))
-    return out
+    return symbol_axes(a.shape for a in avals)
 
 
 def _unbound_symbols(avals: Sequence[AbstractArray]) -> list[str]:

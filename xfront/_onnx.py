@@ -59,7 +59,7 @@ import numpy as np
 from xfront import _core, _errors
 from xfront import _dtypes as dt
 from xfront._aval import AbstractArray
-from xfront._shapes import Dim
+from xfront._shapes import Dim, symbol_name
 
 __all__ = ["export_onnx", "OnnxExportError", "OPSET"]
 
@@ -1351,10 +1351,9 @@ def export_onnx(exported: Any, path: str | None = None) -> Any:
         env[v.id] = f"arg{i}"
         inputs.append(_value_info(f"arg{i}", v.aval))
         for axis, d in enumerate(v.aval.shape):  # NOTE [Symbolic dimensions in ONNX]
-            if isinstance(d, Dim) and len(d.symbols) == 1:
-                name = next(iter(d.symbols))
-                if name not in ctx.syms and str(d) == name:
-                    ctx.syms[name] = ctx.one("Shape", [f"arg{i}"], start=axis, end=axis + 1)
+            name = symbol_name(d)
+            if name is not None and name not in ctx.syms:
+                ctx.syms[name] = ctx.one("Shape", [f"arg{i}"], start=axis, end=axis + 1)
     results = _translate(graph, ctx, env)
     outputs = []
     for j, (r, a) in enumerate(zip(results, graph.outs)):

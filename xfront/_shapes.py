@@ -422,9 +422,8 @@ def dim_max(a: DimLike, b: DimLike) -> DimLike:
         return a
     if upper_bound(d) <= 0:
         return b
-    if True:
-        x, y = sorted((a, b), key=str)
-        return _make({((("max", x, y), 1),): 1})
+    x, y = sorted((a, b), key=str)
+    return _make({((("max", x, y), 1),): 1})
 
 
 def dim_min(a: DimLike, b: DimLike) -> DimLike:
@@ -435,9 +434,8 @@ def dim_min(a: DimLike, b: DimLike) -> DimLike:
         return a
     if lower_bound(d) >= 0:
         return b
-    if True:
-        x, y = sorted((a, b), key=str)
-        return _make({((("min", x, y), 1),): 1})
+    x, y = sorted((a, b), key=str)
+    return _make({((("min", x, y), 1),): 1})
 
 
 def symbol(name: str) -> Dim:
@@ -458,6 +456,28 @@ def is_symbolic(d: Any) -> bool:
 
 def is_static_shape(shape: Iterable[Any]) -> bool:
     return not any(isinstance(d, Dim) for d in shape)
+
+
+def symbol_name(d: Any) -> str | None:
+    """The name of ``d`` if it is exactly one symbol (``b``; not ``2*b`` or ``b + 1``), else
+    None."""
+    if isinstance(d, Dim) and len(d._terms) == 1:
+        (mono, coef), = d._terms
+        if coef == 1 and len(mono) == 1 and mono[0][1] == 1 and isinstance(mono[0][0], str):
+            return mono[0][0]
+    return None
+
+
+def symbol_axes(shapes: Iterable[Iterable[Any]]) -> dict[str, tuple[int, int]]:
+    """symbol -> (index, axis) of the first axis of ``shapes`` that is exactly that symbol (in
+    order of first appearance): where a lowered program reads the symbol's size."""
+    out: dict[str, tuple[int, int]] = {}
+    for i, shape in enumerate(shapes):
+        for axis, d in enumerate(shape):
+            name = symbol_name(d)
+            if name is not None and name not in out:
+                out[name] = (i, axis)
+    return out
 
 
 def symbols_of(shape: Iterable[Any]) -> frozenset[str]:

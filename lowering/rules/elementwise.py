@@ -256,8 +256,7 @@ def tanh_cases(e: _Cx, re: Value, im: Value) -> list:
     return [
         (e.zero(im), e.out_re, 0.0),  # real input: keeps the sign of the zero imaginary part
         (e.and_(e.zero(re), e.not_(e.finite(im))), 0.0, NAN),
-        (e.and_(e.posinf(re), e.finite(im)), 1.0, 0.0),
-        (e.and_(e.posinf(re), e.not_(e.finite(im))), 1.0, 0.0),
+        (e.posinf(re), 1.0, 0.0),  # any im, finite or not
         (e.and_(e.nan(re), e.zero(im)), NAN, 0.0),
     ]
 

@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-from xfront._shapes import is_static_shape
 from xfront.lowering import LoweringRuleContext
 from xfront.lowering._emit import Value, i64, i64_array
 
 # Symbolic shapes take the ops' dynamic forms (NOTE [Lowering symbolic dimensions] in
 # xfront/lowering/__init__.py; Block.op switches broadcast_in_dim, reshape and iota itself);
-# static shapes keep the static ops.
-
-
-def _dynamic(ctx: LoweringRuleContext) -> bool:
-    return not all(is_static_shape(a.shape) for a in (*ctx.avals_in, *ctx.avals_out))
+# static shapes keep the static ops (``ctx.symbolic``).
 
 
 def broadcast_in_dim(ctx: LoweringRuleContext, x: Value, *, shape, dims) -> list[Value]:
@@ -38,7 +33,7 @@ def rev(ctx: LoweringRuleContext, x: Value, *, axes) -> list[Value]:
 
 
 def slice_(ctx: LoweringRuleContext, x: Value, *, start, limit, strides) -> list[Value]:
-    if _dynamic(ctx):
+    if ctx.symbolic:
         b = ctx.block
         return ctx.op("stablehlo.real_dynamic_slice", [x, b.shape_tensor(start),
                                                        b.shape_tensor(limit),
@@ -49,7 +44,7 @@ def slice_(ctx: LoweringRuleContext, x: Value, *, start, limit, strides) -> list
 
 
 def pad(ctx: LoweringRuleContext, x: Value, value: Value, *, lo, hi, interior) -> list[Value]:
-    if _dynamic(ctx):
+    if ctx.symbolic:
         b = ctx.block
         return ctx.op("stablehlo.dynamic_pad", [x, value, b.shape_tensor(lo), b.shape_tensor(hi),
                                                 b.shape_tensor(interior)])

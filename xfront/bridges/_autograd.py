@@ -35,6 +35,7 @@ NOTE [Gradients through framework autograd]
 
 from __future__ import annotations
 
+import threading
 from typing import Any, Sequence
 
 import numpy as np
@@ -70,10 +71,9 @@ def bind_symbols(sym: Sequence[AbstractArray], concrete: Sequence[Any]) -> dict[
     env: dict[str, int] = {}
     for a, shape in zip(sym, concrete):
         for d, n in zip(a.shape, shape):
-            if isinstance(d, _shapes.Dim) and len(d.symbols) == 1:
-                name = next(iter(d.symbols))
-                if d == _shapes.symbol(name):
-                    env.setdefault(name, int(n))
+            name = _shapes.symbol_name(d)
+            if name is not None:
+                env.setdefault(name, int(n))
     return env
 
 
@@ -89,33 +89,27 @@ def _bindable(g: Any) -> bool:
     """Whether every symbol of graph ``g`` is the size of some axis of one of its inputs."""
     from xfront import _shapes
 
-    alone: set[str] = set()
-    used: set[str] = set()
-    for v in (*g.constvars, *g.invars):
-        for d in v.aval.shape:
-            if isinstance(d, _shapes.Dim):
-                used |= d.symbols
-                if len(d.symbols) == 1 and d == _shapes.symbol(next(iter(d.symbols))):
-                    alone |= d.symbols
+    ins = [v.aval.shape for v in (*g.constvars, *g.invars)]
+    used = set(_shapes.symbols_of(d for s in ins for d in s))
     for e in g.eqns:
         for v in e.outputs:
             used |= _shapes.symbols_of(v.aval.shape)
     for a in g.out_avals:
         used |= _shapes.symbols_of(a.shape)
-    return used <= alone
+    return used <= set(_shapes.symbol_axes(ins))
 
 
 class PolyVJP:
     """``CompiledVJP``'s forward/backward for a graph with symbolic avals (NOTE [Polymorphic
     gradient plans]): one lowering per program, one refined compile per concrete shape."""
 
-    def __init__(self, graph: Any, wrt: Sequence[bool], device: Any, graphs: Any):
+    def __init__(self, graph: Any, device: Any, graphs: Any):
         self.graph = graph
         self.device = device
         self.graphs = graphs
         self._lowered: dict[str, Any] = {}
         self._progs: dict[tuple, tuple[Any, list[Any]]] = {}
-        self._lock = __import__("threading").Lock()
+        self._lock = threading.Lock()
 
     def _program(self, slot: str, g: Any, in_avals: list[AbstractArray],
                  env: dict[str, int]) -> tuple[Any, list[Any]]:
@@ -195,7 +189,7 @@ class GradPlan:
         graph = traced.graph
         self.poly = not all(_shapes.is_static_shape(v.aval.shape) for v in graph.invars)
         if self.poly:  # NOTE [Polymorphic gradient plans]
-            self.vjp: Any = PolyVJP(graph, wrt, traced.device, vjp_graphs(graph, wrt, None))
+            self.vjp: Any = PolyVJP(graph, traced.device, vjp_graphs(graph, wrt, None))
         else:
             self.vjp = compile_vjp(graph, wrt, traced.device)
         self.out_tree: TreeDef = traced.out_tree

@@ -320,9 +320,9 @@ def _check_symbol_sizes(cf: Any, avals: list[Any], inputs: list[Any]) -> list[An
     checks: dict[int, list[Any]] = {}
     for k, a in enumerate(avals):
         for axis, d in enumerate(a.shape):
-            if not (isinstance(d, _shapes.Dim) and len(d.symbols) == 1):
+            name = _shapes.symbol_name(d)
+            if name is None:
                 continue
-            name = next(iter(d.symbols))
             if name not in first:
                 first[name] = (k, axis)
                 continue

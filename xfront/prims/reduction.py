@@ -239,7 +239,7 @@ def _scan_vjp(step_vjp: Callable) -> Callable:
         y, k, n = x, 1, x.shape[axis]
         # a symbolic length: steps up to its largest value, each shifting by min(n, k) (NOTE
         # [Scans along a symbolic axis] in xfront/lowering/rules/reduction.py)
-        ub = _shapes.upper_bound(n) if _shapes.is_symbolic(n) else n
+        ub = _shapes.upper_bound(n)
         while k < ub:
             s = _shapes.dim_min(n, k)
             levels.append((y, s))

@@ -68,9 +68,7 @@ def broadcast_in_dim(x: Any, *, shape: Sequence[int], dims: Sequence[int]) -> An
 # --- reshape ---------------------------------------------------------------------------------
 
 def _reshape_abstract_eval(x: AbstractArray, *, shape: tuple[int, ...]) -> AbstractArray:
-    if any(s < 0 for s in shape) or (
-            _shapes.prod(shape) != x.size if not _shapes.is_static_shape((*shape, *x.shape))
-            else int(np.prod(shape, dtype=np.int64)) != x.size):
+    if any(s < 0 for s in shape) or _shapes.prod(shape) != x.size:  # (exact, symbols too)
         raise _shape_err("reshape", f"cannot reshape {x.short} to "
                                     f"({', '.join(map(str, shape))})")
     return AbstractArray(tuple(shape), x.dtype, x.weak)
