@@ -45,9 +45,9 @@ NOTE [Symbolic dimensions in ONNX]
     symbol (``Shape`` with start/end), and every shape the graph needs (reshape targets,
     broadcast shapes, slice ends, iota lengths, TopK's k, clamp bounds of gathers) is computed
     from those sizes with int64 ``Mul``/``Add``/``Div``/``Mod``/``Max``/``Min`` and
-    ``Concat`` where a static size was a constant before (``_Ctx.i64``). Primitives whose
-    translation is not written for symbolic shapes (``_SYMBOLIC``) raise OnnxExportError
-    naming the primitive, its line and its symbolic types.
+    ``Concat`` where a static size was a constant before (``_Ctx.i64``). A rule written this
+    way says so where it is defined (``@_symbolic``); an equation with symbolic shapes whose rule
+    is not marked raises OnnxExportError naming the primitive, its line and its symbolic types.
 """
 
 from __future__ import annotations
@@ -214,13 +214,23 @@ class _Ctx:
 Rule = Callable[..., list[str]]
 
 
+def _symbolic(rule: Rule) -> Rule:
+    """Marks a translation rule as written for symbolic dimensions too: it builds every shape it
+    needs with ``_Ctx.i64``/``_Ctx.dim`` (NOTE [Symbolic dimensions in ONNX]). ``_translate``
+    refuses an equation with symbolic shapes whose rule is not marked."""
+    setattr(rule, "symbolic", True)
+    return rule
+
+
 def _simple(op: str) -> Rule:
+    @_symbolic
     def rule(ctx: _Ctx, eqn: _core.Eqn, *xs: str, **params: Any) -> list[str]:
         return [ctx.one(op, list(xs))]
     return rule
 
 
 def _chain(*ops: str) -> Rule:
+    @_symbolic
     def rule(ctx: _Ctx, eqn: _core.Eqn, x: str, **params: Any) -> list[str]:
         for op in ops:
             x = ctx.one(op, [x])
@@ -229,60 +239,72 @@ def _chain(*ops: str) -> Rule:
 
 
 def _bitwise(bool_op: str, int_op: str) -> Rule:
+    @_symbolic
     def rule(ctx: _Ctx, eqn: _core.Eqn, *xs: str, **params: Any) -> list[str]:
         op = bool_op if eqn.inputs[0].aval.dtype is dt.bool_ else int_op
         return [ctx.one(op, list(xs))]
     return rule
 
 
+@_symbolic
 def _expm1(ctx: _Ctx, eqn: _core.Eqn, x: str) -> list[str]:
     one = ctx.const(np.asarray(1, dtype=eqn.inputs[0].aval.dtype.np))
     return [ctx.one("Sub", [ctx.one("Exp", [x]), one])]
 
 
+@_symbolic
 def _log1p(ctx: _Ctx, eqn: _core.Eqn, x: str) -> list[str]:
     one = ctx.const(np.asarray(1, dtype=eqn.inputs[0].aval.dtype.np))
     return [ctx.one("Log", [ctx.one("Add", [x, one])])]
 
 
+@_symbolic
 def _is_finite(ctx: _Ctx, eqn: _core.Eqn, x: str) -> list[str]:
     bad = ctx.one("Or", [ctx.one("IsInf", [x]), ctx.one("IsNaN", [x])])
     return [ctx.one("Not", [bad])]
 
 
+@_symbolic
 def _ne(ctx: _Ctx, eqn: _core.Eqn, x: str, y: str) -> list[str]:
     return [ctx.one("Not", [ctx.one("Equal", [x, y])])]
 
 
+@_symbolic
 def _rem(ctx: _Ctx, eqn: _core.Eqn, x: str, y: str) -> list[str]:
     # stablehlo.remainder truncates (C fmod): ONNX Mod with fmod=1 for every dtype
     return [ctx.one("Mod", [x, y], fmod=1)]
 
 
+@_symbolic
 def _not(ctx: _Ctx, eqn: _core.Eqn, x: str) -> list[str]:
     op = "Not" if eqn.inputs[0].aval.dtype is dt.bool_ else "BitwiseNot"
     return [ctx.one(op, [x])]
 
 
+@_symbolic
 def _convert(ctx: _Ctx, eqn: _core.Eqn, x: str, *, dtype: dt.DType) -> list[str]:
     return [ctx.one("Cast", [x], to=_elem_type(dtype))]
 
 
+@_symbolic
 def _select(ctx: _Ctx, eqn: _core.Eqn, p: str, a: str, b: str) -> list[str]:
     return [ctx.where(p, a, b, eqn.inputs[1].aval.dtype)]
 
 
+@_symbolic
 def _clamp(ctx: _Ctx, eqn: _core.Eqn, lo: str, x: str, hi: str) -> list[str]:
     d = eqn.inputs[1].aval.dtype
     return [ctx.minmax("Min", ctx.minmax("Max", x, lo, d), hi, d)]
 
 
 def _minmax(op: str) -> Rule:
+    @_symbolic
     def rule(ctx: _Ctx, eqn: _core.Eqn, a: str, b: str) -> list[str]:
         return [ctx.minmax(op, a, b, eqn.inputs[0].aval.dtype)]
     return rule
 
 
+@_symbolic
 def _broadcast_in_dim(ctx: _Ctx, eqn: _core.Eqn, x: str, *, shape: Any, dims: Any) -> list[str]:
     src = eqn.inputs[0].aval.shape
     mid = [1] * len(shape)
@@ -295,20 +317,24 @@ def _broadcast_in_dim(ctx: _Ctx, eqn: _core.Eqn, x: str, *, shape: Any, dims: An
     return [ctx.one("Expand", [x, ctx.i64(shape)])]
 
 
+@_symbolic
 def _reshape(ctx: _Ctx, eqn: _core.Eqn, x: str, *, shape: Any, **params: Any) -> list[str]:
     return [ctx.one("Reshape", [x, ctx.i64(shape)], allowzero=1)]
 
 
+@_symbolic
 def _transpose(ctx: _Ctx, eqn: _core.Eqn, x: str, *, perm: Any) -> list[str]:
     if not perm:
         return [x]
     return [ctx.one("Transpose", [x], perm=list(perm))]
 
 
+@_symbolic
 def _concatenate(ctx: _Ctx, eqn: _core.Eqn, *xs: str, axis: int) -> list[str]:
     return [ctx.one("Concat", list(xs), axis=axis)]
 
 
+@_symbolic
 def _slice(ctx: _Ctx, eqn: _core.Eqn, x: str, *, start: Any, limit: Any, strides: Any) -> list[str]:
     n = len(start)
     steps = strides if strides is not None else (1,) * n
@@ -316,6 +342,7 @@ def _slice(ctx: _Ctx, eqn: _core.Eqn, x: str, *, start: Any, limit: Any, strides
                               ctx.i64(steps)])]
 
 
+@_symbolic
 def _rev(ctx: _Ctx, eqn: _core.Eqn, x: str, *, axes: Any) -> list[str]:
     if not axes:
         return [ctx.one("Identity", [x])]
@@ -324,6 +351,7 @@ def _rev(ctx: _Ctx, eqn: _core.Eqn, x: str, *, axes: Any) -> list[str]:
                               ctx.i64(list(axes)), ctx.i64([-1] * n)])]
 
 
+@_symbolic
 def _iota(ctx: _Ctx, eqn: _core.Eqn, *, shape: Any, dtype: dt.DType, axis: int) -> list[str]:
     if any(isinstance(d, Dim) for d in shape):  # Range over the axis, broadcast to the shape
         r = ctx.one("Range", [ctx.i64(0), ctx.i64(shape[axis]), ctx.i64(1)])
@@ -338,6 +366,7 @@ def _iota(ctx: _Ctx, eqn: _core.Eqn, *, shape: Any, dtype: dt.DType, axis: int) 
                                            dtype)])]
 
 
+@_symbolic
 def _dimension_size(ctx: _Ctx, eqn: _core.Eqn, *, dim: Any) -> list[str]:
     # the size of a (symbolic) dimension as a 0-d value: NOTE [Symbolic dimensions in ONNX]
     r = ctx.i64(dim) if isinstance(dim, Dim) else ctx.i64(int(dim))
@@ -348,6 +377,7 @@ def _dimension_size(ctx: _Ctx, eqn: _core.Eqn, *, dim: Any) -> list[str]:
 _LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 
+@_symbolic
 def _dot_general(ctx: _Ctx, eqn: _core.Eqn, x: str, y: str, *, contracting: Any, batch: Any,
                  precision: Any = None) -> list[str]:
     (xc, yc), (xb, yb) = contracting, batch
@@ -372,6 +402,7 @@ def _dot_general(ctx: _Ctx, eqn: _core.Eqn, x: str, y: str, *, contracting: Any,
 
 
 def _reduce(op: str) -> Rule:
+    @_symbolic
     def rule(ctx: _Ctx, eqn: _core.Eqn, x: str, *, axes: Any) -> list[str]:
         if not axes:
             return [ctx.one("Identity", [x])]
@@ -380,6 +411,7 @@ def _reduce(op: str) -> Rule:
 
 
 def _reduce_bool(op: str) -> Rule:
+    @_symbolic
     def rule(ctx: _Ctx, eqn: _core.Eqn, x: str, *, axes: Any) -> list[str]:
         if not axes:
             return [ctx.one("Identity", [x])]
@@ -392,6 +424,7 @@ def _reduce_bool(op: str) -> Rule:
 
 
 def _arg(op: str) -> Rule:
+    @_symbolic
     def rule(ctx: _Ctx, eqn: _core.Eqn, x: str, *, axis: int, index_dtype: dt.DType) -> list[str]:
         r = ctx.one(op, [x], axis=axis, keepdims=0, select_last_index=0)
         if index_dtype is not dt.int64:
@@ -400,10 +433,12 @@ def _arg(op: str) -> Rule:
     return rule
 
 
+@_symbolic
 def _cumsum(ctx: _Ctx, eqn: _core.Eqn, x: str, *, axis: int, reverse: bool) -> list[str]:
     return [ctx.one("CumSum", [x, ctx.i64(axis)], reverse=int(bool(reverse)))]
 
 
+@_symbolic
 def _gather(ctx: _Ctx, eqn: _core.Eqn, x: str, idx: str, *, offset_dims: Any,
             collapsed_slice_dims: Any, start_index_map: Any, index_vector_dim: int,
             slice_sizes: Any, indices_are_sorted: Any) -> list[str]:
@@ -493,6 +528,7 @@ def _gather_nd(ctx: _Ctx, eqn: _core.Eqn, x: str, idx: str, *, offset_dims: Any,
     return [g]
 
 
+@_symbolic
 def _dynamic_slice(ctx: _Ctx, eqn: _core.Eqn, x: str, *starts: str, slice_sizes: Any) -> list[str]:
     from onnx import TensorProto as T
 
@@ -686,6 +722,7 @@ def _scan(ctx: _Ctx, eqn: _core.Eqn, *args: str, body: Any, length: int, reverse
                     num_scan_inputs=len(scanned), **attrs)
 
 
+@_symbolic
 def _identity(ctx: _Ctx, eqn: _core.Eqn, x: str) -> list[str]:
     return [ctx.one("Identity", [x])]
 
@@ -700,6 +737,7 @@ def _bitcast(ctx: _Ctx, x: str, to: dt.DType) -> str:
     return ctx.one("BitCast", [x], to=_elem_type(to))
 
 
+@_symbolic
 def _bitcast_convert(ctx: _Ctx, eqn: _core.Eqn, x: str, *, dtype: dt.DType) -> list[str]:
     return [_bitcast(ctx, x, dtype)]
 
@@ -708,6 +746,7 @@ def _shift(kind: str) -> Rule:
     """stablehlo shifts: a shift count >= the bit width (or negative, read as unsigned) gives 0,
     or all sign bits for the arithmetic right shift; ONNX BitShift takes unsigned integers only
     (signed values are bit-cast through the unsigned type of their width)."""
+    @_symbolic
     def rule(ctx: _Ctx, eqn: _core.Eqn, x: str, y: str, **params: Any) -> list[str]:
         d = eqn.inputs[0].aval.dtype
         bits = 8 * d.itemsize
@@ -731,6 +770,7 @@ def _shift(kind: str) -> Rule:
     return rule
 
 
+@_symbolic
 def _popcnt(ctx: _Ctx, eqn: _core.Eqn, x: str) -> list[str]:
     # the sum of the bits, one shift-and-mask per bit position (exact; ONNX has no popcount)
     from onnx import TensorProto as T
@@ -748,6 +788,7 @@ def _popcnt(ctx: _Ctx, eqn: _core.Eqn, x: str) -> list[str]:
     return [ctx.one("Cast", [total], to=_elem_type(eqn.outputs[0].aval.dtype))]
 
 
+@_symbolic
 def _clz(ctx: _Ctx, eqn: _core.Eqn, x: str) -> list[str]:
     # width - bit length; the bit length counts the shifts k with x >> k != 0 (exact)
     from onnx import TensorProto as T
@@ -765,6 +806,7 @@ def _clz(ctx: _Ctx, eqn: _core.Eqn, x: str) -> list[str]:
     return [ctx.one("Cast", [total], to=_elem_type(d))]
 
 
+@_symbolic
 def _cbrt(ctx: _Ctx, eqn: _core.Eqn, x: str) -> list[str]:
     # sign(x) * |x| ** (1/3): within a few ulp of stablehlo.cbrt (NOTE [Formulations])
     d = eqn.inputs[0].aval.dtype
@@ -774,6 +816,7 @@ def _cbrt(ctx: _Ctx, eqn: _core.Eqn, x: str) -> list[str]:
     return [ctx.one("Where", [neg, ctx.one("Neg", [mag]), mag])]
 
 
+@_symbolic
 def _atan2(ctx: _Ctx, eqn: _core.Eqn, y: str, x: str) -> list[str]:
     """C atan2 from Atan(y / x) and the quadrant, signed zeros and infinities included
     (NOTE [Formulations]); the sign of a zero is read from the sign of 1 / zero."""
@@ -1127,6 +1170,7 @@ def _sort_perm(ctx: _Ctx, keys: Any, dtypes: Any, n: int, dimension: int,
     return perm
 
 
+@_symbolic
 def _sort(ctx: _Ctx, eqn: _core.Eqn, *xs: str, dimension: int, num_keys: int, is_stable: bool,
           descending: bool) -> list[str]:
     # a stable result is also a valid result of a non-stable sort
@@ -1136,6 +1180,7 @@ def _sort(ctx: _Ctx, eqn: _core.Eqn, *xs: str, dimension: int, num_keys: int, is
     return [ctx.one("GatherElements", [x, perm], axis=dimension) for x in xs]
 
 
+@_symbolic
 def _sort_by_key(ctx: _Ctx, eqn: _core.Eqn, keys: str, x: str, *, axis: int) -> list[str]:
     a = eqn.inputs[0].aval
     perm = _sort_perm(ctx, [keys], [a.dtype], a.shape[axis], axis, False)
@@ -1152,6 +1197,7 @@ class _Shim:
 
 
 def _cumulative(op: str) -> Rule:
+    @_symbolic
     def rule(ctx: _Ctx, eqn: _core.Eqn, x: str, *, axis: int, reverse: bool) -> list[str]:
         from onnx import helper
 
@@ -1248,17 +1294,6 @@ def _build_rules() -> dict[_core.Primitive, Rule]:
 
 _RULES: dict[_core.Primitive, Rule] | None = None
 
-# primitives whose rules handle symbolic dimensions (NOTE [Symbolic dimensions in ONNX])
-_SYMBOLIC = frozenset((
-    "neg abs exp log sin cos tan asin acos atan sinh cosh asinh acosh atanh tanh sqrt floor "
-    "ceil sign erf round logistic rsqrt expm1 log1p is_finite stop_gradient not add sub mul "
-    "div rem pow max min eq ne lt le gt ge and or xor convert select clamp cbrt atan2 "
-    "broadcast_in_dim reshape transpose concatenate slice rev iota dot_general reduce_sum "
-    "reduce_max reduce_min reduce_prod reduce_and reduce_or argmax argmin cumsum cumprod "
-    "cummax cummin sort sort_by_key gather dynamic_slice dimension_size shift_left "
-    "shift_right_logical shift_right_arithmetic bitcast_convert popcnt clz").split())
-
-
 def _value_info(name: str, aval: AbstractArray) -> Any:
     from onnx import helper
 
@@ -1298,7 +1333,7 @@ def _translate(graph: _core.Graph, ctx: _Ctx, env: dict[int, str]) -> list[str]:
             _elem_type(a.aval.dtype)
         symbolic = any(isinstance(d, Dim) for a in list(eqn.inputs) + list(eqn.outputs)
                        for d in a.aval.shape)
-        if symbolic and eqn.prim.name not in _SYMBOLIC:
+        if symbolic and not getattr(rule, "symbolic", False):
             raise ctx.unsupported(
                 f"with symbolic dimensions ({', '.join(a.aval.short for a in eqn.inputs)}) "
                 "has no ONNX translation here; export with static shapes for this function")
