@@ -66,6 +66,21 @@ class LoweringRuleContext:
         return self.block.op(name, operands, [self.avals_out[0] if result is None else result],
                              **kw)[0]
 
+    def custom_call(self, operands: Sequence[Value], results: Sequence[AbstractArray],
+                    props: dict[str, str]) -> list[Value]:
+        """A ``stablehlo.custom_call`` (a library function: LAPACK...); ``props`` holds its
+        attributes (``call_target_name``, layouts...).
+
+        NOTE: shape refinement cannot give a library call static shapes, so an equation with
+        symbolic dimensions that would emit one is refused here (``lower_subgraph`` names the
+        primitive and its operands)."""
+        if self.symbolic:
+            name = self.eqn.prim.name if self.eqn is not None else "this primitive"
+            raise _shapes.InconclusiveDimensionError(
+                f"xfront: symbolic dimensions: `{name}` lowers to a library call that "
+                "needs static shapes")
+        return self.block.op("stablehlo.custom_call", operands, results, props=props)
+
     def constant(self, value: Any, aval: AbstractArray) -> Value:
         return self.block.constant(value, aval)
 
@@ -120,16 +135,8 @@ def lower_subgraph(block: Block, graph: Graph, args: Sequence[Value], platform: 
         ins = [read(a) for a in eqn.inputs]
         ctx = LoweringRuleContext(block, [a.aval for a in eqn.inputs],
                                   [v.aval for v in eqn.outputs], platform, eqn)
-        symbolic = ctx.symbolic
-        first_line = len(block.lines)
         try:
             outs = rule(ctx, *ins, **eqn.params)
-            if symbolic and any('"stablehlo.custom_call"' in ln
-                                for ln in block.lines[first_line:]):
-                # NOTE: shape refinement cannot give a custom call (LAPACK...) static shapes
-                raise _shapes.InconclusiveDimensionError(
-                    f"xfront: symbolic dimensions: `{prim.name}` lowers to a library call that "
-                    "needs static shapes")
         except _shapes.InconclusiveDimensionError as e:  # a rule that needs static sizes
             if "does not lower with symbolic" in str(e):  # (named by a nested region)
                 raise

@@ -403,6 +403,20 @@ def test_a_primitive_that_needs_static_sizes_is_named():
         xf.compile(lambda x: xf.fft.fft(x, axis=0), polymorphic=("b",))(np.ones(3, F))
 
 
+
+def test_a_library_call_in_a_nested_region_is_named():
+    # the refusal is decided where the custom call would be emitted, also inside a branch;
+    # the same program with static shapes compiles and runs
+    def f(x):
+        return xf.cond(x[0, 0, 0] > 0, lambda y: xf.linalg.cholesky(y), lambda y: y, x)
+
+    x = (np.eye(2, dtype=F) * 4)[None].repeat(3, 0)
+    with pytest.raises(InconclusiveDimensionError, match=r"primitive `cholesky` .*does not lower "
+                                                         r"with symbolic dimensions yet \(operands "
+                                                         r"f32\[b,2,2\]\).*library call"):
+        xf.compile(f, polymorphic=("b, _, _",))(x)
+    np.testing.assert_allclose(np.asarray(xf.compile(f)(x)), np.linalg.cholesky(x), rtol=1e-6)
+
 def test_broadcast_of_unequal_symbols_fails_at_trace_time():
     with pytest.raises(xf.ShapeError):
         xf.compile(lambda x, y: x + y).trace(xf.Spec(("b",), F), xf.Spec(("c",), F))

@@ -72,7 +72,7 @@ def _lapack(ctx: LoweringRuleContext, name: str, dtype: Any, operands: list[Valu
              "call_target_name": string(target),
              "operand_layouts": "[" + ", ".join(op_layouts) + "]",
              "result_layouts": "[" + ", ".join(res_layouts) + "]"}
-    return ctx.op("stablehlo.custom_call", operands, results, props=props)
+    return ctx.custom_call(operands, results, props)
 
 
 def _batch_ok(ctx: LoweringRuleContext, info: Value) -> Value:
