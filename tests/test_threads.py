@@ -201,6 +201,46 @@ def test_one_compile_for_grad_and_vjp_across_threads():
     assert info.misses == 1 and info.compiles == 1 and info.hits == n - 1
 
 
+
+def test_one_program_per_new_shape_of_a_polymorphic_gradient_plan(monkeypatch):
+    """Threads that meet one new size of a polymorphic gradient plan (torch autograd through
+    ``polymorphic=``) build its forward program once. The first build holds its compile until
+    a second thread starts one too (or 2 s pass), so a cache that lets two threads build the
+    same program fails here every time rather than by chance."""
+    torch = pytest.importorskip("torch")
+    n = 4
+    cf = xf.compile(lambda x, w: xf.tanh(x @ w), polymorphic=("b, _",))
+    w = torch.linspace(-1, 1, 12).reshape(4, 3).requires_grad_()
+    cf(torch.ones(2, 4), w).sum().backward()  # the plan, and its programs at b = 2
+    (plan,) = cf._grad_plans.values()
+    assert plan.poly
+    builds = []
+    second = threading.Event()
+    real = _eager.compile_lowered
+
+    def compile_lowered(lowered, device):
+        builds.append(threading.get_ident())
+        if len(builds) == 1:
+            second.wait(2.0)
+        else:
+            second.set()
+        return real(lowered, device)
+
+    monkeypatch.setattr(_eager, "compile_lowered", compile_lowered)
+    x = torch.linspace(-2, 2, 20).reshape(5, 4)  # b = 5: new programs
+    barrier = threading.Barrier(n)
+
+    def worker(i: int):
+        barrier.wait(WATCHDOG_S)
+        xi = x.clone().requires_grad_()
+        return cf(xi, w).detach().numpy()
+
+    res = _run(n, worker)
+    assert len(builds) == 1, f"{len(builds)} builds of the b = 5 forward program"
+    want = np.tanh(x.numpy() @ w.detach().numpy())
+    for r in res:
+        np.testing.assert_allclose(r, want, rtol=1e-5, atol=1e-6)
+
 def test_failed_build_lets_waiters_retry_and_raise_their_own_error():
     n = 4
     barrier = threading.Barrier(n)

@@ -1,6 +1,6 @@
 """Compiled functions inside framework autograd: torch autograd and TF GradientTape.
 
-Imports: numpy, _array, _autodiff, _aval, _errors, _tree, bridges._dlpack; _compile and the
+Imports: numpy, _array, _autodiff, _aval, _errors, _once, _tree, bridges._dlpack; _compile and the
 runtime adapter lazily. Framework-neutral: the glue that records one call as one op of torch's
 autograd graph or of a TF tape lives in the adapters (``record_call`` in bridges/torch.py and
 bridges/tensorflow.py), and arrays cross only through bridges._dlpack.
@@ -35,7 +35,6 @@ NOTE [Gradients through framework autograd]
 
 from __future__ import annotations
 
-import threading
 from typing import Any, Sequence
 
 import numpy as np
@@ -44,6 +43,7 @@ from xfront import _errors
 from xfront._array import Array
 from xfront._autodiff import CompiledVJP, compile_vjp, differentiable
 from xfront._aval import AbstractArray
+from xfront._once import SingleFlight
 from xfront._tree import TreeDef, tree_flatten, tree_unflatten
 from xfront.bridges._dlpack import Adapter, export_buffer, import_array
 from xfront._rt import rt as _rt
@@ -109,23 +109,33 @@ class PolyVJP:
         self.graphs = graphs
         self._lowered: dict[str, Any] = {}
         self._progs: dict[tuple, tuple[Any, list[Any]]] = {}
-        self._lock = threading.Lock()
+        # NOTE [Single-flight caches] in xfront/_once.py: threads that meet a new shape at
+        # once wait for one refinement and compile of it
+        self._flights = SingleFlight()
 
     def _program(self, slot: str, g: Any, in_avals: list[AbstractArray],
                  env: dict[str, int]) -> tuple[Any, list[Any]]:
         key = (slot, tuple(in_avals))
         hit = self._progs.get(key)
-        if hit is not None:
-            return hit
+        if hit is None:
+            hit = self._flights.get(self._progs, key,
+                                    lambda: self._build(slot, g, in_avals, env))[0]
+        return hit
+
+    def _build(self, slot: str, g: Any, in_avals: list[AbstractArray],
+               env: dict[str, int]) -> tuple[Any, list[Any]]:
         from xfront._compile import _PolyProgram
         from xfront._eager import compile_lowered, load_consts
         from xfront.lowering import Lowered, lower_graph, specialize
 
-        with self._lock:
-            low = self._lowered.get(slot)
-            if low is None:
-                low = self._lowered[slot] = lower_graph(g, platform=self.device.platform)
-                _rt().parse_verify(low.text)
+        def lower_slot() -> Any:
+            low = lower_graph(g, platform=self.device.platform)
+            _rt().parse_verify(low.text)
+            return low
+
+        low = self._lowered.get(slot)
+        if low is None:
+            low = self._flights.get(self._lowered, slot, lower_slot)[0]
         outs = [concrete_aval(a, env) for a in g.out_avals]
         ins = [v.aval for v in g.constvars] + list(in_avals)
 
@@ -137,10 +147,8 @@ class PolyVJP:
                            tuple(sorted(alias_outputs or ())))
 
         exe = compile_lowered(lower(), self.device)
-        hit = (_PolyProgram(exe, g, self.device, (), outs, lower),
-               load_consts(g.consts, self.device))
-        self._progs[key] = hit
-        return hit
+        return (_PolyProgram(exe, g, self.device, (), outs, lower),
+                load_consts(g.consts, self.device))
 
     def _run(self, slot: str, g: Any, arrays: Sequence[Array],
              env: dict[str, int]) -> list[Array]:
