@@ -38,6 +38,16 @@ def test_expressions_normalize_print_and_hash():
     assert b - r >= 1 and r >= 0 and r < b
 
 
+
+def test_evaluate_shape_at_concrete_sizes():
+    env = {"b": 7, "c": 5}
+    shape = (b, 3, 2 * b + 1, b // 2 + c % 3, _shapes.dim_max(b, c), 0)
+    got = _shapes.evaluate_shape(shape, env)
+    assert got == (7, 3, 15, 5, 7, 0) and all(type(n) is int for n in got)
+    assert _shapes.evaluate_shape((), env) == () and _shapes.evaluate_shape((4, 1), {}) == (4, 1)
+    with pytest.raises(xf.ShapeError, match=r"no value for symbol `c`"):
+        _shapes.evaluate_shape((b, c), {"b": 2})
+
 def test_comparisons_decide_or_raise_naming_the_symbols():
     assert b == b and b != 4 and not (b == 4)  # == compares normal forms
     assert b >= 1 and b + 1 > b and b < 2 ** 32 and 0 <= b - 1

@@ -920,7 +920,7 @@ class CompiledFunction:
             stage = self._poly_cache[pkey] = (traced, low)
         traced, lowered = stage
         g = traced.graph
-        outs = [AbstractArray(tuple(_shapes.evaluate(d, env) for d in a.shape), a.dtype, a.weak)
+        outs = [AbstractArray(_shapes.evaluate_shape(a.shape, env), a.dtype, a.weak)
                 for a in g.out_avals]
         ins = [v.aval for v in g.constvars] + list(avals)
         donate = traced.donate

@@ -563,7 +563,7 @@ class Exported:
         or, for a call with symbolic shapes (a polymorphic trace: ``xf.compile(...,
         polymorphic=...)``, a ``tf.function`` with None dimensions), the dynamic module with
         its symbols renamed to the caller's."""
-        from xfront._shapes import evaluate, is_static_shape
+        from xfront._shapes import evaluate_shape, is_static_shape
 
         key = tuple((a.shape, a.dtype) for a in avals)
         ref = self._static.get(key)
@@ -573,8 +573,7 @@ class Exported:
         poly = self.module_ref()
 
         def sized(avs: list[AbstractArray]) -> list[AbstractArray]:
-            return [AbstractArray(tuple(evaluate(d, env) for d in a.shape), a.dtype)
-                    for a in avs]
+            return [AbstractArray(evaluate_shape(a.shape, env), a.dtype) for a in avs]
 
         ins = sized([a.strong() for a in self.in_avals])
         outs = sized(poly.out_avals)

@@ -450,6 +450,12 @@ def evaluate(d: DimLike, env: Mapping[str, int]) -> int:
     return d.evaluate(env) if isinstance(d, Dim) else int(d)
 
 
+def evaluate_shape(shape: Iterable[DimLike], env: Mapping[str, int]) -> tuple[int, ...]:
+    """``shape`` at the concrete symbol sizes ``env`` (name -> size); static entries pass
+    through. A symbol missing from ``env`` raises ShapeError naming it."""
+    return tuple(evaluate(d, env) for d in shape)
+
+
 def is_symbolic(d: Any) -> bool:
     return isinstance(d, Dim)
 

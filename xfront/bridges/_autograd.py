@@ -82,7 +82,7 @@ def concrete_aval(a: AbstractArray, env: dict[str, int]) -> AbstractArray:
 
     if _shapes.is_static_shape(a.shape):
         return a.strong()
-    return AbstractArray(tuple(_shapes.evaluate(d, env) for d in a.shape), a.dtype)
+    return AbstractArray(_shapes.evaluate_shape(a.shape, env), a.dtype)
 
 
 def _bindable(g: Any) -> bool:

@@ -556,7 +556,7 @@ def _torch_sizes(shape: tuple[Any, ...], tensors: list[Any]) -> list[Any]:
             name = _torch_symbol(s)
             if name is not None:
                 env.setdefault(name, s)
-    return [_shapes.evaluate(d, env) for d in shape]
+    return list(_shapes.evaluate_shape(shape, env))
 
 
 # gradient specs bound to one plan (``spec@n``): the fake and the real implementation, the
@@ -761,7 +761,7 @@ def _call_backward(ctx: Any, grads: Any) -> Any:
     from xfront import _shapes
 
     for g, a in zip(list(grads)[:plan.n_out], plan.out_avals):
-        shape = [_shapes.evaluate(d, ctx.sizes) for d in a.shape]
+        shape = list(_shapes.evaluate_shape(a.shape, ctx.sizes))
         cts.append(g if g is not None else
                    torch.zeros(shape, dtype=torch_dtype(a.dtype), device=ctx.device))
     got = _bwd_op(ctx.bwd_spec, list(ctx.saved_tensors) + cts)
