@@ -300,6 +300,21 @@ def test_every_dtype_name_is_its_numpy_dtype():
     assert xf.bool_ == xf.bool
 
 
+def test_integer_dtype_of_a_size():
+    from xfront import _dtypes as dt
+
+    for n in (np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32, np.uint64):
+        d = dt.int_of_size(np.dtype(n).itemsize, unsigned=np.dtype(n).kind == "u")
+        assert d.np == np.dtype(n)
+    # floats bitcast to the signed integer of their width (signbit, nextafter, ulp distances)
+    for f in (dt.float16, dt.bfloat16, dt.float32, dt.float64):
+        i = dt.int_of_size(f.itemsize)
+        assert i.kind == "i" and i.itemsize == f.itemsize
+        np.testing.assert_array_equal(np.array([-0.0, 1.5], f.np).view(i.np) < 0, [True, False])
+    with pytest.raises(ValueError, match=r"no unsigned integer dtype of 16 bytes.*1, 2, 4 and 8"):
+        dt.int_of_size(16, unsigned=True)
+
+
 @pytest.mark.parametrize("size,window,stride", [(5, 3, 1), (5, 3, 2), (6, 2, 2), (7, 4, 3),
                                                 (1, 3, 1), (4, 1, 1)])
 def test_nn_padding_pairs(size, window, stride):

@@ -358,6 +358,19 @@ def isdtype(d: Any, kind: Any) -> bool:
     return d is dtype(kind)
 
 
+_INT_OF_SIZE = {(d.itemsize, d.kind): d for d in INTEGER}
+
+
+def int_of_size(itemsize: int, *, unsigned: bool = False) -> DType:
+    """The signed (or unsigned) integer dtype of ``itemsize`` bytes: the type a float's bits
+    are bitcast to (``int_of_size(float32.itemsize) is int32``)."""
+    d = _INT_OF_SIZE.get((itemsize, "u" if unsigned else "i"))
+    if d is None:
+        raise ValueError(f"no {'un' if unsigned else ''}signed integer dtype of {itemsize} "
+                         "bytes; sizes 1, 2, 4 and 8 have one")
+    return d
+
+
 def real_dtype(d: DType) -> DType:
     return {complex64: float32, complex128: float64}.get(d, d)
 

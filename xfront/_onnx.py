@@ -729,9 +729,6 @@ def _identity(ctx: _Ctx, eqn: _core.Eqn, x: str) -> list[str]:
 
 # --- bit-level rules -----------------------------------------------------------------------
 
-_UNSIGNED = {1: dt.uint8, 2: dt.uint16, 4: dt.uint32, 8: dt.uint64}
-
-
 def _bitcast(ctx: _Ctx, x: str, to: dt.DType) -> str:
     ctx.need(26)
     return ctx.one("BitCast", [x], to=_elem_type(to))
@@ -750,7 +747,7 @@ def _shift(kind: str) -> Rule:
     def rule(ctx: _Ctx, eqn: _core.Eqn, x: str, y: str, **params: Any) -> list[str]:
         d = eqn.inputs[0].aval.dtype
         bits = 8 * d.itemsize
-        u = _UNSIGNED[d.itemsize]
+        u = dt.int_of_size(d.itemsize, unsigned=True)
         xu = x if d.kind == "u" else _bitcast(ctx, x, u)
         yu = y if d.kind == "u" else _bitcast(ctx, y, u)
         width = ctx.const(np.asarray(bits - 1, u.np), u)
@@ -776,7 +773,7 @@ def _popcnt(ctx: _Ctx, eqn: _core.Eqn, x: str) -> list[str]:
     from onnx import TensorProto as T
 
     d = eqn.inputs[0].aval.dtype
-    u = _UNSIGNED[d.itemsize]
+    u = dt.int_of_size(d.itemsize, unsigned=True)
     xu = x if d.kind == "u" else _bitcast(ctx, x, u)
     one = ctx.const(np.asarray(1, u.np), u)
     total = None
@@ -794,7 +791,7 @@ def _clz(ctx: _Ctx, eqn: _core.Eqn, x: str) -> list[str]:
     from onnx import TensorProto as T
 
     d = eqn.inputs[0].aval.dtype
-    u = _UNSIGNED[d.itemsize]
+    u = dt.int_of_size(d.itemsize, unsigned=True)
     xu = x if d.kind == "u" else _bitcast(ctx, x, u)
     zero = ctx.const(np.asarray(0, u.np), u)
     total = ctx.const(np.asarray(8 * d.itemsize, np.int32))
@@ -987,7 +984,7 @@ def _next_after(ctx: _Ctx, eqn: _core.Eqn, x: str, y: str) -> list[str]:
     """C nextafter through the bits: step the integer image of |x| towards y (NaN in either
     gives NaN, x == y gives y, zero steps to the smallest subnormal with y's sign)."""
     d = eqn.inputs[0].aval.dtype
-    i = {2: dt.int16, 4: dt.int32, 8: dt.int64}[d.itemsize]
+    i = dt.int_of_size(d.itemsize)
     xi = _bitcast(ctx, x, i)
     zero_f = ctx.const(np.asarray(0, d.np), d)
     one_i = ctx.const(np.asarray(1, i.np), i)

@@ -61,7 +61,6 @@ _U32, _U64 = dt.uint32, dt.uint64
 _KEY_AVAL = AbstractArray((2,), _U32)
 _DOMAIN_BITS, _DOMAIN_SPLIT, _DOMAIN_FOLD = 0, 1, 2
 _MANTISSA = {dt.float16: 10, dt.bfloat16: 7, dt.float32: 23, dt.float64: 52}
-_UINT_OF_WIDTH = {8: dt.uint8, 16: dt.uint16, 32: dt.uint32, 64: dt.uint64}
 
 
 # --- running a sampler: inline in a trace, one compiled program eagerly -----------------------
@@ -210,14 +209,14 @@ def _bits(k: Any, shape: tuple[int, ...], width: int) -> Any:
     else:
         out = _words(k, n)
         if width != 32:
-            out = _ew.convert(out, dtype=_UINT_OF_WIDTH[width])
+            out = _ew.convert(out, dtype=dt.int_of_size(width // 8, unsigned=True))
     return _sh.reshape(out, shape=shape)
 
 
 def _unit(k: Any, shape: tuple[int, ...], d: dt.DType) -> Any:
     """Uniform floats in [0, 1): random mantissa bits under the exponent of 1.0, minus 1."""
     width = d.itemsize * 8
-    ud = _UINT_OF_WIDTH[width]
+    ud = dt.int_of_size(d.itemsize, unsigned=True)
     nmant = _MANTISSA[d]
     if width == 64:
         b = _ew.shift_right_logical(_bits(k, shape, 64), _full(64 - nmant, _U64, shape))

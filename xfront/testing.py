@@ -54,7 +54,7 @@ import ml_dtypes
 import numpy as np
 
 import xfront as xf
-from xfront import _errors
+from xfront import _dtypes, _errors
 
 FRAMEWORKS = ("numpy", "torch", "tensorflow", "jax")
 
@@ -286,7 +286,7 @@ def _dtype_name(a: np.ndarray) -> str:
 def _ordered_ints(a: np.ndarray) -> np.ndarray:
     """Float bits as integers ordered like the floats (for ulp distances)."""
     width = a.dtype.itemsize
-    i = a.view({2: np.int16, 4: np.int32, 8: np.int64}[width]).astype(np.int64)
+    i = a.view(_dtypes.int_of_size(width).np).astype(np.int64)
     lowest = np.int64(-(1 << (8 * width - 1)))
     return np.where(i < 0, lowest - i, i)
 

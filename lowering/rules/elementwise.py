@@ -130,7 +130,7 @@ class _Cx:
 
     def negative(self, v: Value) -> Value:
         """The sign bit is set (also for -0.0 and negative NaNs)."""
-        ity = {4: _dtypes.int32, 8: _dtypes.int64}[self.raval.dtype.itemsize]
+        ity = _dtypes.int_of_size(self.raval.dtype.itemsize)
         bits = self.ctx.op1("stablehlo.bitcast_convert", [v], self.raval.update(dtype=ity))
         zero = self.ctx.full(0, self.raval.update(dtype=ity))
         props = {"comparison_direction": enum("comparison_direction", "LT"),

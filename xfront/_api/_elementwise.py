@@ -564,7 +564,7 @@ def signbit(x: Any, /) -> Any:
             return ew.lt(v, _full(v, 0))
         if v.dtype.kind in "ub":
             return _zeros_bool(v)
-        bits = {2: dt.int16, 4: dt.int32, 8: dt.int64}[v.dtype.itemsize]
+        bits = dt.int_of_size(v.dtype.itemsize)
         as_int = ew.bitcast_convert(v, dtype=bits)
         return ew.lt(as_int, ew.full_like(as_int, 0))
 
