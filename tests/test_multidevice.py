@@ -323,6 +323,95 @@ raises(ValueError, lambda: xf.compile(xf.shard_map(lambda v: v, mesh=mesh, in_sp
        out_specs=xf.P("x")), in_shardings=repl)(np.ones((6,), np.float32)), "does not divide")
 """)
 
+# --- collective gradients against jax's shard_map (4 devices; NOTE [Collective gradients]) ---
+CASES["shard_map_vjp_jax"] = (4, """
+import jax, jax.numpy as jnp
+from jax.sharding import Mesh as JMesh, PartitionSpec as JP
+jdevs = jax.devices("cpu")
+X = (np.linspace(-1, 1, 16) + 0.01 * np.arange(16) ** 2).astype(np.float32).reshape(8, 2)
+Y = np.linspace(-2, 1, 32, dtype=np.float32).reshape(4, 8)
+# (name, mesh axes, in spec, out specs to try, body(ops) -> per-device function, input)
+ROWS = [
+    ("all_gather tiled", ("x",), ("x",), [(), ("x",)],
+     lambda L: lambda a: L.ag(a, "x", 0, True), X),
+    ("all_gather tiled axis 1", ("x",), ("x",), [(), ("x",)],
+     lambda L: lambda a: L.ag(a, "x", 1, True), X),
+    ("all_gather stacked", ("x",), ("x",), [(), ("x",)],
+     lambda L: lambda a: L.ag(a, "x", 0, False), X),
+    ("all_gather stacked axis 2", ("x",), ("x",), [(), ("x",)],
+     lambda L: lambda a: L.ag(a, "x", 2, False), X),
+    ("sin of all_gather", ("x",), ("x",), [(), ("x",)],
+     lambda L: lambda a: L.sin(L.ag(a * a, "x", 0, True)) * 3, X),
+    ("psum", ("x",), ("x",), [(), ("x",)], lambda L: lambda a: L.psum(a, "x"), X),
+    ("pmean", ("x",), ("x",), [(), ("x",)], lambda L: lambda a: L.pmean(a, "x"), X),
+    ("reduce_scatter of all_gather", ("x",), ("x",), [(), ("x",)],
+     lambda L: lambda a: L.rs(L.ag(a, "x", 0, True), "x"), X),
+    ("2-d mesh: all_gather over b", ("a", "b"), ("a", "b"), [("a",), ("a", "b")],
+     lambda L: lambda a: L.ag(a, "b", 1, True), Y),
+    ("2-d mesh: psum over b", ("a", "b"), ("a", "b"), [("a",), ("a", "b")],
+     lambda L: lambda a: L.psum(a, "b"), Y),
+]
+class J:
+    ag = staticmethod(lambda a, n, ax, t: jax.lax.all_gather(a, n, axis=ax, tiled=t))
+    psum, pmean, sin = staticmethod(jax.lax.psum), staticmethod(jax.lax.pmean), jnp.sin
+    rs = staticmethod(lambda a, n: jax.lax.psum_scatter(a, n, tiled=True))
+class XF:
+    ag = staticmethod(lambda a, n, ax, t: xf.all_gather(a, n, axis=ax, tiled=t))
+    psum, pmean, sin = xf.psum, xf.pmean, xf.sin
+    rs = staticmethod(xf.reduce_scatter)
+checked = 0
+for name, names, ins, outs, body, A in ROWS:
+    shape = (4,) if len(names) == 1 else (2, 2)
+    jm = JMesh(np.array(jdevs[:4]).reshape(shape), names)
+    xm = xf.Mesh(np.array(devs[:4], dtype=object).reshape(shape), names)
+    for out in outs:
+        jf = jax.shard_map(body(J), mesh=jm, in_specs=JP(*ins), out_specs=JP(*out),
+                           check_vma=False)
+        want = np.asarray(jf(A))
+        W = np.linspace(0.5, 2, want.size, dtype=np.float32).reshape(want.shape)
+        gwant = np.asarray(jax.grad(lambda a: jnp.sum(jf(a) * W))(A))
+        sm = xf.shard_map(body(XF), mesh=xm, in_specs=xf.P(*ins), out_specs=xf.P(*out))
+        split = xf.NamedSharding(xm, xf.P(*ins))
+        got = xf.compile(sm, in_shardings=split)(A)
+        grad = xf.compile(xf.grad(lambda a: xf.sum(sm(a) * W)), in_shardings=split)(A)
+        close(got, want, 1e-6)
+        np.testing.assert_allclose(np.asarray(grad), gwant, rtol=1e-5, atol=1e-6,
+                                   err_msg=f"{name}, out_specs P{out}")
+        checked += 1
+assert checked == 20, checked
+# by hand: gathered to every device and returned per device (P("x")), each block's gradient
+# is the sum of the four devices' weights for it; returned once (P()), the weight itself
+mesh = xf.Mesh(devs[:4], ("x",))
+rows = xf.NamedSharding(mesh, xf.P("x"))
+for spec, copies in ((xf.P(), 1), (xf.P("x"), 4)):
+    W = np.linspace(0.5, 2, 16 * copies, dtype=np.float32).reshape(8 * copies, 2)
+    sm = xf.shard_map(lambda a: xf.all_gather(a, "x"), mesh=mesh, in_specs=xf.P("x"),
+                      out_specs=spec)
+    g = xf.compile(xf.grad(lambda a: xf.sum(sm(a) * W)), in_shardings=rows)(X)
+    close(g, W.reshape(copies, 8, 2).sum(0))
+# pmax (jax has no pmax gradient): psum of the cotangents on the device that holds the maximum
+for spec, copies in ((xf.P(), 1), (xf.P("x"), 4)):
+    W = np.linspace(0.5, 2, 4 * copies, dtype=np.float32).reshape(2 * copies, 2)
+    sm = xf.shard_map(lambda a: xf.pmax(a, "x"), mesh=mesh, in_specs=xf.P("x"), out_specs=spec)
+    g = np.asarray(xf.compile(xf.grad(lambda a: xf.sum(sm(a) * W)), in_shardings=rows)(X))
+    blocks = X.reshape(4, 2, 2)
+    want = (blocks == blocks.max(0)) * W.reshape(copies, 2, 2).sum(0)
+    close(g, want.reshape(8, 2))
+# all_gather's axis is checked at trace time
+def raises(exc, fn, *words):
+    try:
+        fn()
+    except exc as e:
+        for w_ in words:
+            assert w_ in str(e), (w_, str(e))
+        return
+    raise AssertionError("no error")
+for bad, words in (((lambda a: xf.all_gather(a, "x", axis=2)), ("all_gather", "axis 2")),
+                   ((lambda a: xf.all_gather(xf.sum(a), "x")), ("0-d", "tiled=False"))):
+    raises(xf.ShapeError, lambda: xf.compile(xf.shard_map(bad, mesh=mesh, in_specs=xf.P("x"),
+           out_specs=xf.P()), in_shardings=rows)(X), *words)
+""")
+
 # --- multi-process: 2 and 4 processes over loopback, gloo collectives ----------------------
 MULTI = """
 import sys

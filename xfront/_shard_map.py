@@ -11,14 +11,20 @@ collectives with device groups computed from the mesh, so it runs inside a progr
 with shardings (``xf.compile(..., in_shardings=...)``) over the same mesh.
 
 NOTE [Collective gradients]
-    An output whose spec does not name a mesh axis is taken to hold the same value on every
-    device of that axis (as after ``psum``), and its cotangent reaches every device whole.
-    Under that rule the transposes are: ``psum`` -> identity, ``pmean`` -> ct / n, ``pmax`` ->
-    ct where the input was the maximum, ``all_gather`` -> this device's block of ct
-    (``reduce_scatter(ct) / n``), ``reduce_scatter`` -> ``all_gather``, ``ppermute`` -> the
-    inverse permutation, ``all_to_all`` -> ``all_to_all`` with split and concat swapped. An
-    input whose spec does not name a mesh axis is the same on every device of that axis, so
-    its gradient is the ``psum`` of the devices' gradients over the axes it does not name.
+    The per-device program is differentiated as a linear map of all devices' values at once,
+    as jax's ``shard_map`` does (with ``check_vma=False``). An output whose spec does not name
+    a mesh axis holds the same value on every device of that axis (as after ``psum``); its
+    value is any one device's, i.e. their mean, so its cotangent reaches each of the n devices
+    of those axes as ``ct / n``. Each collective then takes its exact transpose, whether its
+    cotangent is the same on every device or not: ``psum`` -> ``psum``, ``pmean`` -> ``pmean``,
+    ``pmax`` -> ``psum(ct)`` where the input was the maximum, ``all_gather`` ->
+    ``reduce_scatter``, ``reduce_scatter`` -> ``all_gather``, ``ppermute`` -> the inverse
+    permutation, ``all_to_all`` -> ``all_to_all`` with split and concat swapped. (Dividing at
+    the collective instead, e.g. ``all_gather`` -> ``reduce_scatter(ct) / n``, is right only
+    while the cotangent is the same on every device: it is n times too small when the gathered
+    value reaches an output whose spec names the axis.) An input whose spec does not name a
+    mesh axis is the same on every device of that axis, so its gradient is the ``psum`` of the
+    devices' gradients over the axes it does not name.
 """
 
 from __future__ import annotations
@@ -100,21 +106,21 @@ def _reduce_lowering(op: str) -> Callable:
     return rule
 
 
+# NOTE [Collective gradients]: each VJP is the exact transpose (cotangents may differ per device)
 def _psum_vjp(ct: Any, x: Any, *, out: Any, axes: tuple, mesh: Mesh) -> list[Any]:
-    return [ct]
+    return [psum_p.bind(ct, axes=axes, mesh=mesh)]
 
 
 def _pmean_vjp(ct: Any, x: Any, *, out: Any, axes: tuple, mesh: Mesh) -> list[Any]:
-    from xfront.prims import elementwise as ew
-
-    return [ew.div(ct, ew.full_like(ct, _size(mesh, axes)))]
+    return [pmean_p.bind(ct, axes=axes, mesh=mesh)]
 
 
 def _pmax_vjp(ct: Any, x: Any, *, out: Any, axes: tuple, mesh: Mesh) -> list[Any]:
     from xfront.prims import elementwise as ew
     from xfront.prims.control import zeros
 
-    return [ew.select(ew.eq(x, out), ct, zeros(ct.aval))]
+    total = psum_p.bind(ct, axes=axes, mesh=mesh)
+    return [ew.select(ew.eq(x, out), total, zeros(ct.aval))]
 
 
 psum_p = _core.Primitive("psum", abstract_eval=_same, ref=lambda x, **k: x,
@@ -146,10 +152,7 @@ def _gather_lowering(ctx: Any, x: Any, *, axes: tuple, mesh: Mesh, axis: int) ->
 
 
 def _gather_vjp(ct: Any, x: Any, *, out: Any, axes: tuple, mesh: Mesh, axis: int) -> list[Any]:
-    from xfront.prims import elementwise as ew
-
-    s = reduce_scatter_p.bind(ct, axes=axes, mesh=mesh, axis=axis)
-    return [ew.div(s, ew.full_like(s, _size(mesh, axes)))]
+    return [reduce_scatter_p.bind(ct, axes=axes, mesh=mesh, axis=axis)]
 
 
 all_gather_p = _core.Primitive("all_gather", abstract_eval=_gather_eval,
@@ -272,13 +275,24 @@ def pmax(x: Any, axis_name: Any) -> Any:
 
 
 def all_gather(x: Any, axis_name: Any, *, axis: int = 0, tiled: bool = True) -> Any:
-    """The blocks of every device along ``axis_name`` concatenated along ``axis``."""
+    """The blocks of every device along ``axis_name`` concatenated along ``axis``; with
+    ``tiled=False`` stacked along a new axis ``axis`` instead (as ``jax.lax.all_gather``)."""
+    from xfront._api._helpers import normalize_axis
+    from xfront.prims import shape as sh
+
     axes = _axes(axis_name)
     mesh = _mesh_in_scope("all_gather", axes)
+    shape = tuple(_aval_of(x).shape)
     if not tiled:
-        raise _errors.err(_errors.ArgumentError, "all_gather", "only tiled=True is supported",
-                          "expand_dims first to stack along a new axis")
-    return all_gather_p.bind(x, axes=axes, mesh=mesh, axis=int(axis) % max(x.ndim, 1))
+        ax = normalize_axis("all_gather", axis, len(shape) + 1)
+        x = sh.reshape(x, shape=shape[:ax] + (1,) + shape[ax:])
+        return all_gather_p.bind(x, axes=axes, mesh=mesh, axis=ax)
+    if not shape:
+        raise _errors.err(_errors.ShapeError, "all_gather",
+                          "tiled=True concatenates along an axis of x, but x is 0-d",
+                          "pass tiled=False to stack the devices' values along a new axis")
+    return all_gather_p.bind(x, axes=axes, mesh=mesh,
+                             axis=normalize_axis("all_gather", axis, len(shape)))
 
 
 def reduce_scatter(x: Any, axis_name: Any, *, axis: int = 0) -> Any:
@@ -379,8 +393,16 @@ def _sm_vjp(cts: list[Any], *xs: Any, out: list[Any], body: Any, mesh: Mesh, in_
     ct_in = [c if c is not None else zeros(o.aval) for c, o, d in zip(cts, out, diff_out) if d]
 
     def bwd(*args: Any) -> list[Any]:
+        from xfront.prims import elementwise as ew
+
         it = iter(args[n:])
         full = [next(it) if d else None for d in diff_out]
+        for j, spec in enumerate(out_specs):
+            # an output the same on every device of some axes: each of those devices gets
+            # ct / n (NOTE [Collective gradients])
+            k = _size(mesh, tuple(x for x in mesh.axis_names if x not in spec.axes()))
+            if full[j] is not None and k > 1:
+                full[j] = ew.div(full[j], ew.full_like(full[j], k))
         res = graph_vjp(body, list(args[:n]), full)
         out = []
         for r, a, d, spec in zip(res, body.in_avals, diff_in, in_specs):
