@@ -389,6 +389,34 @@ def test_polymorphic_outputs_into_recycled_buffers(monkeypatch):
     assert isinstance(prog, _PolyProgram) and prog._donor_exe is not None
 
 
+
+def test_pool_fed_variant_of_a_static_and_a_polymorphic_program(monkeypatch):
+    # one _compile_donor for both kinds of program; each lowers its variant its own way (the
+    # polymorphic one from its refined module: static shapes only)
+    from xfront import _array, _eager
+    from xfront._compile import _PolyProgram
+    from xfront.lowering import runtime
+
+    if not runtime.POOL_ENABLED:
+        pytest.skip("the output buffer pool is switched off")
+    for mod, name in ((runtime, "POOL_MIN_BYTES"), (_array, "_POOL_MIN"), (_eager, "_POOL_MIN")):
+        if hasattr(mod, name):
+            monkeypatch.setattr(mod, name, 4096)
+    x = np.linspace(-1, 1, 64 * 32, dtype=F).reshape(64, 32)
+    for poly in (None, ("b, _",)):
+        cf = xf.compile(lambda x: x * 2, polymorphic=poly)
+        np.testing.assert_array_equal(np.asarray(cf(x)), 2 * x)
+        prog = next(iter(cf._cache.values())).exe
+        assert isinstance(prog, _PolyProgram) == (poly is not None) and prog.pool_outs == [0]
+        exe = prog._compile_donor()
+        assert prog._donor_exe is exe
+        low = prog.lower_variant({1: 0}, [prog.out_avals[0]])
+        assert "tf.aliasing_output = 0" in low.text and "?x" not in low.text
+        assert [a.shape for a in low.in_avals] == [(64, 32), (64, 32)]
+        donor = xf.asarray(np.zeros((64, 32), F))
+        (out,) = exe.execute([xf.asarray(x)._buf, donor._buf])
+        np.testing.assert_array_equal(np.asarray(out), 2 * x)
+
 # --- errors ----------------------------------------------------------------------------------
 
 def test_reshape_that_needs_a_divisibility_fact_names_the_symbol():

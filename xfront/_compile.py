@@ -300,12 +300,9 @@ class _PolyProgram(Program):
         super().__init__(exe, graph, device, donate, out_avals)
         self._lower = lower
 
-    def _compile_donor(self) -> Any:
-        n = len(self.graph.constvars) + len(self.graph.invars)
-        lowered = self._lower(alias_outputs={n + j: i for j, i in enumerate(self.pool_outs)},
-                              extra_args=[self.out_avals[i] for i in self.pool_outs])
-        self._donor_exe = compile_lowered_counted(lowered, self.device)[0]
-        return self._donor_exe
+    def lower_variant(self, alias_outputs: dict[int, int],
+                      extra_args: Sequence[AbstractArray]) -> Lowered:
+        return self._lower(alias_outputs=alias_outputs, extra_args=extra_args)
 
 
 class CompiledFunction:

@@ -139,11 +139,18 @@ class Program:
     def out_pool(self) -> list[bool]:
         return [poolable(a) for a in self.out_avals]
 
+    def lower_variant(self, alias_outputs: dict[int, int],
+                      extra_args: Sequence[AbstractArray]) -> Lowered:
+        """This program's module with ``extra_args`` appended, argument ``k`` of
+        ``alias_outputs`` aliased to output ``alias_outputs[k]`` (the pool-fed variant)."""
+        return lower_graph(self.graph, platform=self.device.platform, donate=self.donate,
+                           alias_outputs=alias_outputs, extra_args=extra_args)
+
     def _compile_donor(self) -> Any:
+        """The pool-fed variant: one extra argument per pooled output, donated into it."""
         n = len(self.graph.constvars) + len(self.graph.invars)
-        lowered = lower_graph(self.graph, platform=self.device.platform, donate=self.donate,
-                              alias_outputs={n + j: i for j, i in enumerate(self.pool_outs)},
-                              extra_args=[self.out_avals[i] for i in self.pool_outs])
+        lowered = self.lower_variant({n + j: i for j, i in enumerate(self.pool_outs)},
+                                     [self.out_avals[i] for i in self.pool_outs])
         self._donor_exe = compile_lowered(lowered, self.device)
         return self._donor_exe
 
