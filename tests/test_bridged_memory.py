@@ -132,6 +132,75 @@ def test_release_memory_returns_idle_pool_and_staging_memory():
     assert xf.release_memory() == 0
 
 
+def _small_staging_buffers() -> list:
+    return [b for sets in list(runtime._SMALL_RUNS) for bufs, _ in list(sets.free) for b in bufs]
+
+
+@pytest.mark.parametrize("route", ["numpy", "torch"])
+def test_release_memory_frees_small_staging_sets(route):
+    import weakref
+    f = xf.compile(lambda x, y: x * y + 1)
+    a = np.arange(12, dtype=np.float64).reshape(3, 4)
+    b = np.linspace(-1, 1, 4)
+    args = (a, b) if route == "numpy" else (torch.from_numpy(a), torch.from_numpy(b))
+    for _ in range(2):  # the second call of a signature copies into a staging set it keeps
+        out = f(*args)
+    set_bytes = a.nbytes + b.nbytes
+    assert runtime.small_staging_bytes() >= set_bytes
+    dead = [weakref.ref(x) for x in _small_staging_buffers()]
+    assert len(dead) >= 2
+    assert xf.release_memory() >= set_bytes
+    assert runtime.small_staging_bytes() == 0 and not _small_staging_buffers()
+    gc.collect()
+    assert all(w() is None for w in dead), "a dropped staging buffer is still alive"
+    # the next call makes a new set and is still right, with new values
+    args2 = (a - 5, b * 3)
+    if route == "torch":
+        args2 = tuple(torch.from_numpy(v) for v in args2)
+    out2 = f(*args2)
+    np.testing.assert_allclose(np.asarray(out), a * b + 1, rtol=1e-14)  # (an FMA may round once)
+    np.testing.assert_allclose(np.asarray(out2), (a - 5) * (b * 3) + 1, rtol=1e-14)
+    assert runtime.small_staging_bytes() >= set_bytes
+    assert xf.release_memory() >= set_bytes
+
+
+def test_release_memory_under_concurrent_small_calls():
+    import threading
+    f = xf.compile(lambda x, y: x * y + 1)
+    f(np.ones(64, np.float32), np.ones(64, np.float32))  # signature seen: later calls stage
+    errors: list = []
+    stop = threading.Event()
+
+    def caller(k: int) -> None:
+        x = np.arange(64, dtype=np.float32) + k
+        try:
+            for i in range(300):
+                y = np.full(64, i, np.float32)
+                got = f(x, y)
+                if not np.array_equal(got, x * y + 1):
+                    errors.append((k, i))
+        except Exception as e:  # pragma: no cover - reported below
+            errors.append(e)
+
+    def releaser() -> None:
+        while not stop.is_set():
+            xf.release_memory()
+
+    rel = threading.Thread(target=releaser)
+    threads = [threading.Thread(target=caller, args=(k,)) for k in range(4)]
+    rel.start()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    stop.set()
+    rel.join()
+    assert not errors
+    assert len(_small_staging_buffers()) <= 2 * runtime._SMALL_SETS_KEPT
+    xf.release_memory()
+    assert runtime.small_staging_bytes() == 0
+
+
 def _close(got, want):
     np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-5)  # XLA may fuse to an FMA
 
