@@ -28,7 +28,9 @@ backs a madvised region with huge pages (pool and staging memory do not ask for 
 host these figures come from, none were granted).
 
 Options: ``--rounds 7``, ``--workloads chain_f32,chain_f64,summean``, ``--elements 16777216``,
-``--json out.json``.
+``--json out.json``; ``--placement`` adds the NumPy and ``torch.from_numpy`` contenders once
+more with their results not placed (``... (unplaced)``: NOTE [Placing the results of
+misaligned elementwise programs] in xfront/_offsets.py), in the same interleaved rounds.
 """
 
 from __future__ import annotations
@@ -140,7 +142,20 @@ def _host(o: Any) -> np.ndarray:
     return np.asarray(o)
 
 
-def contenders(name: str, n: int = N) -> tuple[dict[str, Callable[[], Any]], list[np.ndarray]]:
+def _unplaced(call: Callable[[], Any]) -> Callable[[], Any]:
+    from xfront import _offsets
+
+    def run() -> Any:
+        _offsets.PLACE = False
+        try:
+            return call()
+        finally:
+            _offsets.PLACE = True
+    return run
+
+
+def contenders(name: str, n: int = N, placement: bool = False
+               ) -> tuple[dict[str, Callable[[], Any]], list[np.ndarray]]:
     fn, n_in, dtype = WORKLOADS[name]
     rng = np.random.default_rng(0)
     xs = [rng.standard_normal(n).astype(dtype) for _ in range(n_in)]
@@ -156,8 +171,12 @@ def contenders(name: str, n: int = N) -> tuple[dict[str, Callable[[], Any]], lis
         to = [torch.from_numpy(x).clone() for x in xs]
         out["torch (from_numpy)"] = lambda: f(*tn)
         out["torch (own)"] = lambda: f(*to)
+        if placement:
+            out["torch (unplaced)"] = _unplaced(out["torch (from_numpy)"])
     except ImportError:
         pass
+    if placement:
+        out["numpy (unplaced)"] = _unplaced(out["numpy"])
     try:
         import tensorflow as tf
 
@@ -168,8 +187,9 @@ def contenders(name: str, n: int = N) -> tuple[dict[str, Callable[[], Any]], lis
     return out, xs
 
 
-def run(name: str, rounds: int, n: int = N) -> dict[str, dict[str, float]]:
-    calls, xs = contenders(name, n)
+def run(name: str, rounds: int, n: int = N, placement: bool = False
+        ) -> dict[str, dict[str, float]]:
+    calls, xs = contenders(name, n, placement)
     fn = WORKLOADS[name][0]
     want = [_host(o) for o in _leaves(fn(*[xf.asarray(x) for x in xs]))]
     for label, call in calls.items():  # right numbers first
@@ -229,11 +249,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--workloads", default=",".join(WORKLOADS))
     p.add_argument("--elements", type=int, default=N)
     p.add_argument("--json", default=None)
+    p.add_argument("--placement", action="store_true")
     args = p.parse_args(argv)
     print(f"load average {os.getloadavg()[0]:.1f}; {os.cpu_count()} cores; {huge_pages()}")
     results = {}
     for name in args.workloads.split(","):
-        results[name] = run(name, args.rounds, args.elements)
+        results[name] = run(name, args.rounds, args.elements, args.placement)
         print("\n".join(report(name, results[name], args.elements)), flush=True)
     save_json(args.json, results)
     return results
