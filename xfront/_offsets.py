@@ -37,26 +37,28 @@ NOTE [Whole-array reductions of misaligned inputs]
 
 NOTE [Placing the results of misaligned elementwise programs]
     An elementwise loop over memory slows down when its loads trail its stores by a little
-    modulo 4096 bytes: the CPU matches a load against the stores still in flight by the low 12
-    address bits first, and a load whose bits equal a recent store's waits for it (4K
+    modulo 4096 bytes: the CPU matches a load against the stores still in flight by the low
+    12 address bits first, and a load whose bits equal a recent store's waits for it (4K
     aliasing). PJRT puts a large output 64 bytes into a page and NumPy's large allocations
     start 16 bytes into one, so in ``out = f(x)`` every load of ``x`` trails the store of the
-    same element by 48 bytes: a 16M float32 chain (3 inputs) over inputs 16 bytes into a page
-    took 1.35-1.5x the CPU time it took over inputs 64 to 3072 bytes into a page (measured
-    with page-aligned buffers, the output always 64 bytes in: 0 bytes 1.25x, 16 bytes 1.5x,
-    4032 bytes 1.14x, 3072 bytes 1.04x). So when such a variant's large results leave as NumPy
-    arrays or torch tensors, the variant writes each result ``k`` rows of ``C`` elements
-    (256 B to 1 KiB) into a buffer ``k`` rows longer (a ``pad`` of the ``(R, C)`` view on its
-    leading axis, which XLA fuses with the body into one loop, as it does a concatenation of
-    zero rows; a ``pad`` of the flat result measured 10x slower), with ``k`` chosen so
-    that the loads run ``LEAD`` to ``LEAD`` + 1 KiB bytes ahead of the stores (inputs 64 to
-    2048 bytes ahead all measured alike), and the caller gets the view from row ``k`` (its
-    base keeps the runtime buffer, which returns to the pool when the view dies). The shift
-    is chosen per call from the first misaligned input's page offset, in steps of 1 KiB (at
-    most 3 more variants per pattern of offsets; NumPy's allocations all give one). Results
-    for xfront arrays or jax are not views, so they keep the plain variant, as do programs
-    that read an input as rows. A placed result has its own shape in the pool, so calls that
-    alternate misaligned and aligned inputs keep two sets of recycled buffers.
+    same element by 48 bytes. A 16M float32 chain (3 inputs, output 64 bytes into its page)
+    took, over the CPU time of the fastest input offset: inputs 16 bytes into a page 1.48x,
+    0 bytes 1.27x, 4000 and 4032 bytes 1.21x and 1.31x, 64 to 3072 bytes 1.00-1.18x
+    (``python -m benchmarks.bench_large --page-offsets ...``). So when such a variant's large
+    results leave as NumPy arrays or torch tensors, it writes each result ``k`` rows of ``C``
+    elements (256 B to 1 KiB) into a buffer ``k`` rows longer: a ``pad`` of the ``(R, C)``
+    view on its leading axis, which XLA fuses with the body into one loop (as it does a
+    concatenation of zero rows; a ``pad`` of the flat result measured 10x slower). ``k`` is
+    chosen so that the loads run ``LEAD`` to ``LEAD`` + 1 KiB ahead of the stores, and the
+    caller gets the view from row ``k`` (its base keeps the runtime buffer, which returns to
+    the pool when the view dies). The shift is chosen per call from the first misaligned
+    input's page offset, in steps of 1 KiB (at most 3 more variants per pattern of offsets;
+    NumPy's allocations all give one). Results for xfront arrays or jax are not views, so
+    they keep the plain variant, as do programs that read an input as rows. A placed result
+    has its own shape in the pool, so calls that alternate misaligned and aligned inputs keep
+    two sets of recycled buffers. Where the allocator serves a large output from its heap
+    rather than fresh pages, the output starts anywhere in its page and the rows help only by
+    chance (glibc maps blocks of 32 MiB or more unless its heap has a free block that large).
 """
 
 from __future__ import annotations
