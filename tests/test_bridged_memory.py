@@ -513,3 +513,10 @@ def test_placement_off_gives_the_same_values(monkeypatch):
     np.testing.assert_array_equal(placed, plain)
     assert placed.ctypes.data - _buffer_start(placed) == 3 * 1024  # 16 B into a page: 3 rows
     assert plain.ctypes.data == _buffer_start(plain)
+    # the placed variant is one fused loop (slice, body and pad), nothing copied
+    entry = next(iter(f._cache.values()))
+    (prog, _, rows), = [v for k, v in entry.variants.items() if k[1]]
+    assert rows == [3]
+    hlo = prog.exe.hlo_text()
+    body = hlo[hlo.index("ENTRY"):]
+    assert body.count(" fusion(") == 1 and " copy(" not in body and "pad" in body
