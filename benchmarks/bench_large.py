@@ -28,7 +28,12 @@ backs a madvised region with huge pages (pool and staging memory do not ask for 
 host these figures come from, none were granted).
 
 Options: ``--rounds 7``, ``--workloads chain_f32,chain_f64,summean``, ``--elements 16777216``,
-``--json out.json``.
+``--json out.json``; ``--placement`` adds the NumPy and ``torch.from_numpy`` contenders once
+more with their results not placed (``... (unplaced)``: NOTE [Placing the results of
+misaligned elementwise programs] in xfront/_offsets.py), in the same interleaved rounds;
+``--page-offsets 0,16,64,...`` instead times the chain workloads on NumPy inputs placed that
+many bytes into a page (all inputs alike; results not placed), interleaved, with each
+result's page offset: where the loads trail the stores by a little mod 4096, the loop slows.
 """
 
 from __future__ import annotations
@@ -140,7 +145,20 @@ def _host(o: Any) -> np.ndarray:
     return np.asarray(o)
 
 
-def contenders(name: str, n: int = N) -> tuple[dict[str, Callable[[], Any]], list[np.ndarray]]:
+def _unplaced(call: Callable[[], Any]) -> Callable[[], Any]:
+    from xfront import _offsets
+
+    def run() -> Any:
+        _offsets.PLACE = False
+        try:
+            return call()
+        finally:
+            _offsets.PLACE = True
+    return run
+
+
+def contenders(name: str, n: int = N, placement: bool = False
+               ) -> tuple[dict[str, Callable[[], Any]], list[np.ndarray]]:
     fn, n_in, dtype = WORKLOADS[name]
     rng = np.random.default_rng(0)
     xs = [rng.standard_normal(n).astype(dtype) for _ in range(n_in)]
@@ -156,8 +174,12 @@ def contenders(name: str, n: int = N) -> tuple[dict[str, Callable[[], Any]], lis
         to = [torch.from_numpy(x).clone() for x in xs]
         out["torch (from_numpy)"] = lambda: f(*tn)
         out["torch (own)"] = lambda: f(*to)
+        if placement:
+            out["torch (unplaced)"] = _unplaced(out["torch (from_numpy)"])
     except ImportError:
         pass
+    if placement:
+        out["numpy (unplaced)"] = _unplaced(out["numpy"])
     try:
         import tensorflow as tf
 
@@ -168,8 +190,9 @@ def contenders(name: str, n: int = N) -> tuple[dict[str, Callable[[], Any]], lis
     return out, xs
 
 
-def run(name: str, rounds: int, n: int = N) -> dict[str, dict[str, float]]:
-    calls, xs = contenders(name, n)
+def run(name: str, rounds: int, n: int = N, placement: bool = False
+        ) -> dict[str, dict[str, float]]:
+    calls, xs = contenders(name, n, placement)
     fn = WORKLOADS[name][0]
     want = [_host(o) for o in _leaves(fn(*[xf.asarray(x) for x in xs]))]
     for label, call in calls.items():  # right numbers first
@@ -208,6 +231,58 @@ def run(name: str, rounds: int, n: int = N) -> dict[str, dict[str, float]]:
             for k in calls}
 
 
+def page_offsets(name: str, offsets: list[int], rounds: int, n: int = N
+                 ) -> dict[str, dict[str, float]]:
+    """The chain on NumPy inputs ``offsets`` bytes into a page (results not placed): median
+    wall and CPU time per call and the result's page offset, per input offset."""
+    import ctypes
+    import mmap
+
+    from xfront import _offsets
+
+    fn, n_in, dtype = WORKLOADS[name]
+    item = np.dtype(dtype).itemsize
+    rng = np.random.default_rng(0)
+    src = [rng.standard_normal(n).astype(dtype) for _ in range(n_in)]
+    f = xf.compile(fn)
+    want = np.asarray(f(*[xf.asarray(x) for x in src]))
+    keep: list[Any] = []
+    ins: dict[int, list[np.ndarray]] = {}
+    for off in offsets:
+        ins[off] = []
+        for x in src:
+            m = mmap.mmap(-1, n * item + 2 * 4096)  # page-aligned memory
+            keep.append(m)
+            raw = np.frombuffer((ctypes.c_char * len(m)).from_buffer(m), np.uint8)
+            a = raw[off:off + n * item].view(dtype)
+            a[...] = x
+            ins[off].append(a)
+    out_at: dict[int, int] = {}
+    _offsets.PLACE = False
+    try:
+        for off in offsets:
+            r = f(*ins[off])
+            if not np.allclose(r, want, rtol=1e-5, atol=1e-5):
+                raise AssertionError(f"bench_large: inputs at {off} disagree on {name}")
+            out_at[off] = r.ctypes.data % 4096
+            del r
+        wall: dict[int, list[float]] = {o: [] for o in offsets}
+        cpu: dict[int, list[float]] = {o: [] for o in offsets}
+        for _ in range(rounds):
+            for off in offsets:
+                c0 = time.process_time()
+                t0 = time.perf_counter()
+                r = f(*ins[off])
+                wall[off].append((time.perf_counter() - t0) * 1e3)
+                cpu[off].append((time.process_time() - c0) * 1e3)
+                del r
+    finally:
+        _offsets.PLACE = True
+    del keep[:]  # (the views into the maps die with ``ins``)
+    return {str(o): {"median_ms": statistics.median(wall[o]), "cpu_ms": statistics.median(cpu[o]),
+                     "out_page_offset": out_at[o]} for o in offsets}
+
+
 def report(name: str, res: dict[str, dict[str, float]], n: int = N) -> list[str]:
     base = res["native"]["median_ms"]
     cbase = res["native"]["cpu_ms"] or 1e-9
@@ -229,11 +304,28 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--workloads", default=",".join(WORKLOADS))
     p.add_argument("--elements", type=int, default=N)
     p.add_argument("--json", default=None)
+    p.add_argument("--placement", action="store_true")
+    p.add_argument("--page-offsets", default=None)
     args = p.parse_args(argv)
     print(f"load average {os.getloadavg()[0]:.1f}; {os.cpu_count()} cores; {huge_pages()}")
     results = {}
+    if args.page_offsets:
+        offs = [int(v) for v in args.page_offsets.split(",")]
+        for name in args.workloads.split(","):
+            if not name.startswith("chain"):
+                continue
+            res = results[name] = page_offsets(name, offs, args.rounds, args.elements)
+            best = min(r["cpu_ms"] for r in res.values())
+            print(f"\n{name}: inputs at a page offset, results not placed (cpu x: over the "
+                  f"fastest offset)\n{'input offset':>12s} {'result offset':>13s} "
+                  f"{'median ms':>10s} {'cpu ms':>7s} {'cpu x':>6s}")
+            for o, r in res.items():
+                print(f"{o:>12s} {r['out_page_offset']:13d} {r['median_ms']:10.2f} "
+                      f"{r['cpu_ms']:7.2f} {r['cpu_ms'] / best:6.2f}", flush=True)
+        save_json(args.json, results)
+        return results
     for name in args.workloads.split(","):
-        results[name] = run(name, args.rounds, args.elements)
+        results[name] = run(name, args.rounds, args.elements, args.placement)
         print("\n".join(report(name, results[name], args.elements)), flush=True)
     save_json(args.json, results)
     return results

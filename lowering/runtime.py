@@ -25,6 +25,7 @@ import re
 import sys
 import threading
 import time
+import weakref
 from typing import Any, Sequence
 
 import numpy as np
@@ -609,7 +610,19 @@ def release_memory() -> int:
         freed += _staging_bytes
         _STAGING.clear()
         _staging_bytes = 0
+    with _small_lock:
+        runs = list(_SMALL_RUNS)
+    for sets in runs:  # NOTE [Small host inputs]: only the idle sets; a call's own set is not here
+        freed += sets.drop()
     return freed
+
+
+def small_staging_bytes() -> int:
+    """Bytes of the idle small-input staging sets that the runs keep (NOTE [Small host
+    inputs])."""
+    with _small_lock:
+        runs = list(_SMALL_RUNS)
+    return sum(len(sets.free) * sets.set_bytes for sets in runs)
 
 
 # NOTE [Executions in flight at exit]
@@ -1256,8 +1269,38 @@ def _per_call_run(execute: Any, consts: list[Any], wraps: list[Any], unflatten: 
 #     stream). Only CPU programs without donated inputs take this path; small NumPy results
 #     leave as copies (``np.array``, ~1 us against ~2.2 us for a view that owns the buffer).
 
+#     ``release_memory`` drops the idle sets of every run. A set a call is using is not in its
+#     run's free list (the call popped it), so it is never freed under the call; the call puts it
+#     back when it is done, and the next call without a free set makes a new one.
+
 SMALL_INPUT_BYTES = int(os.environ.get("XFRONT_SMALL_INPUT_BYTES", str(16 << 10)))
 _SMALL_SETS_KEPT = 4  # staging sets a run keeps for concurrent callers
+
+
+class _SmallSets:
+    """The idle staging sets of one run: ``free`` holds (buffers, views) pairs."""
+
+    __slots__ = ("free", "set_bytes", "__weakref__")
+
+    def __init__(self, set_bytes: int) -> None:
+        self.free: list[tuple[list[Any], list[Any]]] = []
+        self.set_bytes = set_bytes
+
+    def drop(self) -> int:
+        """Drop the idle sets; returns their bytes. Calls take and return sets with
+        ``list.pop`` and ``append``, each atomic, as is each ``pop`` here: a set is either
+        dropped here or taken by one call (which holds it, so its memory outlives the call)."""
+        n = 0
+        while True:
+            try:
+                self.free.pop()
+            except IndexError:
+                return n * self.set_bytes
+            n += 1
+
+
+_SMALL_RUNS: weakref.WeakSet[_SmallSets] = weakref.WeakSet()  # the runs' sets, while they live
+_small_lock = threading.Lock()
 
 
 def _staging_view(buf: Any, aval: AbstractArray) -> np.ndarray:
@@ -1281,7 +1324,10 @@ def host_runner(execute: Any, const_bufs: Sequence[Any], dev: Any,
     for its output's value (NOTE above)."""
     run = runner(execute, const_bufs, wraps, unflatten)
     avals = list(in_avals)
-    free: list[tuple[list[Any], list[Any]]] = []
+    sets = _SmallSets(sum(a.size * a.dtype.itemsize for a in avals))
+    with _small_lock:
+        _SMALL_RUNS.add(sets)
+    free = sets.free
 
     def new_set() -> tuple[list[Any], list[Any]]:
         bufs, views = [], []
@@ -1309,6 +1355,7 @@ def host_runner(execute: Any, const_bufs: Sequence[Any], dev: Any,
         if len(free) < _SMALL_SETS_KEPT:  # the outputs hold their values: the set is free
             free.append(s)
         return out
+    run_host.small_sets = sets  # type: ignore[attr-defined]  # what keeps them registered
     return run_host
 
 

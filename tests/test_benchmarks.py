@@ -115,12 +115,18 @@ def test_large_call_benchmark_checks_every_route_and_counts_faults():
     from benchmarks import bench_large
 
     res = bench_large.main(["--rounds", "1", "--elements", "4096", "--workloads",
-                            "chain_f32,summean"])
+                            "chain_f32,summean", "--placement"])
     for name in ("chain_f32", "summean"):
-        assert {"native", "numpy", "torch (from_numpy)"} <= set(res[name])
+        assert {"native", "numpy", "torch (from_numpy)", "numpy (unplaced)",
+                "torch (unplaced)"} <= set(res[name])
         for cell in res[name].values():
             assert cell["median_ms"] > 0 and cell["faults"] >= 0 and cell["peak_rss_mib"] > 0
             assert cell["cpu_ms"] >= 0 and cell["call_extra_mib"] >= -1
+    res = bench_large.main(["--rounds", "1", "--elements", "4096", "--workloads", "chain_f32",
+                            "--page-offsets", "0,16"])
+    assert set(res["chain_f32"]) == {"0", "16"}
+    for cell in res["chain_f32"].values():
+        assert cell["cpu_ms"] >= 0 and 0 <= cell["out_page_offset"] < 4096
 
 
 def test_dispatch_benchmark_times_every_route():

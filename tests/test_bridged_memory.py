@@ -79,7 +79,10 @@ def test_small_or_aligned_torch_inputs_are_not_staged():
 
 def test_torch_results_recycle_only_after_the_tensor_dies():
     f = xf.compile(lambda x: x * 2 + 1)
-    a = torch.from_numpy(np.random.default_rng(0).standard_normal(N).astype(np.float32))
+    # torch's own (aligned) memory, as ``a + 1`` below: one route, so one result shape in the
+    # pool (misaligned inputs write their results into longer buffers: NOTE [Placing the
+    # results of misaligned elementwise programs] in xfront/_offsets.py)
+    a = torch.from_numpy(np.random.default_rng(0).standard_normal(N).astype(np.float32)).clone()
     out1 = f(a)
     p1 = out1.data_ptr()
     want1 = a.numpy() * 2 + 1
@@ -130,6 +133,75 @@ def test_release_memory_returns_idle_pool_and_staging_memory():
     assert xf.release_memory() >= t.nbytes
     assert runtime.POOL.bytes == 0 and not runtime._STAGING
     assert xf.release_memory() == 0
+
+
+def _small_staging_buffers() -> list:
+    return [b for sets in list(runtime._SMALL_RUNS) for bufs, _ in list(sets.free) for b in bufs]
+
+
+@pytest.mark.parametrize("route", ["numpy", "torch"])
+def test_release_memory_frees_small_staging_sets(route):
+    import weakref
+    f = xf.compile(lambda x, y: x * y + 1)
+    a = np.arange(12, dtype=np.float64).reshape(3, 4)
+    b = np.linspace(-1, 1, 4)
+    args = (a, b) if route == "numpy" else (torch.from_numpy(a), torch.from_numpy(b))
+    for _ in range(2):  # the second call of a signature copies into a staging set it keeps
+        out = f(*args)
+    set_bytes = a.nbytes + b.nbytes
+    assert runtime.small_staging_bytes() >= set_bytes
+    dead = [weakref.ref(x) for x in _small_staging_buffers()]
+    assert len(dead) >= 2
+    assert xf.release_memory() >= set_bytes
+    assert runtime.small_staging_bytes() == 0 and not _small_staging_buffers()
+    gc.collect()
+    assert all(w() is None for w in dead), "a dropped staging buffer is still alive"
+    # the next call makes a new set and is still right, with new values
+    args2 = (a - 5, b * 3)
+    if route == "torch":
+        args2 = tuple(torch.from_numpy(v) for v in args2)
+    out2 = f(*args2)
+    np.testing.assert_allclose(np.asarray(out), a * b + 1, rtol=1e-14)  # (an FMA may round once)
+    np.testing.assert_allclose(np.asarray(out2), (a - 5) * (b * 3) + 1, rtol=1e-14)
+    assert runtime.small_staging_bytes() >= set_bytes
+    assert xf.release_memory() >= set_bytes
+
+
+def test_release_memory_under_concurrent_small_calls():
+    import threading
+    f = xf.compile(lambda x, y: x * y + 1)
+    f(np.ones(64, np.float32), np.ones(64, np.float32))  # signature seen: later calls stage
+    errors: list = []
+    stop = threading.Event()
+
+    def caller(k: int) -> None:
+        x = np.arange(64, dtype=np.float32) + k
+        try:
+            for i in range(300):
+                y = np.full(64, i, np.float32)
+                got = f(x, y)
+                if not np.array_equal(got, x * y + 1):
+                    errors.append((k, i))
+        except Exception as e:  # pragma: no cover - reported below
+            errors.append(e)
+
+    def releaser() -> None:
+        while not stop.is_set():
+            xf.release_memory()
+
+    rel = threading.Thread(target=releaser)
+    threads = [threading.Thread(target=caller, args=(k,)) for k in range(4)]
+    rel.start()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    stop.set()
+    rel.join()
+    assert not errors
+    assert len(_small_staging_buffers()) <= 2 * runtime._SMALL_SETS_KEPT
+    xf.release_memory()
+    assert runtime.small_staging_bytes() == 0
 
 
 def _close(got, want):
@@ -279,7 +351,7 @@ def test_whole_reductions_of_misaligned_inputs_at_a_page_end(monkeypatch):
     f = xf.compile(lambda v: xf.sum(v))
     np.testing.assert_allclose(f(x), np.sum(x.astype(np.float64)), rtol=1e-5)
     entry = next(iter(f._fast_np.values()))[0]
-    ((h, length),) = list(entry.variants)[0]
+    ((h, length), _), _ = list(entry.variants)[0]  # ((offsets..., placement), placement)
     assert x.ctypes.data - h * isz + length * isz == x.ctypes.data + x.nbytes
     assert not runtime._STAGING
 
@@ -356,3 +428,95 @@ def test_whole_boolean_reductions_of_misaligned_inputs_ignore_the_bytes_around()
     x[-1] = False
     assert [bool(g) for g in f(x)] == [True, False]
     assert not runtime._STAGING
+
+
+def _buffer_start(r: np.ndarray) -> int:
+    import ctypes
+    m = r
+    while isinstance(m, np.ndarray):
+        m = m.base
+    return ctypes.addressof(m)
+
+
+@pytest.mark.parametrize("frm,at", [("numpy", 16), ("torch", 16), ("numpy", 2000)])
+def test_results_of_misaligned_elementwise_programs_are_placed(frm, at):
+    # NOTE [Placing the results of misaligned elementwise programs] in xfront/_offsets.py
+    shape = (runtime.POOL_MIN_BYTES // 4 // 4096 + 1, 4096)  # float32 results the pool takes
+    n = shape[0] * shape[1]
+    a, _ra = _in_page(n, np.float32, at, 0)
+    b, _rb = _in_page(n, np.float32, at, 1)
+    a, b = a.reshape(shape), b.reshape(shape)
+    f = xf.compile(lambda x, y: (x * y + 1, x - y))
+    args = (a, b) if frm == "numpy" else (torch.from_numpy(a), torch.from_numpy(b))
+    for rnd in range(2):  # the second call writes into the first one's recycled buffers
+        hits = runtime.POOL.hits
+        p, q = f(*args)
+        assert type(p) is type(args[0]) and tuple(p.shape) == shape
+        p, q = (p, q) if frm == "numpy" else (p.numpy(), q.numpy())
+        _close(p, a * b + 1)
+        np.testing.assert_array_equal(q, a - b)
+        assert not runtime._STAGING, "nothing was staged"
+        if frm == "numpy":
+            for r in (p, q):
+                start = _buffer_start(r)  # the runtime buffer the result views
+                assert (r.ctypes.data - start) % 1024 == 0 and r.ctypes.data > start, \
+                    "the result starts whole rows into its buffer"
+                if start % 4096 == _offsets.OUT_IN_PAGE:  # a page-mapped output, as assumed:
+                    # the inputs' loads run ahead of the result's stores (mod 4096)
+                    assert 256 <= (a.ctypes.data - r.ctypes.data) % 4096 <= 1280
+            del r
+        if rnd:
+            assert runtime.POOL.hits == hits + 1
+        del p, q
+        gc.collect()
+    assert runtime.POOL.bytes >= 2 * a.nbytes, "both results returned to the pool"
+    k = (at - _offsets.OUT_IN_PAGE - _offsets.LEAD) % 4096 // 1024  # leading 1 KiB rows
+    assert {key[1] for key, bufs in runtime.POOL._free.items() if bufs} == {(n // 256 + k, 256)}
+    # a live result (or a view of it) keeps its memory: the next call writes elsewhere
+    held = f(*args)[0][3:]
+    held_at = held.data_ptr() if frm == "torch" else held.ctypes.data
+    other = f(*args)[0]
+    assert (other.data_ptr() if frm == "torch" else other.ctypes.data) != held_at - 3 * 4 * 4096
+    _close(np.asarray(held), (a * b + 1)[3:])
+    del held, other
+    # results that are xfront arrays are not views: the plain variant, right values
+    g = xf.compile(lambda x, y: x * y + 1, returns="xfront")
+    r = g(*args)
+    assert isinstance(r, xf.Array)
+    _close(np.asarray(r), a * b + 1)
+
+
+def test_unplaceable_results_of_misaligned_programs_stay_right():
+    # a size with no row width of 256 B to 1 KiB (a multiple of 64 B): the plain variant
+    shape = (1025, 4097)  # 5^2 * 17 * 41 * 241 elements of 8 bytes, above the pool threshold
+    n = shape[0] * shape[1]
+    assert n * 8 >= runtime.POOL_MIN_BYTES
+    a, _ra = _in_page(n, np.float64, 16, 0)
+    a = a.reshape(shape)
+    f = xf.compile(lambda x: x * 2 + 1)
+    for _ in range(2):
+        out = f(torch.from_numpy(a)).numpy()
+        np.testing.assert_array_equal(out, a * 2 + 1)
+        assert out.ctypes.data % 64 == 0
+        del out
+        gc.collect()
+    assert not runtime._STAGING
+
+
+def test_placement_off_gives_the_same_values(monkeypatch):
+    n = runtime.POOL_MIN_BYTES // 4 + 4096
+    a, _ra = _in_page(n, np.float32, 16)
+    f = xf.compile(lambda x: xf.tanh(x) * 0.5 + xf.sigmoid(x))
+    placed = f(a)
+    monkeypatch.setattr(_offsets, "PLACE", False)
+    plain = f(a)
+    np.testing.assert_array_equal(placed, plain)
+    assert placed.ctypes.data - _buffer_start(placed) == 3 * 1024  # 16 B into a page: 3 rows
+    assert plain.ctypes.data == _buffer_start(plain)
+    # the placed variant is one fused loop (slice, body and pad), nothing copied
+    entry = next(iter(f._cache.values()))
+    (prog, _, rows), = [v for k, v in entry.variants.items() if k[1]]
+    assert rows == [3]
+    hlo = prog.exe.hlo_text()
+    body = hlo[hlo.index("ENTRY"):]
+    assert body.count(" fusion(") == 1 and " copy(" not in body and "pad" in body

@@ -192,8 +192,10 @@ from xfront._api._utility import diff  # noqa: E402
 
 
 def release_memory() -> int:
-    """Give back the memory xfront keeps for reuse (recycled output buffers and staging copies
-    of large inputs); returns the bytes dropped. Arrays and tensors in use are not touched.
+    """Give back the memory xfront keeps for reuse (recycled output buffers, staging copies
+    of large inputs, and the idle staging sets of small inputs that compiled calls keep);
+    returns the bytes dropped. Arrays and tensors in use, and a staging set a running call
+    uses, are not touched.
     Caps: ``XFRONT_POOL_MAX_BYTES`` (pool, default 1 GiB; staging takes at most half of it);
     ``XFRONT_BUFFER_POOL=0`` disables both."""
     import sys as _sys

@@ -777,11 +777,13 @@ class CompiledFunction:
         run = entry.runs.get((offs, mode))
         if run is not None:
             return run
-        if offs:
-            prog, cbufs = _offsets.variant(entry, offs)
+        dev = entry.device
+        placed: list[Any] = []
+        if offs:  # NOTE [Placing the results of misaligned elementwise programs]
+            prog, cbufs, placed = _offsets.variant(
+                entry, offs, (mode == "numpy" or mode == "torch") and dev.platform == "cpu")
         else:
             prog, cbufs = entry.exe, entry.const_bufs
-        dev = entry.device
         # results for jax (and for torch/TF off the CPU) never come back to the buffer pool,
         # so they do not take recycled buffers from it either (NOTE [Output buffer pool]); on
         # the CPU results for torch/TF do (NOTE [Results for other frameworks in recycled
@@ -796,6 +798,12 @@ class CompiledFunction:
         else:
             ad = adapter_named(mode)
             wraps = [_export_wrapper(dev, ad, p) for p in entry.out_pool]
+        if any(k is not None for k in placed):
+            np_wrap = _numpy_wrapper(rt, True)
+            export = None if mode == "numpy" else \
+                lambda v: ad.from_capsule(v.__dlpack__(), dev)
+            wraps = [w if k is None else _offsets.placed_wrapper(np_wrap, k, a.shape, export)
+                     for w, k, a in zip(wraps, placed, entry.out_avals)]
         op = self._op
         run = rt.runner(
             execute, cbufs, wraps, entry.unflatten(), per_call=True, waits=mode == "numpy",

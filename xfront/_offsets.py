@@ -34,6 +34,31 @@ NOTE [Whole-array reductions of misaligned inputs]
     host, medians of 31 calls: 6.8-9.7 ms (min 2.0 ms; the native call's median 11 ms, min
     2-4 ms) against 43.8 ms (min 31.5 ms) through the staged copy. ``ROW_BYTES``: 1 KiB and
     4 KiB rows measured alike, 64-byte rows slower (a second pass over 1/16 of the data).
+
+NOTE [Placing the results of misaligned elementwise programs]
+    An elementwise loop over memory slows down when its loads trail its stores by a little
+    modulo 4096 bytes: the CPU matches a load against the stores still in flight by the low
+    12 address bits first, and a load whose bits equal a recent store's waits for it (4K
+    aliasing). PJRT puts a large output 64 bytes into a page and NumPy's large allocations
+    start 16 bytes into one, so in ``out = f(x)`` every load of ``x`` trails the store of the
+    same element by 48 bytes. A 16M float32 chain (3 inputs, output 64 bytes into its page)
+    took, over the CPU time of the fastest input offset: inputs 16 bytes into a page 1.48x,
+    0 bytes 1.27x, 4000 and 4032 bytes 1.21x and 1.31x, 64 to 3072 bytes 1.00-1.18x
+    (``python -m benchmarks.bench_large --page-offsets ...``). So when such a variant's large
+    results leave as NumPy arrays or torch tensors, it writes each result ``k`` rows of ``C``
+    elements (256 B to 1 KiB) into a buffer ``k`` rows longer: a ``pad`` of the ``(R, C)``
+    view on its leading axis, which XLA fuses with the body into one loop (as it does a
+    concatenation of zero rows; a ``pad`` of the flat result measured 10x slower). ``k`` is
+    chosen so that the loads run ``LEAD`` to ``LEAD`` + 1 KiB ahead of the stores, and the
+    caller gets the view from row ``k`` (its base keeps the runtime buffer, which returns to
+    the pool when the view dies). The shift is chosen per call from the first misaligned
+    input's page offset, in steps of 1 KiB (at most 3 more variants per pattern of offsets;
+    NumPy's allocations all give one). Results for xfront arrays or jax are not views, so
+    they keep the plain variant, as do programs that read an input as rows. A placed result
+    has its own shape in the pool, so calls that alternate misaligned and aligned inputs keep
+    two sets of recycled buffers. Where the allocator serves a large output from its heap
+    rather than fresh pages, the output starts anywhere in its page and the rows help only by
+    chance (glibc maps blocks of 32 MiB or more unless its heap has a free block that large).
 """
 
 from __future__ import annotations
@@ -51,6 +76,11 @@ _REDUCE_PRIMS = ("reduce_sum", "reduce_prod", "reduce_max", "reduce_min", "reduc
                  "reduce_or")
 _fusable: frozenset | None = None
 ROW_BYTES = 1024  # NOTE [Whole-array reductions of misaligned inputs]; divides any page size
+# NOTE [Placing the results of misaligned elementwise programs]
+PAGE = 4096
+OUT_IN_PAGE = 64  # where PJRT's large (page-mapped) outputs start in their first page
+LEAD = 256  # the loads of a placed variant run LEAD to LEAD + 1 KiB ahead of its stores
+PLACE = True  # whether results for NumPy and torch are placed (off: the plain variant)
 
 
 def _fusable_prims() -> frozenset:
@@ -108,9 +138,12 @@ def offsets(leaves: Sequence[Any], min_bytes: int,
             plan: Plan | None = None) -> tuple[Any, ...] | None:
     """Per leaf, how many elements its data starts after a 64-byte boundary (0: aligned, small,
     or not a row-major NumPy array), or for an input read as rows (``plan``) the pair
-    ``(elements after the row boundary below, padded length)``; None when no leaf needs it."""
+    ``(elements after the row boundary below, padded length)``; None when no leaf needs it.
+    One more entry follows the leaves': the shift in bytes (a multiple of 1 KiB) that placed
+    results take (NOTE [Placing the results of misaligned elementwise programs]), 0 for none."""
     out: list[Any] = []
     found = False
+    shift = -1
     rows = plan.rows if plan is not None else ()
     for i, x in enumerate(leaves):
         o: Any = 0
@@ -125,8 +158,15 @@ def offsets(leaves: Sequence[Any], min_bytes: int,
                     o = (h, -(-(h + x.size) // c) * c)
                 else:
                     o = r // x.itemsize
+                    if shift < 0:
+                        shift = (p - OUT_IN_PAGE - LEAD) % PAGE // 1024 * 1024
+        elif type(o) is tuple:
+            shift = 0  # rows: the plain variant
         out.append(o)
-    return tuple(out) if found else None
+    if not found:
+        return None
+    out.append(shift if shift > 0 and PLACE else 0)
+    return tuple(out)
 
 
 def from_below(x: np.ndarray, o: Any) -> np.ndarray:
@@ -190,31 +230,67 @@ def _eval(graph: _core.Graph, xs: Sequence[Any], ins: Sequence[Any],
     return [read(a) for a in graph.outs]
 
 
-def variant(entry: Any, offs: tuple[Any, ...]) -> tuple[Any, list[Any]]:
-    """``(Program, constant buffers)`` of ``entry``'s program taking the inputs at offsets
-    ``offs`` as flat arrays padded in front (compiled once per pattern)."""
-    v = entry.variants.get(offs)
+def _rows_of(a: AbstractArray, shift: int) -> tuple[int, int] | None:
+    """``(k, C)``: a result of type ``a`` placed ``shift`` bytes later is written as ``(R, C)``
+    rows after ``k`` leading ones, or None where no row width of 256 B to 1 KiB divides it."""
+    size, item = a.size, a.dtype.itemsize
+    for c in range(1024 // item, 256 // item - 1, -1):
+        if size % c == 0 and c * item % 64 == 0:  # rows (so the view) stay 64-byte aligned
+            k = (shift + c * item // 2) // (c * item)
+            return (k, c) if k else None
+    return None
+
+
+def variant(entry: Any, offs: tuple[Any, ...], place: bool = False
+            ) -> tuple[Any, list[Any], list[Any]]:
+    """``(Program, constant buffers, placed)`` of ``entry``'s program taking the inputs at
+    offsets ``offs`` as flat arrays padded in front (compiled once per pattern); with
+    ``place``, its large results are placed (NOTE [Placing the results of misaligned
+    elementwise programs]): ``placed[i]`` is the number of leading rows to drop from result
+    ``i``'s buffer, or None where result ``i`` is not placed."""
+    shift = offs[-1] if place and not any(type(o) is tuple for o in offs) else 0
+    key = (offs, shift)
+    v = entry.variants.get(key)
     if v is not None:
         return v
     from xfront._api._manipulation import reshape
+    from xfront._api._pad import pad
     from xfront._eager import Program, compile_lowered_counted, load_consts
     from xfront.lowering import lower_graph
 
     graph = entry.traced.graph
     dev = entry.device
     avals = [var.aval for var in graph.invars]
+    offs_in = offs[:len(avals)]
     padded = [AbstractArray((o[1] if type(o) is tuple else a.size + o,), a.dtype) if o else a
-              for a, o in zip(avals, offs)]
-    heads = [o[0] if type(o) is tuple else o for o in offs]
+              for a, o in zip(avals, offs_in)]
+    heads = [o[0] if type(o) is tuple else o for o in offs_in]
+    rows = [_rows_of(a, shift) if shift and p else None
+            for a, p in zip(entry.out_avals, entry.out_pool)]
 
     def body(*xs: Any) -> list[Any]:
         ins = [reshape(x[o:o + a.size], a.shape) if o else x
                for x, a, o in zip(xs, avals, heads)]
-        return _eval(graph, xs, ins, offs)
+        outs = _eval(graph, xs, ins, offs_in)
+        return [o if r is None else pad(reshape(o, (o.size // r[1], r[1])), ((r[0], 0), (0, 0)))
+                for o, r in zip(outs, rows)]
 
     g2, _, _ = _core.trace_graph(body, padded, name=graph.name)
     exe, _ = compile_lowered_counted(lower_graph(g2, platform=dev.platform), dev)
     v = (Program(exe, g2, dev, (), [a.strong() for a in g2.out_avals]),
-         load_consts(g2.consts, dev))
-    entry.variants[offs] = v
+         load_consts(g2.consts, dev), [None if r is None else r[0] for r in rows])
+    entry.variants[key] = v
     return v
+
+
+def placed_wrapper(wrap_numpy: Any, k: int, shape: tuple[int, ...], export: Any = None) -> Any:
+    """``wrap(buf)`` for a placed result (NOTE [Placing the results of misaligned elementwise
+    programs]): the NumPy view from row ``k`` of the NumPy array ``wrap_numpy(buf)`` (which
+    owns the buffer), in ``shape``; ``export(view)`` hands it to another framework."""
+    if export is None:
+        def wrap(buf: Any) -> Any:
+            return wrap_numpy(buf)[k:].reshape(shape)
+    else:
+        def wrap(buf: Any) -> Any:
+            return export(wrap_numpy(buf)[k:].reshape(shape))
+    return wrap
