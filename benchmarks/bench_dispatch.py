@@ -156,7 +156,8 @@ def compare(ref: str, rounds: int, calls: int) -> dict[str, dict[str, dict[str, 
         samples: dict[str, dict[str, dict[str, list[float]]]] = {"before": {}, "after": {}}
         for r in range(rounds):
             for label in (("before", "after") if r % 2 == 0 else ("after", "before")):
-                env = dict(os.environ, PYTHONPATH=trees[label])
+                # the tree's xfront first; this checkout's root for the benchmarks package
+                env = dict(os.environ, PYTHONPATH=os.pathsep.join((trees[label], root)))
                 out = subprocess.run([sys.executable, os.path.abspath(__file__), "--one-round",
                                       "--calls", str(calls)], env=env, capture_output=True,
                                      text=True, check=True).stdout

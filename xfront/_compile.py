@@ -71,6 +71,8 @@ from xfront.bridges._dlpack import (BorrowedArray, NeedsAutograd, NeedsGraphCall
 from xfront.lowering import Lowered, lower_graph
 from xfront._rt import rt as _rt
 
+_TRACE = _core._TRACE  # the per-thread trace state (one lookup less on the call path)
+
 
 class RecompileWarning(UserWarning):
     """A compiled function keeps being recompiled for new shapes/dtypes."""
@@ -372,6 +374,10 @@ class CompiledFunction:
         # fast paths (NOTE [The call path]): positional xfront arrays on one device, keyed by
         # their avals; positional NumPy arrays, keyed by (shape, dtype)
         self._fast: dict[tuple, _Entry] = {}
+        # the last two-argument hit of _fast: (aval, aval, entry). Arrays of one program's
+        # output share that output's aval object, so a loop's calls mostly find their
+        # signature by identity, without hashing the avals (NOTE [The call path])
+        self._last2: tuple[Any, Any, _Entry | None] = (None, None, None)
         self._fast_np: dict[tuple, tuple[_Entry, list[AbstractArray], Any]] = {}
         # positional CPU torch tensors, keyed by (shape, torch dtype); _torch_type is torch's
         # Tensor class once a call registered one (this module never imports torch)
@@ -596,6 +602,7 @@ class CompiledFunction:
         self._cache.clear()
         self._grad_plans.clear()
         self._fast.clear()
+        self._last2 = (None, None, None)
         self._fast_np.clear()
         self._fast_torch.clear()
         self._last_sig = None
@@ -604,7 +611,7 @@ class CompiledFunction:
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if _torch_compiling is not None and _torch_compiling():
             return _torch_graph_call(self._key, args, kwargs)  # type: ignore[misc]
-        if _core._TRACE.stack:  # called inside another trace: inline
+        if _TRACE.stack:  # called inside another trace: inline
             # fresh tracer objects, so in-place updates inside stay local, as in a top-level
             # call (NOTE [In-place updates] in _array.py)
             leaves, tree = tree_flatten((args, kwargs))
@@ -617,15 +624,23 @@ class CompiledFunction:
             if type(first) is Array and self._fast_xf:
                 dev = first._device
                 n = len(args)
-                if n == 1:
-                    key: Any = (first.aval,)
-                    bufs = [first._buf]
-                elif n == 2 and type(args[1]) is Array and args[1]._device is dev:
+                if n == 2 and type(args[1]) is Array and args[1]._device is dev:
                     second = args[1]  # unrolled: the commonest arity, ~0.15 us less
-                    key = (first.aval, second.aval)
+                    a0 = first.aval
+                    a1 = second.aval
                     bufs = [first._buf, second._buf]
+                    last = self._last2
+                    if last[0] is a0 and last[1] is a1:  # the last signature's very avals
+                        entry = last[2]
+                    else:
+                        entry = self._fast.get((a0, a1))
+                        if entry is not None:
+                            self._last2 = (a0, a1, entry)
+                elif n == 1:
+                    bufs = [first._buf]
+                    entry = self._fast.get((first.aval,))
                 else:
-                    key = []
+                    key: Any = []
                     bufs = []
                     for a in args:
                         if type(a) is not Array or a._device is not dev:
@@ -634,7 +649,7 @@ class CompiledFunction:
                         bufs.append(a._buf)
                     else:
                         key = tuple(key)
-                entry = self._fast.get(key) if type(key) is tuple else None
+                    entry = self._fast.get(key) if type(key) is tuple else None
                 if entry is not None and entry.device is dev:
                     self._hits += 1
                     run = entry.xf_run
@@ -649,8 +664,18 @@ class CompiledFunction:
                         self._run_for(entry, None, "xfront")
                     return run(bufs, None, args, False, (args, None))
             elif type(first) is np.ndarray and self._returns in (None, "numpy"):
-                hit = self._fast_np.get(tuple([(a.shape, a.dtype) if type(a) is np.ndarray
-                                               else None for a in args]))
+                # the key written out for one and two arguments (a comprehension is a call)
+                n = len(args)
+                if n == 1:
+                    key = ((first.shape, first.dtype),)
+                elif n == 2:
+                    second = args[1]
+                    key = ((first.shape, first.dtype), (second.shape, second.dtype)
+                           if type(second) is np.ndarray else None)
+                else:
+                    key = tuple([(a.shape, a.dtype) if type(a) is np.ndarray else None
+                                 for a in args])
+                hit = self._fast_np.get(key)
                 if hit is not None:
                     entry, avals, host_run = hit
                     self._hits += 1
@@ -676,8 +701,16 @@ class CompiledFunction:
                     return run(bufs, staged or None)
             elif type(first) is self._torch_type and self._returns in (None, "torch"):
                 tt = self._torch_type
-                hit = self._fast_torch.get(tuple([(a.shape, a.dtype) if type(a) is tt
-                                                  else None for a in args]))
+                n = len(args)
+                if n == 1:
+                    key = ((first.shape, first.dtype),)
+                elif n == 2:
+                    second = args[1]
+                    key = ((first.shape, first.dtype), (second.shape, second.dtype)
+                           if type(second) is tt else None)
+                else:
+                    key = tuple([(a.shape, a.dtype) if type(a) is tt else None for a in args])
+                hit = self._fast_torch.get(key)
                 if hit is not None:
                     entry, host_run = hit
                     if host_run is not None:  # NOTE [Small host inputs] in the runtime
@@ -900,8 +933,11 @@ class CompiledFunction:
                                   entry.unflatten())
         if not all(ad.can_stage(a.dtype.np) for a in avals):
             return None
+        # the load: torch's own ``Tensor.copy_`` (what ``ad.copy_into`` calls) taken as the
+        # method itself, so the run's loop calls C directly (no Python frame per argument)
+        load = getattr(self._torch_type, "copy_", None) or ad.copy_into
         return rt.host_runner(entry.exe.run, entry.const_bufs, dev.rt, avals, wraps,
-                              entry.unflatten(), view=ad.staging_tensor, load=ad.copy_into)
+                              entry.unflatten(), view=ad.staging_tensor, load=load)
 
     def _miss_polymorphic(self, dyn: Any, statics: Any, treedef: TreeDef,
                           avals: list[AbstractArray], dev: Device) -> tuple[_Entry, bool]:
