@@ -378,6 +378,8 @@ class CompiledFunction:
         # output share that output's aval object, so a loop's calls mostly find their
         # signature by identity, without hashing the avals (NOTE [The call path])
         self._last2: tuple[Any, Any, _Entry | None] = (None, None, None)
+        # the last two-argument hit of _fast_np: (shape, dtype, shape, dtype, hit)
+        self._last_np2: tuple[Any, ...] = (None,) * 5
         self._fast_np: dict[tuple, tuple[_Entry, list[AbstractArray], Any]] = {}
         # positional CPU torch tensors, keyed by (shape, torch dtype); _torch_type is torch's
         # Tensor class once a call registered one (this module never imports torch)
@@ -603,6 +605,7 @@ class CompiledFunction:
         self._grad_plans.clear()
         self._fast.clear()
         self._last2 = (None, None, None)
+        self._last_np2 = (None,) * 5
         self._fast_np.clear()
         self._fast_torch.clear()
         self._last_sig = None
@@ -664,18 +667,31 @@ class CompiledFunction:
                         self._run_for(entry, None, "xfront")
                     return run(bufs, None, args, False, (args, None))
             elif type(first) is np.ndarray and self._returns in (None, "numpy"):
-                # the key written out for one and two arguments (a comprehension is a call)
+                # the key written out for one and two arguments (a comprehension is a call);
+                # two arrays of the last hit's shapes and dtypes skip the key and its hash
+                # (NumPy's dtype objects of the builtin types are one object each)
                 n = len(args)
-                if n == 1:
-                    key = ((first.shape, first.dtype),)
-                elif n == 2:
+                if n == 2:
                     second = args[1]
-                    key = ((first.shape, first.dtype), (second.shape, second.dtype)
-                           if type(second) is np.ndarray else None)
+                    last = self._last_np2
+                    s0 = first.shape
+                    d0 = first.dtype
+                    if type(second) is not np.ndarray:
+                        hit = self._fast_np.get(((s0, d0), None))
+                    else:
+                        s1 = second.shape
+                        d1 = second.dtype
+                        if d0 is last[1] and d1 is last[3] and s0 == last[0] and s1 == last[2]:
+                            hit = last[4]
+                        else:
+                            hit = self._fast_np.get(((s0, d0), (s1, d1)))
+                            if hit is not None:
+                                self._last_np2 = (s0, d0, s1, d1, hit)
+                elif n == 1:
+                    hit = self._fast_np.get(((first.shape, first.dtype),))
                 else:
-                    key = tuple([(a.shape, a.dtype) if type(a) is np.ndarray else None
-                                 for a in args])
-                hit = self._fast_np.get(key)
+                    hit = self._fast_np.get(tuple([(a.shape, a.dtype) if type(a) is np.ndarray
+                                                   else None for a in args]))
                 if hit is not None:
                     entry, avals, host_run = hit
                     self._hits += 1
