@@ -1166,14 +1166,15 @@ class Executable:
 #     NumPy assignment, or torch's C ``Tensor.copy_``) instead of through a function per
 #     argument. Together with the cheaper signature checks in ``Compiled.__call__`` (NOTE
 #     [The call path] in xfront/_compile.py) and the one-pass ``eager_apply``, one interleaved
-#     ``--compare`` run (9 rounds of 3,000 calls, fresh processes, 2-core host under a load
-#     average of about 7) measured, median (best) per-thread CPU time per call, before ->
-#     after: xfront arrays 6.17 (5.70) -> 6.07 (5.46) us; NumPy 8.71 (8.37) -> 8.50 (7.96);
-#     torch 12.23 (11.58) -> 11.73 (10.98); eager ``xf.multiply`` 7.95 (7.29) -> 7.08 (6.52);
-#     donating 6.53 (6.19) -> 6.27 (5.93); jax.jit 5.02 -> 5.04. Under that load the medians
-#     move by about +-3-5% between runs, so only the eager op's gain is clearly beyond the
-#     noise; the best times agree with in-process A/B timings (xfront arrays -0.3 us, NumPy
-#     -0.4 to -1.0 us, torch -0.6 us, eager -0.8 us).
+#     ``--compare`` run (11 rounds of 3,000 calls, fresh processes, 2-core host under a load
+#     average of about 6-8) measured, median per-thread CPU time per call (median per-round
+#     ratio to jax.jit in brackets), before -> after: xfront arrays 5.85 (1.20x) -> 5.45 us
+#     (1.13x); NumPy 8.70 (1.78x) -> 7.78 (1.62x); torch 11.93 (2.38x) -> 11.08 (2.34x); eager
+#     ``xf.multiply`` 7.32 (1.46x) -> 6.63 (1.37x); donating 6.35 (1.30x) -> 6.07 (1.25x);
+#     jax.jit 4.88 -> 4.87; the general paths unchanged (NumPy 26.70 -> 27.11, torch 38.47 ->
+#     37.67). Two earlier runs under the same load agreed in direction with smaller margins
+#     (xfront arrays -0.1 and -0.4 us, NumPy -0.2 and -0.6 us, eager -0.9 and -0.5 us): the
+#     medians move by about +-3-5% between runs there.
 
 
 def runner(execute: Any, const_bufs: Sequence[Any], wraps: Sequence[Any],
