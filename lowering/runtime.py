@@ -1390,34 +1390,25 @@ def host_runner(execute: Any, const_bufs: Sequence[Any], dev: Any,
     # NOTE: the loads are written out in the loop (NumPy assignment; ``load`` for torch, best
     # a C method such as ``Tensor.copy_``): no Python frame per argument. The run never keeps
     # or changes its argument list, so the set's own list is passed as it is.
-    if load is None:
-        def run_host(args: Sequence[Any]) -> Any:
-            try:
-                s = free.pop()
-            except IndexError:
-                s = new_set()
-            bufs, views = s
-            for v, x in zip(views, args):
-                v[...] = x
-            out = run(bufs)
-            if len(free) < _SMALL_SETS_KEPT:  # the outputs hold their values: the set is free
-                free.append(s)
-            return out
-        return run_host
+    numpy_load = load is None
 
-    def run_host_load(args: Sequence[Any]) -> Any:
+    def run_host(args: Sequence[Any]) -> Any:
         try:
             s = free.pop()
         except IndexError:
             s = new_set()
         bufs, views = s
-        for v, x in zip(views, args):
-            load(v, x)
+        if numpy_load:
+            for v, x in zip(views, args):
+                v[...] = x
+        else:
+            for v, x in zip(views, args):
+                load(v, x)
         out = run(bufs)
         if len(free) < _SMALL_SETS_KEPT:  # the outputs hold their values: the set is free
             free.append(s)
         return out
-    return run_host_load
+    return run_host
 
 
 def host_copy(buf: Any) -> np.ndarray:
