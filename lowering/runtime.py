@@ -1166,15 +1166,15 @@ class Executable:
 #     NumPy assignment, or torch's C ``Tensor.copy_``) instead of through a function per
 #     argument. Together with the cheaper signature checks in ``Compiled.__call__`` (NOTE
 #     [The call path] in xfront/_compile.py) and the one-pass ``eager_apply``, one interleaved
-#     ``--compare`` run (11 rounds of 3,000 calls, fresh processes, 2-core host under a load
-#     average of about 6-8) measured, median per-thread CPU time per call (median per-round
-#     ratio to jax.jit in brackets), before -> after: xfront arrays 5.85 (1.20x) -> 5.45 us
-#     (1.13x); NumPy 8.70 (1.78x) -> 7.78 (1.62x); torch 11.93 (2.38x) -> 11.08 (2.34x); eager
-#     ``xf.multiply`` 7.32 (1.46x) -> 6.63 (1.37x); donating 6.35 (1.30x) -> 6.07 (1.25x);
-#     jax.jit 4.88 -> 4.87; the general paths unchanged (NumPy 26.70 -> 27.11, torch 38.47 ->
-#     37.67). Two earlier runs under the same load agreed in direction with smaller margins
-#     (xfront arrays -0.1 and -0.4 us, NumPy -0.2 and -0.6 us, eager -0.9 and -0.5 us): the
-#     medians move by about +-3-5% between runs there.
+#     ``--compare`` run against the code before (11 rounds of 3,000 calls, fresh processes,
+#     2-core host under a load average of about 4-5) measured, median per-thread CPU time per
+#     call (median per-round ratio to jax.jit in brackets), before -> after: xfront arrays
+#     5.81 (1.22x) -> 5.47 us (1.13x); NumPy 8.47 (1.77x) -> 7.74 (1.60x); torch 11.47 (2.44x)
+#     -> 11.19 (2.31x); eager ``xf.multiply`` 7.08 (1.47x) -> 6.67 (1.38x); donating 6.31
+#     (1.32x) -> 5.98 (1.22x); jax.jit 4.78 -> 4.90; the general paths, whose code did not
+#     change, 25.58 -> 26.88 (NumPy) and 36.03 -> 36.90 (torch), within their noise (three
+#     earlier runs under more load moved them by -1.5% to +1.5%, and agreed in direction and
+#     size on the fast paths and the eager op).
 
 
 def runner(execute: Any, const_bufs: Sequence[Any], wraps: Sequence[Any],
