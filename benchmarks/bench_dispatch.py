@@ -6,7 +6,8 @@ op (``xf.multiply``) on the same xfront arrays. Every contender
 is sampled once per round and rounds repeat (interleaved); a sample is the mean over ``--calls``
 calls of the per-thread CPU time (``time.thread_time``: what the calling thread spends, which
 other processes' load on a shared host disturbs much less) and of the wall time. The report
-gives the median over rounds of both (and the best CPU time). ``torch (general path)`` calls the
+gives the median over rounds of both (and the best CPU time), and the median over rounds of
+each contender's CPU time over ``jax.jit``'s in the same round (less disturbed by load). ``torch (general path)`` calls the
 same function through its general path (no per-signature fast path), for comparison, and so
 does ``numpy (general path)``; ``xfront arrays, donating`` calls ``x = g(x, y)`` with ``x``
 donated (``donate_argnums=0``).
@@ -132,8 +133,14 @@ def sample(cs: dict[str, Callable[[], Any]], rounds: int, calls: int
 
 
 def _summary(samples: dict[str, dict[str, list[float]]]) -> dict[str, dict[str, float]]:
-    return {k: {"cpu_median_us": statistics.median(v["cpu"]), "cpu_best_us": min(v["cpu"]),
-                "wall_median_us": statistics.median(v["wall"])} for k, v in samples.items()}
+    out = {k: {"cpu_median_us": statistics.median(v["cpu"]), "cpu_best_us": min(v["cpu"]),
+               "wall_median_us": statistics.median(v["wall"])} for k, v in samples.items()}
+    jit = samples.get("jax.jit", {}).get("cpu")
+    if jit:  # per round against jax.jit timed in the same round (and process): a host that
+        # runs slower for a while (other load) slows both, so the ratio varies less
+        for k, v in samples.items():
+            out[k]["jit_ratio_median"] = statistics.median(c / j for c, j in zip(v["cpu"], jit))
+    return out
 
 
 def _print(title: str, summ: dict[str, dict[str, float]], base: float | None) -> None:
@@ -141,6 +148,8 @@ def _print(title: str, summ: dict[str, dict[str, float]], base: float | None) ->
     print(f"{'':36s} {'CPU med':>8s} {'CPU best':>8s} {'wall med':>8s}")
     for k, v in summ.items():
         rel = f"  {v['cpu_median_us'] / base:5.2f}x jax.jit" if base else ""
+        if "jit_ratio_median" in v:
+            rel += f" (per round {v['jit_ratio_median']:5.2f}x)"
         print(f"{k:36s} {v['cpu_median_us']:8.2f} {v['cpu_best_us']:8.2f} "
               f"{v['wall_median_us']:8.2f}{rel}")
 
@@ -156,7 +165,8 @@ def compare(ref: str, rounds: int, calls: int) -> dict[str, dict[str, dict[str, 
         samples: dict[str, dict[str, dict[str, list[float]]]] = {"before": {}, "after": {}}
         for r in range(rounds):
             for label in (("before", "after") if r % 2 == 0 else ("after", "before")):
-                env = dict(os.environ, PYTHONPATH=trees[label])
+                # the tree's xfront first; this checkout's root for the benchmarks package
+                env = dict(os.environ, PYTHONPATH=os.pathsep.join((trees[label], root)))
                 out = subprocess.run([sys.executable, os.path.abspath(__file__), "--one-round",
                                       "--calls", str(calls)], env=env, capture_output=True,
                                      text=True, check=True).stdout

@@ -124,9 +124,11 @@ class Array:
     def __del__(self) -> None:
         # NOTE: never raises. An object whose construction failed half way (``object.__new__``
         # then an error before the slots were set, or a subclass that never sets them) has
-        # unset slots, and errors from a finalizer could only be printed, not handled.
+        # unset slots (reading one raises AttributeError, caught below), and errors from a
+        # finalizer could only be printed, not handled. Every array runs this when it dies,
+        # so the common case (not owned) is one slot read: no ``getattr`` call.
         try:
-            if not getattr(self, "_owned", False):
+            if not self._owned:
                 return
             buf = self._buf
             # 3 = our attribute, this local, getrefcount's argument: no NumPy view or other

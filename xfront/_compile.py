@@ -37,6 +37,12 @@ NOTE [The call path]
     through ``_Entry.xf_run``; small NumPy arrays and CPU tensors (any layout) are copied into
     the run's staging buffers instead of imported (NOTE [Small host inputs], same file), which
     is what brings a tiny call from NumPy or torch near the cost of one from xfront arrays.
+    Two-argument calls first compare with the last hit of their table: xfront arrays by the
+    identity of their avals (a program's outputs share one aval object, so a loop on its own
+    results hits), NumPy arrays by dtype identity and shape equality; anything else, and any
+    miss, takes the table lookup, so the shortcut never changes which entry serves a call
+    (``entry.device`` is still checked). It saves the key's tuples and hashes (AbstractArray's
+    hash is a Python method), about 0.1 us a call.
     The general path, the large-input NumPy and torch paths and calls that donate take the
     same run, bound once per (offsets variant, output framework) in ``_Entry.runs``, with
     what differs between calls (staged inputs, donated arguments, the wait for borrowed
@@ -70,6 +76,8 @@ from xfront.bridges._dlpack import (BorrowedArray, NeedsAutograd, NeedsGraphCall
                                     import_array)
 from xfront.lowering import Lowered, lower_graph
 from xfront._rt import rt as _rt
+
+_TRACE = _core._TRACE  # the per-thread trace state (one lookup less on the call path)
 
 
 class RecompileWarning(UserWarning):
@@ -369,6 +377,12 @@ class CompiledFunction:
         # fast paths (NOTE [The call path]): positional xfront arrays on one device, keyed by
         # their avals; positional NumPy arrays, keyed by (shape, dtype)
         self._fast: dict[tuple, _Entry] = {}
+        # the last two-argument hit of _fast: (aval, aval, entry). Arrays of one program's
+        # output share that output's aval object, so a loop's calls mostly find their
+        # signature by identity, without hashing the avals (NOTE [The call path])
+        self._last2: tuple[Any, Any, _Entry | None] = (None, None, None)
+        # the last two-argument hit of _fast_np: (shape, dtype, shape, dtype, hit)
+        self._last_np2: tuple[Any, ...] = (None,) * 5
         self._fast_np: dict[tuple, tuple[_Entry, list[AbstractArray], Any]] = {}
         # positional CPU torch tensors, keyed by (shape, torch dtype); _torch_type is torch's
         # Tensor class once a call registered one (this module never imports torch)
@@ -593,6 +607,8 @@ class CompiledFunction:
         self._cache.clear()
         self._grad_plans.clear()
         self._fast.clear()
+        self._last2 = (None, None, None)
+        self._last_np2 = (None,) * 5
         self._fast_np.clear()
         self._fast_torch.clear()
         self._last_sig = None
@@ -601,7 +617,7 @@ class CompiledFunction:
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if _torch_compiling is not None and _torch_compiling():
             return _torch_graph_call(self._key, args, kwargs)  # type: ignore[misc]
-        if _core._TRACE.stack:  # called inside another trace: inline
+        if _TRACE.stack:  # called inside another trace: inline
             # fresh tracer objects, so in-place updates inside stay local, as in a top-level
             # call (NOTE [In-place updates] in _array.py)
             leaves, tree = tree_flatten((args, kwargs))
@@ -614,15 +630,23 @@ class CompiledFunction:
             if type(first) is Array and self._fast_xf:
                 dev = first._device
                 n = len(args)
-                if n == 1:
-                    key: Any = (first.aval,)
-                    bufs = [first._buf]
-                elif n == 2 and type(args[1]) is Array and args[1]._device is dev:
+                if n == 2 and type(args[1]) is Array and args[1]._device is dev:
                     second = args[1]  # unrolled: the commonest arity, ~0.15 us less
-                    key = (first.aval, second.aval)
+                    a0 = first.aval
+                    a1 = second.aval
                     bufs = [first._buf, second._buf]
+                    last = self._last2
+                    if last[0] is a0 and last[1] is a1:  # the last signature's very avals
+                        entry = last[2]
+                    else:
+                        entry = self._fast.get((a0, a1))
+                        if entry is not None:
+                            self._last2 = (a0, a1, entry)
+                elif n == 1:
+                    bufs = [first._buf]
+                    entry = self._fast.get((first.aval,))
                 else:
-                    key = []
+                    key: Any = []
                     bufs = []
                     for a in args:
                         if type(a) is not Array or a._device is not dev:
@@ -631,7 +655,7 @@ class CompiledFunction:
                         bufs.append(a._buf)
                     else:
                         key = tuple(key)
-                entry = self._fast.get(key) if type(key) is tuple else None
+                    entry = self._fast.get(key) if type(key) is tuple else None
                 if entry is not None and entry.device is dev:
                     self._hits += 1
                     run = entry.xf_run
@@ -646,8 +670,31 @@ class CompiledFunction:
                         self._run_for(entry, None, "xfront")
                     return run(bufs, None, args, False, (args, None))
             elif type(first) is np.ndarray and self._returns in (None, "numpy"):
-                hit = self._fast_np.get(tuple([(a.shape, a.dtype) if type(a) is np.ndarray
-                                               else None for a in args]))
+                # the key written out for one and two arguments (a comprehension is a call);
+                # two arrays of the last hit's shapes and dtypes skip the key and its hash
+                # (NumPy's dtype objects of the builtin types are one object each)
+                n = len(args)
+                if n == 2:
+                    second = args[1]
+                    last = self._last_np2
+                    s0 = first.shape
+                    d0 = first.dtype
+                    if type(second) is not np.ndarray:
+                        hit = self._fast_np.get(((s0, d0), None))
+                    else:
+                        s1 = second.shape
+                        d1 = second.dtype
+                        if d0 is last[1] and d1 is last[3] and s0 == last[0] and s1 == last[2]:
+                            hit = last[4]
+                        else:
+                            hit = self._fast_np.get(((s0, d0), (s1, d1)))
+                            if hit is not None:
+                                self._last_np2 = (s0, d0, s1, d1, hit)
+                elif n == 1:
+                    hit = self._fast_np.get(((first.shape, first.dtype),))
+                else:
+                    hit = self._fast_np.get(tuple([(a.shape, a.dtype) if type(a) is np.ndarray
+                                                   else None for a in args]))
                 if hit is not None:
                     entry, avals, host_run = hit
                     self._hits += 1
@@ -673,8 +720,16 @@ class CompiledFunction:
                     return run(bufs, staged or None)
             elif type(first) is self._torch_type and self._returns in (None, "torch"):
                 tt = self._torch_type
-                hit = self._fast_torch.get(tuple([(a.shape, a.dtype) if type(a) is tt
-                                                  else None for a in args]))
+                n = len(args)
+                if n == 1:
+                    key = ((first.shape, first.dtype),)
+                elif n == 2:
+                    second = args[1]
+                    key = ((first.shape, first.dtype), (second.shape, second.dtype)
+                           if type(second) is tt else None)
+                else:
+                    key = tuple([(a.shape, a.dtype) if type(a) is tt else None for a in args])
+                hit = self._fast_torch.get(key)
                 if hit is not None:
                     entry, host_run = hit
                     if host_run is not None:  # NOTE [Small host inputs] in the runtime
@@ -905,8 +960,11 @@ class CompiledFunction:
                                   entry.unflatten())
         if not all(ad.can_stage(a.dtype.np) for a in avals):
             return None
+        # the load: torch's own ``Tensor.copy_`` (what ``ad.copy_into`` calls) taken as the
+        # method itself, so the run's loop calls C directly (no Python frame per argument)
+        load = getattr(self._torch_type, "copy_", None) or ad.copy_into
         return rt.host_runner(entry.exe.run, entry.const_bufs, dev.rt, avals, wraps,
-                              entry.unflatten(), view=ad.staging_tensor, load=ad.copy_into)
+                              entry.unflatten(), view=ad.staging_tensor, load=load)
 
     def _miss_polymorphic(self, dyn: Any, statics: Any, treedef: TreeDef,
                           avals: list[AbstractArray], dev: Device) -> tuple[_Entry, bool]:

@@ -157,7 +157,9 @@ class Program:
 
 def array_wrapper(aval: AbstractArray, dev: Device, owned: bool) -> Any:
     """``wrap(buf) -> Array`` for one output type: ``Array._new`` without the call (a bare
-    ``object.__new__`` and four slot stores)."""
+    ``object.__new__`` and four slot stores). ``wrap.array_slots`` holds what the four stores
+    write, so that the runtime's run can build a single result in its own frame (NOTE [The
+    one run] in xfront.lowering.runtime)."""
     new = object.__new__
 
     def wrap(buf: Any) -> Array:
@@ -167,6 +169,7 @@ def array_wrapper(aval: AbstractArray, dev: Device, owned: bool) -> Any:
         a._device = dev
         a._owned = owned
         return a
+    wrap.array_slots = (Array, aval, dev, owned)  # type: ignore[attr-defined]
     return wrap
 
 
@@ -190,16 +193,6 @@ def clear_executable_cache() -> None:
 # --- eager primitive application -------------------------------------------------------------
 
 _eager_cache: dict[tuple, tuple[Any, Device]] = {}
-
-
-def _params_key(prim: _core.Primitive, params: dict[str, Any]) -> tuple:
-    key = tuple(sorted(params.items()))
-    try:
-        hash(key)
-    except TypeError:
-        raise AssertionError(f"internal: params of primitive {prim.name} are not hashable: "
-                             f"{params!r}") from None
-    return key
 
 
 def common_device(op: str, arrays: Sequence[Any]) -> Device | None:
@@ -230,23 +223,48 @@ def _build_eager(prim: _core.Primitive, params: dict[str, Any], avals: list[Abst
 
 
 def eager_apply(prim: _core.Primitive, args: Sequence[Any], params: dict[str, Any]):
-    dev = common_device(prim.name, args) or default_device()
+    # NOTE: one pass over the arguments finds the common device (as ``common_device``) and
+    # collects the buffers when every argument is an xfront array (the usual eager op); only
+    # host values (NumPy arrays, scalars) take a second pass, once the device is known
+    dev = None
     bufs = []
     avals = []
     borrowed = False  # NOTE [Borrowed memory] in xfront/bridges/_dlpack.py
+    host = False
     for a in args:
         if isinstance(a, Array):
+            d = a._device
+            if d is not dev and d is not None:
+                if dev is None:
+                    dev = d
+                elif d != dev:
+                    common_device(prim.name, args)  # raises the DeviceError
             bufs.append(a._buf)
             avals.append(a.aval)
             borrowed = borrowed or type(a) is BorrowedArray
         else:
-            arr = np.asarray(a)
-            d = _dtypes.dtype(arr.dtype)
-            bufs.append(_rt().put(arr, dev.rt, copy=False))  # aliased for this op only
-            avals.append(AbstractArray(arr.shape, d))
-            borrowed = borrowed or arr is a
-    key = (prim, _params_key(prim, params), tuple(avals), dev)
-    entry = _eager_cache.get(key)
+            host = True
+    if dev is None:
+        dev = default_device()
+    if host:
+        bufs = []
+        avals = []
+        for a in args:
+            if isinstance(a, Array):
+                bufs.append(a._buf)
+                avals.append(a.aval)
+            else:
+                arr = np.asarray(a)
+                d = _dtypes.dtype(arr.dtype)
+                bufs.append(_rt().put(arr, dev.rt, copy=False))  # aliased for this op only
+                avals.append(AbstractArray(arr.shape, d))
+                borrowed = borrowed or arr is a
+    key = (prim, tuple(sorted(params.items())) if params else (), tuple(avals), dev)
+    try:
+        entry = _eager_cache.get(key)
+    except TypeError:
+        raise AssertionError(f"internal: params of primitive {prim.name} are not hashable: "
+                             f"{params!r}") from None
     if entry is None:
         entry = _FLIGHTS.get(_eager_cache, key,
                              lambda: _build_eager(prim, params, avals, dev))[0]
