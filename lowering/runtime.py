@@ -32,8 +32,8 @@ import numpy as np
 import jax  # noqa: F401  (jax's Python layer defines ArrayImpl's methods and the backends)
 import jaxlib
 from jax._src import core as _jcore
+from jax._src import xla_bridge as _xb
 from jax._src.lib import xla_client as xc
-from jax.extend import backend as _jbackend
 from jaxlib import _jax as _J
 
 from xfront import _errors
@@ -201,8 +201,6 @@ def _configure_cpu_dispatch() -> None:
         return  # the user chose
     want_async = os.environ.get("XFRONT_CPU_ASYNC_DISPATCH", "0").lower() in ("1", "true", "on")
     try:
-        from jax._src import xla_bridge as _xb
-
         if _xb._backends:  # already created: its dispatch mode is fixed
             return
         jax.config.update("jax_cpu_enable_async_dispatch", want_async)
@@ -213,8 +211,6 @@ def _configure_cpu_dispatch() -> None:
 def cpu_dispatch_is_async() -> bool | None:
     """Whether the CPU client dispatches asynchronously (None: unknown)."""
     try:
-        from jax._src import xla_bridge as _xb
-
         return bool(_xb._CPU_ENABLE_ASYNC_DISPATCH.value)
     except Exception:
         return None
@@ -231,7 +227,7 @@ def client(platform: str) -> Any:
                 if not _clients:
                     _configure_cpu_dispatch()
                 try:
-                    c = _jbackend.get_backend(platform)
+                    c = _xb.get_backend(platform)
                 except Exception as e:  # jax raises RuntimeError with a long message
                     raise RuntimeError(f"no PJRT client for platform {platform!r}: "
                                        f"{str(e).splitlines()[0]}") from None
