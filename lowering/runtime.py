@@ -29,6 +29,21 @@ from typing import Any, Sequence
 
 import numpy as np
 
+# NOTE [Why the adapter imports jax's Python layer]
+#     Importing jax costs a fresh process 0.40-0.50 s of CPU (measured on a loaded 2-core
+#     host), most of a first compiled call's 0.7 s; ``jaxlib._jax`` with ``jaxlib.xla_client``
+#     and a CPU client cost about 35 ms, and that client compiles StableHLO text without jax.
+#     The rest of this adapter does not work without jax (checked with jaxlib 0.10.2):
+#     ``batched_device_put`` and the result handlers call back into Python methods that jax's
+#     sharding classes add (the C++ ``SingleDeviceSharding`` alone raises AttributeError for
+#     ``_to_xla_hlo_sharding``); ``ArrayImpl`` gets ``__array__``, ``__dlpack__`` and the
+#     rest from jax's array module (NumPy and the DLPack bridges read results through them);
+#     avals are jax's ``ShapedArray``. And a client made here is not the one jax makes when the
+#     user imports jax later (jax's ``devices()[0].client`` is a second client), so arrays
+#     crossing the JAX bridge would live on a client other than xfront's executables'; GPU
+#     plugins are found by jax's backend code too. So the adapter imports jax (at the first
+#     device use, never at ``import xfront``), but nothing beyond what it uses: ``jax.extend``
+#     pulled in pallas, checkify and shard_map (~35 ms in a fresh process).
 import jax  # noqa: F401  (jax's Python layer defines ArrayImpl's methods and the backends)
 import jaxlib
 from jax._src import core as _jcore
