@@ -24,7 +24,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # a fresh process: what ``import xfront`` loads, then what one compiled call adds
 _FRESH = r"""
-import json, sys
+import gc, json, sys
 import numpy as np
 import xfront as xf
 after_import = sorted(sys.modules)
@@ -32,7 +32,8 @@ f = xf.compile(lambda x: xf.tanh(x) * 2 + 1)
 out = np.asarray(f(np.ones((4, 4), np.float32)))
 rt = sys.modules["xfront.lowering.runtime"]
 print(json.dumps({"after_import": after_import, "after_call": sorted(sys.modules),
-                  "value": float(out[0, 0]), "mlir_context_built": rt._ir_ctx is not None}))
+                  "value": float(out[0, 0]), "mlir_context_built": rt._ir_ctx is not None,
+                  "gc_enabled": gc.isenabled()}))
 """
 
 LAZY_MODULES = ("xfront._onnx", "xfront._export", "xfront._autodiff", "xfront._control",
@@ -40,13 +41,17 @@ LAZY_MODULES = ("xfront._onnx", "xfront._export", "xfront._autodiff", "xfront._c
                 "xfront.fft", "xfront.distributed")
 
 
-@pytest.fixture(scope="module")
-def fresh() -> dict:
+def _run_fresh(code: str) -> dict:
     env = dict(os.environ, XFRONT_CACHE="0", TF_CPP_MIN_LOG_LEVEL="3")
     env["PYTHONPATH"] = ROOT + os.pathsep + env.get("PYTHONPATH", "")
-    out = subprocess.run([sys.executable, "-c", _FRESH], env=env, cwd=ROOT, check=True,
+    out = subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT, check=True,
                          capture_output=True, text=True, timeout=120).stdout
     return json.loads(out.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def fresh() -> dict:
+    return _run_fresh(_FRESH)
 
 
 def test_import_leaves_export_autodiff_and_friends_unloaded(fresh):
@@ -64,6 +69,15 @@ def test_first_call_loads_only_what_it_needs(fresh):
     assert "jax.extend" not in loaded
     # a module that compiles is not parsed a second time in Python (no MLIR context built)
     assert fresh["mlir_context_built"] is False
+
+
+def test_the_collector_pause_ends_with_the_runtime_import(fresh):
+    # NOTE [No garbage collection while jax imports]: switched back on after the import ...
+    assert fresh["gc_enabled"] is True
+    # ... unless the process had switched it off itself
+    got = _run_fresh("import gc, json\ngc.disable()\nimport xfront.lowering.runtime\n"
+                     "print(json.dumps({'gc_enabled': gc.isenabled()}))\n")
+    assert got["gc_enabled"] is False
 
 
 @pytest.mark.parametrize("name", sorted(xf._LAZY))
