@@ -97,12 +97,8 @@ def __getattr__(name: str):
 
     raise missing(name)
 
-# --- control flow and random: cond, switch, while_loop, fori_loop, scan, random -----------
-# --- autodiff: grad, vjp, jvp, value_and_grad -------------------------------------------------
-# --- extensions beyond the standard: einsum, pad ------------------------------------------------
-# --- export and deploy: export, Exported, Spec, deserialize, import_stablehlo, export_tf --------
-# --- linear algebra and FFT extensions: xf.linalg, xf.fft; differential testing: xf.testing ---
-#     (all of these load on first use: see _LAZY below)
+# --- control flow, random, autodiff, einsum/pad, export, ONNX, linalg, fft, testing ----------
+#     (cond, grad, export, ...: bound on first use, see NOTE [Lazy modules] at the end)
 
 # --- batching: vmap (xfront.keras is imported on use) -----------------------------------------
 from xfront._batching import BatchingError, vmap  # noqa: E402
@@ -166,7 +162,7 @@ __all__ += """
 """.split()
 __all__ += """
     shard_map psum pmean pmax all_gather reduce_scatter ppermute all_to_all axis_index
-""".split()
+""".split()  # (xfront.distributed and the SPMD names above: bound on first use, _LAZY below)
 
 # --- Array API completeness: inspection namespace, diff (in-place updates: xfront/_array.py) --
 from xfront._api._utility import diff  # noqa: E402
