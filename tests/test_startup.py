@@ -33,7 +33,7 @@ out = np.asarray(f(np.ones((4, 4), np.float32)))
 rt = sys.modules["xfront.lowering.runtime"]
 print(json.dumps({"after_import": after_import, "after_call": sorted(sys.modules),
                   "value": float(out[0, 0]), "mlir_context_built": rt._ir_ctx is not None,
-                  "gc_enabled": gc.isenabled()}))
+                  "gc_enabled": gc.isenabled(), "frozen": gc.get_freeze_count()}))
 """
 
 LAZY_MODULES = ("xfront._onnx", "xfront._export", "xfront._autodiff", "xfront._control",
@@ -72,12 +72,15 @@ def test_first_call_loads_only_what_it_needs(fresh):
 
 
 def test_the_collector_pause_ends_with_the_runtime_import(fresh):
-    # NOTE [No garbage collection while jax imports]: switched back on after the import ...
-    assert fresh["gc_enabled"] is True
-    # ... unless the process had switched it off itself
-    got = _run_fresh("import gc, json\ngc.disable()\nimport xfront.lowering.runtime\n"
-                     "print(json.dumps({'gc_enabled': gc.isenabled()}))\n")
-    assert got["gc_enabled"] is False
+    # NOTE [No garbage collection while jax imports]: switched back on after the import, and
+    # nothing is left frozen (exempt from collection) ...
+    assert fresh["gc_enabled"] is True and fresh["frozen"] == 0
+    # ... unless the process had switched it off, or frozen objects, itself
+    got = _run_fresh("import gc, json\ngc.disable()\ngc.freeze()\n"
+                     "import xfront.lowering.runtime\n"
+                     "print(json.dumps({'gc_enabled': gc.isenabled(), "
+                     "'kept': gc.get_freeze_count() > 0}))\n")
+    assert got["gc_enabled"] is False and got["kept"] is True
 
 
 @pytest.mark.parametrize("name", sorted(xf._LAZY))
