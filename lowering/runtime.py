@@ -20,6 +20,7 @@ from __future__ import annotations
 import collections
 import ctypes
 import functools
+import gc
 import os
 import re
 import sys
@@ -30,12 +31,54 @@ from typing import Any, Sequence
 
 import numpy as np
 
-import jax  # noqa: F401  (jax's Python layer defines ArrayImpl's methods and the backends)
-import jaxlib
-from jax._src import core as _jcore
-from jax._src.lib import xla_client as xc
-from jax.extend import backend as _jbackend
-from jaxlib import _jax as _J
+# NOTE [Why the adapter imports jax's Python layer]
+#     Importing jax costs a fresh process 0.40-0.50 s of CPU (measured on a loaded 2-core
+#     host), most of a first compiled call's 0.7 s; ``jaxlib._jax`` with ``jaxlib.xla_client``
+#     and a CPU client cost about 35 ms, and that client compiles StableHLO text without jax.
+#     The rest of this adapter does not work without jax (checked with jaxlib 0.10.2):
+#     ``batched_device_put`` and the result handlers call back into Python methods that jax's
+#     sharding classes add (the C++ ``SingleDeviceSharding`` alone raises AttributeError for
+#     ``_to_xla_hlo_sharding``); ``ArrayImpl`` gets ``__array__``, ``__dlpack__`` and the
+#     rest from jax's array module (NumPy and the DLPack bridges read results through them);
+#     avals are jax's ``ShapedArray``. And a client made here is not the one jax makes when the
+#     user imports jax later (jax's ``devices()[0].client`` is a second client), so arrays
+#     crossing the JAX bridge would live on a client other than xfront's executables'; GPU
+#     plugins are found by jax's backend code too. So the adapter imports jax (at the first
+#     device use, never at ``import xfront``), but nothing beyond what it uses: ``jax.extend``
+#     pulled in pallas, checkify and shard_map (~35 ms in a fresh process).
+#
+# NOTE [No garbage collection while jax imports]
+#     Importing jax creates a few hundred thousand container objects and almost no garbage,
+#     yet CPython's cyclic collector runs every 700 net allocations (172 passes during the
+#     import) and, as the survivors age, rescans them and the NumPy and xfront objects already
+#     loaded. Paused, it makes one pass over the new objects soon after it is switched back on.
+#     Importing this adapter in a process that has imported NumPy and xfront took 389 ms of
+#     CPU with the pause against 424 ms without, that pass included (medians of 15 fresh
+#     processes, load ~8). So the collector is paused for these imports and switched back on
+#     after them, unless the process had switched it off itself. Before that, ``gc.freeze()``
+#     then ``gc.unfreeze()`` moves every tracked object into the oldest generation without
+#     scanning it, which is where the import's long-lived objects would end up anyway: they
+#     are then scanned only by full collections, and the one pass after the pause is skipped
+#     (the import plus 20,000 allocations after it: 299 ms of CPU against 347 ms with the pause
+#     alone and 364 ms without either, medians of 15 processes). Nothing is exempt from
+#     collection afterwards; objects that were young just then are collected by the next full
+#     collection instead of a young one. Skipped when the process has frozen objects itself
+#     (``gc.unfreeze`` would release them too).
+_gc_was_enabled = gc.isenabled()
+gc.disable()
+try:
+    import jax  # noqa: F401  (jax's Python layer defines ArrayImpl's methods and the backends)
+    import jaxlib
+    from jax._src import core as _jcore
+    from jax._src import xla_bridge as _xb
+    from jax._src.lib import xla_client as xc
+    from jaxlib import _jax as _J
+finally:
+    if gc.get_freeze_count() == 0:
+        gc.freeze()
+        gc.unfreeze()
+    if _gc_was_enabled:
+        gc.enable()
 
 from xfront import _errors
 from xfront._aval import AbstractArray
@@ -202,8 +245,6 @@ def _configure_cpu_dispatch() -> None:
         return  # the user chose
     want_async = os.environ.get("XFRONT_CPU_ASYNC_DISPATCH", "0").lower() in ("1", "true", "on")
     try:
-        from jax._src import xla_bridge as _xb
-
         if _xb._backends:  # already created: its dispatch mode is fixed
             return
         jax.config.update("jax_cpu_enable_async_dispatch", want_async)
@@ -214,8 +255,6 @@ def _configure_cpu_dispatch() -> None:
 def cpu_dispatch_is_async() -> bool | None:
     """Whether the CPU client dispatches asynchronously (None: unknown)."""
     try:
-        from jax._src import xla_bridge as _xb
-
         return bool(_xb._CPU_ENABLE_ASYNC_DISPATCH.value)
     except Exception:
         return None
@@ -232,7 +271,7 @@ def client(platform: str) -> Any:
                 if not _clients:
                     _configure_cpu_dispatch()
                 try:
-                    c = _jbackend.get_backend(platform)
+                    c = _xb.get_backend(platform)
                 except Exception as e:  # jax raises RuntimeError with a long message
                     raise RuntimeError(f"no PJRT client for platform {platform!r}: "
                                        f"{str(e).splitlines()[0]}") from None
@@ -1559,12 +1598,19 @@ def refine_shapes(text: str) -> str:
 #     buffers then fails ("replica is assigned to device cpu:0"). A program for any device
 #     but the first therefore gets an explicit one-entry device assignment.
 
+# NOTE [Verify after a failed compile]
+#     XLA parses and verifies the module text itself before it compiles it, and reports the
+#     same MLIR diagnostics as ``parse_verify`` (wrapped in its own error text). Building the
+#     MLIR context ``parse_verify`` needs costs about 5 ms of CPU (10 ms wall) in a fresh
+#     process, a quarter of a small program's first call besides XLA's compile. So ``compile``
+#     hands the text to XLA directly, and only when that fails runs ``parse_verify``, which
+#     turns a module that does not verify into the LoweringError naming its primitive (any
+#     other failure stays a CompileError). A module that verifies compiles as before.
+
 def compile(text: str, dev: Any, in_avals: Sequence[AbstractArray],
             out_avals: Sequence[AbstractArray], *, fingerprint: str = "",
             verify: bool = True, options: Sequence[tuple[str, Any]] | None = None,
             name: str = "") -> Executable:
-    if verify:
-        parse_verify(text)
     opts = xc.CompileOptions()
     opts.env_option_overrides = list(options if options is not None
                                      else default_compile_options(device_platform(dev), text))
@@ -1575,6 +1621,8 @@ def compile(text: str, dev: Any, in_avals: Sequence[AbstractArray],
     try:
         exe, from_disk = _compile_cached(text, dev, opts)  # persistent cache: block at the end
     except Exception as e:  # NOTE [One exception boundary]
+        if verify:  # NOTE [Verify after a failed compile]: a LoweringError naming the primitive
+            parse_verify(text)
         what = f"the program `{name}`" if name else "the program"
         try:
             e._xfront_compile = True  # type: ignore[attr-defined]

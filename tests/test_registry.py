@@ -62,7 +62,9 @@ def registry_problems(prims) -> list[str]:
 
 
 def _all_primitives():
-    import xfront.nn  # noqa: F401  (modules that declare primitives)
+    import xfront._export  # noqa: F401  (modules that declare primitives; loaded on first use)
+    import xfront._shard_map  # noqa: F401
+    import xfront.nn  # noqa: F401
     import xfront.random  # noqa: F401
 
     # only xfront's own primitives: other test modules declare throwaway ones (a VJP_TODO to

@@ -89,33 +89,19 @@ def __getattr__(name: str):
         import importlib
 
         return importlib.import_module("xfront.torch")
+    where = _LAZY.get(name)
+    if where is not None:
+        return _load_lazy(name, where)
     # NumPy/torch spellings (xf.concatenate, xf.transpose, ...) name the standard's function
     from xfront._habits import missing
 
     raise missing(name)
 
-# --- control flow and random: cond, switch, while_loop, fori_loop, scan, random -----------
-from xfront._control import cond, fori_loop, scan, switch, while_loop
-from xfront import random as random
+# --- control flow, random, autodiff, einsum/pad, export, ONNX, linalg, fft, testing ----------
+#     (cond, grad, export, ...: bound on first use, see NOTE [Lazy modules] at the end)
 
-# --- autodiff: grad, vjp, jvp, value_and_grad -------------------------------------------------
-from xfront._autodiff import (DifferentiationError, grad, jvp, stop_gradient, value_and_grad,
-                              vjp)
-
-# --- extensions beyond the standard: einsum, pad ------------------------------------------------
-from xfront._api._einsum import einsum  # noqa: E402
-from xfront._api._pad import pad  # noqa: E402
-
-# --- export and deploy: export, Exported, Spec, deserialize, import_stablehlo, export_tf --------
-from xfront._export import (ArtifactError, Exported, Spec, deserialize, export,  # noqa: E402
-                            export_tf, import_stablehlo)
-from xfront._onnx import OnnxExportError, export_onnx  # noqa: E402  (onnx imported lazily)
-
-# --- batching and differential testing: vmap, testing.compare (xfront.keras is imported on use) -
+# --- batching: vmap (xfront.keras is imported on use) -----------------------------------------
 from xfront._batching import BatchingError, vmap  # noqa: E402
-from xfront import testing as testing  # noqa: E402  (compare: imports frameworks lazily)
-# --- linear algebra and FFT extensions: xf.linalg, xf.fft ---------------------------------
-from xfront import fft as fft, linalg as linalg  # noqa: E402
 
 # --- hardening: runtime error classes (NOTE [One exception boundary] in the runtime adapter) --
 from xfront._errors import (CompileError, ExecutionError, XfMemoryError,  # noqa: E402
@@ -164,7 +150,6 @@ __all__ = """
 """.split()
 
 # --- beyond one device (issue 14): meshes, shardings, global arrays, SPMD programs ---------
-from xfront import distributed as distributed  # noqa: E402
 from xfront.sharding import Mesh as Mesh, NamedSharding as NamedSharding  # noqa: E402
 from xfront.sharding import P as P, PartitionSpec as PartitionSpec  # noqa: E402
 from xfront.sharding import ShardedArray as ShardedArray, device_put as device_put  # noqa: E402
@@ -175,17 +160,11 @@ __all__ += """
     Mesh NamedSharding P PartitionSpec ShardedArray device_put shard
     make_array_from_process_local_data distributed sharding
 """.split()
-from xfront._shard_map import all_gather as all_gather, all_to_all as all_to_all  # noqa: E402
-from xfront._shard_map import axis_index as axis_index, pmax as pmax  # noqa: E402
-from xfront._shard_map import pmean as pmean, ppermute as ppermute, psum as psum  # noqa: E402
-from xfront._shard_map import reduce_scatter as reduce_scatter  # noqa: E402
-from xfront._shard_map import shard_map as shard_map  # noqa: E402
 __all__ += """
     shard_map psum pmean pmax all_gather reduce_scatter ppermute all_to_all axis_index
-""".split()
+""".split()  # (xfront.distributed and the SPMD names above: bound on first use, _LAZY below)
 
 # --- Array API completeness: inspection namespace, diff (in-place updates: xfront/_array.py) --
-from xfront._info import __array_namespace_info__  # noqa: E402
 from xfront._api._utility import diff  # noqa: E402
 
 # --- performance: release_memory (idle pool and staging memory of the runtime adapter) -------
@@ -205,3 +184,43 @@ def release_memory() -> int:
 
 
 __all__ += ["release_memory"]
+
+
+# --- start-up: names whose modules load on first use ------------------------------------------
+# NOTE [Lazy modules]
+#     A fresh process's first compiled call pays for every module ``import xfront`` loads, and
+#     most of that cost is reading their bytecode, in proportion to its size. The modules below
+#     (export, ONNX, autodiff, control flow, random, linalg/fft, SPMD, testing, ...) are not on
+#     the path of an ordinary call, so their names are bound on first access through the module
+#     ``__getattr__``: ``xf.grad`` imports xfront._autodiff then, and later accesses find the
+#     name in the namespace. ``dir(xfront)`` and ``__all__`` list them as before. None of these
+#     modules changes shared state when imported beyond declaring its own primitives, so
+#     importing one later gives the same behaviour as importing it with xfront.
+_LAZY_GROUPS = {
+    "xfront._control": "cond fori_loop scan switch while_loop",
+    "xfront._autodiff": "DifferentiationError grad jvp stop_gradient value_and_grad vjp",
+    "xfront._api._einsum": "einsum",
+    "xfront._api._pad": "pad",
+    "xfront._export": "ArtifactError Exported Spec deserialize export export_tf import_stablehlo",
+    "xfront._onnx": "OnnxExportError export_onnx",
+    "xfront._shard_map": "all_gather all_to_all axis_index pmax pmean ppermute psum "
+                         "reduce_scatter shard_map",
+    "xfront._info": "__array_namespace_info__",
+}
+_LAZY = {n: (mod, n) for mod, names in _LAZY_GROUPS.items() for n in names.split()}
+# submodules: xf.random, xf.testing (compare: imports frameworks lazily), ...
+_LAZY.update({n: ("xfront." + n, None) for n in ("random", "testing", "fft", "linalg",
+                                                 "distributed")})
+
+
+def _load_lazy(name: str, where: tuple[str, str | None]):
+    import importlib
+
+    mod = importlib.import_module(where[0])
+    value = mod if where[1] is None else getattr(mod, where[1])
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
