@@ -32,9 +32,9 @@ from typing import Any, Sequence
 import numpy as np
 
 # NOTE [Why the adapter imports jax's Python layer]
-#     Importing jax costs a fresh process 0.40-0.50 s of CPU (measured on a loaded 2-core
-#     host), most of a first compiled call's 0.7 s; ``jaxlib._jax`` with ``jaxlib.xla_client``
-#     and a CPU client cost about 35 ms, and that client compiles StableHLO text without jax.
+#     Importing jax is half of a fresh process's first compiled call (0.32 s of 0.65 s wall,
+#     the README's start-up figures); ``jaxlib._jax`` with ``jaxlib.xla_client`` and a CPU
+#     client cost about 35 ms, and that client compiles StableHLO text without jax.
 #     The rest of this adapter does not work without jax (checked with jaxlib 0.10.2):
 #     ``batched_device_put`` and the result handlers call back into Python methods that jax's
 #     sharding classes add (the C++ ``SingleDeviceSharding`` alone raises AttributeError for
@@ -52,18 +52,17 @@ import numpy as np
 #     yet CPython's cyclic collector runs every 700 net allocations (172 passes during the
 #     import) and, as the survivors age, rescans them and the NumPy and xfront objects already
 #     loaded. Paused, it makes one pass over the new objects soon after it is switched back on.
-#     Importing this adapter in a process that has imported NumPy and xfront took 389 ms of
-#     CPU with the pause against 424 ms without, that pass included (medians of 15 fresh
-#     processes, load ~8). So the collector is paused for these imports and switched back on
-#     after them, unless the process had switched it off itself. Before that, ``gc.freeze()``
-#     then ``gc.unfreeze()`` moves every tracked object into the oldest generation without
-#     scanning it, which is where the import's long-lived objects would end up anyway: they
-#     are then scanned only by full collections, and the one pass after the pause is skipped
-#     (the import plus 20,000 allocations after it: 299 ms of CPU against 347 ms with the pause
-#     alone and 364 ms without either, medians of 15 processes). Nothing is exempt from
-#     collection afterwards; objects that were young just then are collected by the next full
-#     collection instead of a young one. Skipped when the process has frozen objects itself
-#     (``gc.unfreeze`` would release them too).
+#     So the collector is paused for these imports and switched back on after them, unless the
+#     process had switched it off itself. Before that, ``gc.freeze()`` then ``gc.unfreeze()``
+#     moves every tracked object into the oldest generation without scanning it, which is where
+#     the import's long-lived objects would end up anyway: they are then scanned only by full
+#     collections, and the one pass after the pause is skipped. Importing this adapter in a
+#     process that has imported NumPy and xfront, plus 20,000 allocations after it (so that
+#     the deferred pass is counted), took 364 ms of CPU with neither step, 347 ms with the
+#     pause alone and 299 ms with both (medians of 15 fresh processes, one run). Nothing is
+#     exempt from collection afterwards; objects that were young just then are collected by
+#     the next full collection instead of a young one. The freeze step is skipped when the
+#     process has frozen objects itself (``gc.unfreeze`` would release them too).
 _gc_was_enabled = gc.isenabled()
 gc.disable()
 try:
