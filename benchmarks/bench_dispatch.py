@@ -2,12 +2,12 @@
 
 ``x * y + 1`` on two 8-element float32 arrays, called with xfront arrays, NumPy arrays, torch
 tensors (results back in the caller's framework) and ``jax.jit`` on jax arrays; and one eager
-op (``xf.multiply``) on the same xfront arrays. Every contender
-is sampled once per round and rounds repeat (interleaved); a sample is the mean over ``--calls``
-calls of the per-thread CPU time (``time.thread_time``: what the calling thread spends, which
-other processes' load on a shared host disturbs much less) and of the wall time. The report
-gives the median over rounds of both (and the best CPU time), and the median over rounds of
-each contender's CPU time over ``jax.jit``'s in the same round (less disturbed by load). ``torch (general path)`` calls the
+op (``xf.multiply``) on the same xfront arrays. Every contender is sampled once per round and
+rounds repeat (interleaved); a sample is the mean over ``--calls`` calls of the per-thread CPU
+time (``time.thread_time``: what the calling thread spends, which other processes' load on a
+shared host disturbs much less) and of the wall time. The report gives the median over rounds
+of both (and the best CPU time), and the median over rounds of each contender's CPU time over
+``jax.jit``'s in the same round (less disturbed by load). ``torch (general path)`` calls the
 same function through its general path (no per-signature fast path), for comparison, and so
 does ``numpy (general path)``; ``xfront arrays, donating`` calls ``x = g(x, y)`` with ``x``
 donated (``donate_argnums=0``).
