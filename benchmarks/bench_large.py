@@ -235,7 +235,6 @@ def page_offsets(name: str, offsets: list[int], rounds: int, n: int = N
                  ) -> dict[str, dict[str, float]]:
     """The chain on NumPy inputs ``offsets`` bytes into a page (results not placed): median
     wall and CPU time per call and the result's page offset, per input offset."""
-    import ctypes
     import mmap
 
     from xfront import _offsets
@@ -246,14 +245,12 @@ def page_offsets(name: str, offsets: list[int], rounds: int, n: int = N
     src = [rng.standard_normal(n).astype(dtype) for _ in range(n_in)]
     f = xf.compile(fn)
     want = np.asarray(f(*[xf.asarray(x) for x in src]))
-    keep: list[Any] = []
     ins: dict[int, list[np.ndarray]] = {}
     for off in offsets:
         ins[off] = []
         for x in src:
-            m = mmap.mmap(-1, n * item + 2 * 4096)  # page-aligned memory
-            keep.append(m)
-            raw = np.frombuffer((ctypes.c_char * len(m)).from_buffer(m), np.uint8)
+            # page-aligned memory (the view keeps the map alive; writable, as the map is)
+            raw = np.frombuffer(mmap.mmap(-1, n * item + 2 * 4096), np.uint8)
             a = raw[off:off + n * item].view(dtype)
             a[...] = x
             ins[off].append(a)
@@ -278,7 +275,6 @@ def page_offsets(name: str, offsets: list[int], rounds: int, n: int = N
                 del r
     finally:
         _offsets.PLACE = True
-    del keep[:]  # (the views into the maps die with ``ins``)
     return {str(o): {"median_ms": statistics.median(wall[o]), "cpu_ms": statistics.median(cpu[o]),
                      "out_page_offset": out_at[o]} for o in offsets}
 
