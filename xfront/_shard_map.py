@@ -298,9 +298,13 @@ def all_gather(x: Any, axis_name: Any, *, axis: int = 0, tiled: bool = True) -> 
 def reduce_scatter(x: Any, axis_name: Any, *, axis: int = 0) -> Any:
     """Sum over ``axis_name``, each device keeping its block of dimension ``axis``
     (``psum_scatter``)."""
+    from xfront._api._helpers import normalize_axis
+
     axes = _axes(axis_name)
     mesh = _mesh_in_scope("reduce_scatter", axes)
-    return reduce_scatter_p.bind(x, axes=axes, mesh=mesh, axis=int(axis) % max(x.ndim, 1))
+    ndim = len(_aval_of(x).shape)
+    return reduce_scatter_p.bind(x, axes=axes, mesh=mesh,
+                                 axis=normalize_axis("reduce_scatter", axis, ndim))
 
 
 def ppermute(x: Any, axis_name: Any, perm: Sequence[tuple[int, int]]) -> Any:
