@@ -75,10 +75,9 @@ class LoweringRuleContext:
         symbolic dimensions that would emit one is refused here (``lower_subgraph`` names the
         primitive and its operands)."""
         if self.symbolic:
-            name = self.eqn.prim.name if self.eqn is not None else "this primitive"
             raise _shapes.InconclusiveDimensionError(
-                f"xfront: symbolic dimensions: `{name}` lowers to a library call that "
-                "needs static shapes")
+                f"xfront: symbolic dimensions: `{self.eqn.prim.name}` lowers to a library call "
+                "that needs static shapes")
         return self.block.op("stablehlo.custom_call", operands, results, props=props)
 
     def constant(self, value: Any, aval: AbstractArray) -> Value:

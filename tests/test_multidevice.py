@@ -407,7 +407,8 @@ def raises(exc, fn, *words):
         return
     raise AssertionError("no error")
 for bad, words in (((lambda a: xf.all_gather(a, "x", axis=2)), ("all_gather", "axis 2")),
-                   ((lambda a: xf.all_gather(xf.sum(a), "x")), ("0-d", "tiled=False"))):
+                   ((lambda a: xf.all_gather(xf.sum(a), "x")), ("0-d", "tiled=False")),
+                   ((lambda a: xf.reduce_scatter(a, "x", axis=-3)), ("reduce_scatter", "axis -3"))):
     raises(xf.ShapeError, lambda: xf.compile(xf.shard_map(bad, mesh=mesh, in_specs=xf.P("x"),
            out_specs=xf.P()), in_shardings=rows)(X), *words)
 """)

@@ -38,7 +38,6 @@ def test_expressions_normalize_print_and_hash():
     assert b - r >= 1 and r >= 0 and r < b
 
 
-
 def test_evaluate_shape_at_concrete_sizes():
     env = {"b": 7, "c": 5}
     shape = (b, 3, 2 * b + 1, b // 2 + c % 3, _shapes.dim_max(b, c), 0)
@@ -47,6 +46,7 @@ def test_evaluate_shape_at_concrete_sizes():
     assert _shapes.evaluate_shape((), env) == () and _shapes.evaluate_shape((4, 1), {}) == (4, 1)
     with pytest.raises(xf.ShapeError, match=r"no value for symbol `c`"):
         _shapes.evaluate_shape((b, c), {"b": 2})
+
 
 def test_comparisons_decide_or_raise_naming_the_symbols():
     assert b == b and b != 4 and not (b == 4)  # == compares normal forms
@@ -389,7 +389,6 @@ def test_polymorphic_outputs_into_recycled_buffers(monkeypatch):
     assert isinstance(prog, _PolyProgram) and prog._donor_exe is not None
 
 
-
 def test_pool_fed_variant_of_a_static_and_a_polymorphic_program(monkeypatch):
     # one _compile_donor for both kinds of program; each lowers its variant its own way (the
     # polymorphic one from its refined module: static shapes only)
@@ -441,7 +440,6 @@ def test_a_primitive_that_needs_static_sizes_is_named():
         xf.compile(lambda x: xf.fft.fft(x, axis=0), polymorphic=("b",))(np.ones(3, F))
 
 
-
 def test_a_library_call_in_a_nested_region_is_named():
     # the refusal is decided where the custom call would be emitted, also inside a branch;
     # the same program with static shapes compiles and runs
@@ -454,6 +452,7 @@ def test_a_library_call_in_a_nested_region_is_named():
                                                          r"f32\[b,2,2\]\).*library call"):
         xf.compile(f, polymorphic=("b, _, _",))(x)
     np.testing.assert_allclose(np.asarray(xf.compile(f)(x)), np.linalg.cholesky(x), rtol=1e-6)
+
 
 def test_broadcast_of_unequal_symbols_fails_at_trace_time():
     with pytest.raises(xf.ShapeError):
@@ -594,7 +593,6 @@ def test_torch_compile_dynamic_one_graph_for_every_batch_size():
         torch._dynamo.mark_dynamic(x, 0)
         torch.testing.assert_close(h(x), ref(x), atol=1e-5, rtol=1e-5)
     assert cnt.frame_count == 1
-
 
 
 @pytest.mark.parametrize("backend", ["aot_eager", "eager"])

@@ -201,7 +201,6 @@ def test_one_compile_for_grad_and_vjp_across_threads():
     assert info.misses == 1 and info.compiles == 1 and info.hits == n - 1
 
 
-
 def test_one_program_per_new_shape_of_a_polymorphic_gradient_plan(monkeypatch):
     """Threads that meet one new size of a polymorphic gradient plan (torch autograd through
     ``polymorphic=``) build its forward program once. The first build holds its compile until
@@ -240,6 +239,7 @@ def test_one_program_per_new_shape_of_a_polymorphic_gradient_plan(monkeypatch):
     want = np.tanh(x.numpy() @ w.detach().numpy())
     for r in res:
         np.testing.assert_allclose(r, want, rtol=1e-5, atol=1e-6)
+
 
 def test_failed_build_lets_waiters_retry_and_raise_their_own_error():
     n = 4

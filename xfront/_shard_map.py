@@ -298,9 +298,13 @@ def all_gather(x: Any, axis_name: Any, *, axis: int = 0, tiled: bool = True) -> 
 def reduce_scatter(x: Any, axis_name: Any, *, axis: int = 0) -> Any:
     """Sum over ``axis_name``, each device keeping its block of dimension ``axis``
     (``psum_scatter``)."""
+    from xfront._api._helpers import normalize_axis
+
     axes = _axes(axis_name)
     mesh = _mesh_in_scope("reduce_scatter", axes)
-    return reduce_scatter_p.bind(x, axes=axes, mesh=mesh, axis=int(axis) % max(x.ndim, 1))
+    ndim = len(_aval_of(x).shape)
+    return reduce_scatter_p.bind(x, axes=axes, mesh=mesh,
+                                 axis=normalize_axis("reduce_scatter", axis, ndim))
 
 
 def ppermute(x: Any, axis_name: Any, perm: Sequence[tuple[int, int]]) -> Any:
@@ -383,6 +387,12 @@ def _sm_lowering(ctx: Any, *xs: Any, body: Any, mesh: Mesh, in_specs: tuple,
     return ctx.op("sdy.manual_computation", list(xs), props=props, regions=[region])
 
 
+def _unnamed_axes(mesh: Mesh, spec: PartitionSpec) -> tuple[str, ...]:
+    """The mesh axes ``spec`` does not name: a value with this spec is the same on every
+    device of them."""
+    return tuple(a for a in mesh.axis_names if a not in spec.axes())
+
+
 def _sm_vjp(cts: list[Any], *xs: Any, out: list[Any], body: Any, mesh: Mesh, in_specs: tuple,
             out_specs: tuple) -> list[Any]:
     from xfront.prims.control import graph_vjp, is_differentiable, zeros
@@ -400,7 +410,7 @@ def _sm_vjp(cts: list[Any], *xs: Any, out: list[Any], body: Any, mesh: Mesh, in_
         for j, spec in enumerate(out_specs):
             # an output the same on every device of some axes: each of those devices gets
             # ct / n (NOTE [Collective gradients])
-            k = _size(mesh, tuple(x for x in mesh.axis_names if x not in spec.axes()))
+            k = _size(mesh, _unnamed_axes(mesh, spec))
             if full[j] is not None and k > 1:
                 full[j] = ew.div(full[j], ew.full_like(full[j], k))
         res = graph_vjp(body, list(args[:n]), full)
@@ -411,7 +421,7 @@ def _sm_vjp(cts: list[Any], *xs: Any, out: list[Any], body: Any, mesh: Mesh, in_
             r = r if r is not None else zeros(a)
             # an input the same on every device of some axes: its gradient is the sum of the
             # devices' contributions (NOTE [Collective gradients])
-            missing = tuple(x for x in mesh.axis_names if x not in spec.axes())
+            missing = _unnamed_axes(mesh, spec)
             if missing:
                 r = psum_p.bind(r, axes=missing, mesh=mesh)
             out.append(r)
