@@ -52,15 +52,14 @@ import numpy as np
 #     yet CPython's cyclic collector runs every 700 net allocations (172 passes during the
 #     import) and, as the survivors age, rescans them and the NumPy and xfront objects already
 #     loaded. Paused, it makes one pass over the new objects soon after it is switched back on.
-#     Importing this adapter in a process that has imported NumPy and xfront took 389 ms of
-#     CPU with the pause against 424 ms without, that pass included (medians of 15 fresh
-#     processes, load ~8). So the collector is paused for these imports and switched back on
-#     after them, unless the process had switched it off itself. Before that, ``gc.freeze()``
-#     then ``gc.unfreeze()`` moves every tracked object into the oldest generation without
-#     scanning it, which is where the import's long-lived objects would end up anyway: they
-#     are then scanned only by full collections, and the one pass after the pause is skipped
-#     (the import plus 20,000 allocations after it: 299 ms of CPU against 347 ms with the pause
-#     alone and 364 ms without either, medians of 15 processes). Nothing is exempt from
+#     So the collector is paused for these imports and switched back on after them, unless the
+#     process had switched it off itself. Before that, ``gc.freeze()`` then ``gc.unfreeze()``
+#     moves every tracked object into the oldest generation without scanning it, which is where
+#     the import's long-lived objects would end up anyway: they are then scanned only by full
+#     collections, and the one pass after the pause is skipped. Importing this adapter in a
+#     process that has imported NumPy and xfront, plus 20,000 allocations after it, took 299 ms
+#     of CPU with both against 347 ms with the pause alone and 364 ms without either (one run:
+#     medians of 15 fresh processes, load ~3.6). Nothing is exempt from
 #     collection afterwards; objects that were young just then are collected by the next full
 #     collection instead of a young one. Skipped when the process has frozen objects itself
 #     (``gc.unfreeze`` would release them too).
