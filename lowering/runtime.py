@@ -1489,8 +1489,16 @@ def host_runner(execute: Any, const_bufs: Sequence[Any], dev: Any,
             for v, x in zip(views, args):
                 load(v, x)
         out = run(bufs)
-        if len(free) < _SMALL_SETS_KEPT:  # the outputs hold their values: the set is free
-            free.append(s)
+        # the outputs hold their values: the set is free. Appended first, then trimmed: with
+        # each caller's own check after its own append, concurrent callers never leave more
+        # than _SMALL_SETS_KEPT sets once they are done (a check before the append could let
+        # two of them both see room for one)
+        free.append(s)
+        if len(free) > _SMALL_SETS_KEPT:
+            try:
+                free.pop()
+            except IndexError:  # taken meanwhile by other calls
+                pass
         return out
     run_host.small_sets = sets  # type: ignore[attr-defined]  # what keeps them registered
     return run_host
