@@ -1400,7 +1400,8 @@ def _per_call_run(execute: Any, consts: list[Any], wraps: list[Any], unflatten: 
 #     (the output conversions wait for the results: a NumPy copy or a DLPack export without a
 #     stream). Only CPU programs without donated inputs take this path; small NumPy results
 #     leave as copies (``np.array``, ~1 us against ~2.2 us for a view that owns the buffer).
-
+#
+#     A run keeps at most ``_SMALL_SETS_KEPT`` idle sets once its callers are done.
 #     ``release_memory`` drops the idle sets of every run. A set a call is using is not in its
 #     run's free list (the call popped it), so it is never freed under the call; the call puts it
 #     back when it is done, and the next call without a free set makes a new one.
