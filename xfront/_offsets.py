@@ -248,7 +248,9 @@ def variant(entry: Any, offs: tuple[Any, ...], place: bool = False
     elementwise programs]): ``placed[i]`` is the number of leading rows to drop from result
     ``i``'s buffer, or None where result ``i`` is not placed."""
     shift = offs[-1] if place else 0  # 0 when an input is read as rows (``offsets``)
-    key = (offs, shift)
+    # keyed by the shift taken, not the one offered: unplaced calls share one plain variant
+    # whatever page offset their inputs have
+    key = (offs[:-1] + (shift,), shift)
     v = entry.variants.get(key)
     if v is not None:
         return v
