@@ -1400,7 +1400,8 @@ def _per_call_run(execute: Any, consts: list[Any], wraps: list[Any], unflatten: 
 #     (the output conversions wait for the results: a NumPy copy or a DLPack export without a
 #     stream). Only CPU programs without donated inputs take this path; small NumPy results
 #     leave as copies (``np.array``, ~1 us against ~2.2 us for a view that owns the buffer).
-
+#
+#     A run keeps at most ``_SMALL_SETS_KEPT`` idle sets once its callers are done.
 #     ``release_memory`` drops the idle sets of every run. A set a call is using is not in its
 #     run's free list (the call popped it), so it is never freed under the call; the call puts it
 #     back when it is done, and the next call without a free set makes a new one.
@@ -1489,8 +1490,16 @@ def host_runner(execute: Any, const_bufs: Sequence[Any], dev: Any,
             for v, x in zip(views, args):
                 load(v, x)
         out = run(bufs)
-        if len(free) < _SMALL_SETS_KEPT:  # the outputs hold their values: the set is free
-            free.append(s)
+        # the outputs hold their values: the set is free. Appended first, then trimmed: with
+        # each caller's own check after its own append, concurrent callers never leave more
+        # than _SMALL_SETS_KEPT sets once they are done (a check before the append could let
+        # two of them both see room for one)
+        free.append(s)
+        if len(free) > _SMALL_SETS_KEPT:
+            try:
+                free.pop()
+            except IndexError:  # taken meanwhile by other calls
+                pass
         return out
     run_host.small_sets = sets  # type: ignore[attr-defined]  # what keeps them registered
     return run_host

@@ -520,3 +520,17 @@ def test_placement_off_gives_the_same_values(monkeypatch):
     hlo = prog.exe.hlo_text()
     body = hlo[hlo.index("ENTRY"):]
     assert body.count(" fusion(") == 1 and " copy(" not in body and "pad" in body
+
+
+def test_unplaced_results_share_one_variant_across_page_offsets():
+    # results for xfront arrays are never placed: inputs at page offsets that would pick
+    # different placements all run the one plain variant (traced and lowered once)
+    n = runtime.STAGE_MIN_BYTES // 4 + 256
+    g = xf.compile(lambda x: x * 2 + 1, returns="xfront")
+    for at in (16, 1040, 2064, 3088):
+        a, _raw = _in_page(n, np.float32, at)
+        got = g(a)
+        assert isinstance(got, xf.Array)
+        np.testing.assert_array_equal(np.asarray(got), a * 2 + 1)
+    entry = next(iter(g._cache.values()))
+    assert list(entry.variants) == [((4, 0), 0)]  # 16 bytes = 4 float32 below the data

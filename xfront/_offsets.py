@@ -156,12 +156,11 @@ def offsets(leaves: Sequence[Any], min_bytes: int,
                     c = ROW_BYTES // x.itemsize
                     h = (p % ROW_BYTES) // x.itemsize
                     o = (h, -(-(h + x.size) // c) * c)
+                    shift = 0  # an input read as rows: the plain variant
                 else:
                     o = r // x.itemsize
                     if shift < 0:
                         shift = (p - OUT_IN_PAGE - LEAD) % PAGE // 1024 * 1024
-        elif type(o) is tuple:
-            shift = 0  # rows: the plain variant
         out.append(o)
     if not found:
         return None
@@ -248,8 +247,10 @@ def variant(entry: Any, offs: tuple[Any, ...], place: bool = False
     ``place``, its large results are placed (NOTE [Placing the results of misaligned
     elementwise programs]): ``placed[i]`` is the number of leading rows to drop from result
     ``i``'s buffer, or None where result ``i`` is not placed."""
-    shift = offs[-1] if place and not any(type(o) is tuple for o in offs) else 0
-    key = (offs, shift)
+    shift = offs[-1] if place else 0  # 0 when an input is read as rows (``offsets``)
+    # keyed by the shift taken, not the one offered: unplaced calls share one plain variant
+    # whatever page offset their inputs have
+    key = (offs[:-1] + (shift,), shift)
     v = entry.variants.get(key)
     if v is not None:
         return v
