@@ -606,3 +606,28 @@ OPS += [
            lambda x, axis=None: np.repeat(x, np.array([2]), axis), ("bool", "float64"),
            kwargs=({}, {"axis": 0})),
 ]
+
+# --- conformance at many examples: vecdot's contracted axis is not broadcast ------------------
+
+
+@st.composite
+def _vecdot_broadcast_case(draw, n=2):
+    """Broadcast batch dimensions, one contracted axis of equal size (possibly 0 or 1)."""
+    s1, s2 = draw(hnp.mutually_broadcastable_shapes(num_shapes=2, min_dims=1, max_dims=3,
+                                                    max_side=3)).input_shapes
+    k = draw(st.integers(0, 4))
+    return s1[:-1] + (k,), s2[:-1] + (k,)
+
+
+OPS += [
+    OpCase("vecdot_broadcast", xf.vecdot, np.vecdot, ("int16", "uint8", "float32", "complex128"),
+           nargs=2, shapes=lambda n: _vecdot_broadcast_case(), specials=False, tol=_MM_TOL,
+           errors=(ErrorCase((A((3,), "uint8"), A((1,), "uint8")), raises=ValueError,
+                             match=r"xfront\.vecdot: x1 u8\[3\] and x2 u8\[1\] have sizes 3 and "
+                                   r"1 along the contracted axis -1; they must be equal"),
+                   ErrorCase((A((2, 3)), A((1, 3))), {"axis": -2}, raises=ValueError,
+                             match=r"xfront\.vecdot: .* have sizes 2 and 1 along the "
+                                   r"contracted axis -2"),
+                   ErrorCase((A((0,)), A((2, 1))), raises=ValueError,
+                             match=r"sizes 0 and 1 along the contracted axis -1"))),
+]

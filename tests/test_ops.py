@@ -10,6 +10,7 @@ bad input must raise the listed error with the listed message.
 from __future__ import annotations
 
 import itertools
+import os
 
 import numpy as np
 import pytest
@@ -26,9 +27,15 @@ ERROR_CASES = [(c, e) for c in OPS for e in c.errors]
 ERROR_IDS = [f"{c.name}-{i}" for c in OPS for i, _ in enumerate(c.errors)]
 
 
+# ``XFRONT_OP_EXAMPLES=N`` runs N times each row's examples, freshly drawn (random) instead of
+# the fixed ones of the default run (e.g. 10 for a long differential session).
+_FACTOR = int(os.environ.get("XFRONT_OP_EXAMPLES", "0"))
+
+
 def _settings(case, factor=1):
-    return settings(max_examples=case.examples * factor, deadline=None, derandomize=True,
-                    database=None, suppress_health_check=list(HealthCheck))
+    return settings(max_examples=case.examples * factor * (_FACTOR or 1), deadline=None,
+                    derandomize=not _FACTOR, database=None,
+                    suppress_health_check=list(HealthCheck))
 
 
 @pytest.mark.parametrize("case,dtype", CASES, ids=IDS)

@@ -90,4 +90,14 @@ def vecdot(x1: Any, x2: Any, /, *, axis: int = -1) -> Any:
     a, b = _pair("vecdot", x1, x2)
     shape = broadcast_shapes("vecdot", tuple(a.shape), tuple(b.shape))
     ax = normalize_axis("vecdot", axis, len(shape))
+    # the contracted axis is not broadcast: both operands need the same size along it (an
+    # operand with fewer dimensions counts as size 1 there, as in broadcasting)
+    n1, n2 = ((tuple(x.shape)[ax - len(shape) + x.ndim] if ax - len(shape) + x.ndim >= 0 else 1)
+              for x in (a, b))
+    if n1 != n2:
+        raise _errors.err(_errors.ShapeError, "vecdot",
+                          f"x1 {a.aval.short} and x2 {b.aval.short} have sizes {n1} and {n2} "
+                          f"along the contracted axis {axis}; they must be equal",
+                          "the contracted axis is not broadcast: pass operands of equal size "
+                          "along it (or a different axis)")
     return _sum(multiply(conj(a), b), axis=ax, dtype=a.dtype)
