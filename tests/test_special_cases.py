@@ -324,3 +324,111 @@ def test_huge_finite_real_part_with_nan_imaginary_part(name, dtype):
     for got in (fn(xf.asarray(x)), xf.compile(fn)(x)):
         got = np.asarray(got)
         assert np.isnan(got.real).all() and np.isnan(got.imag).all(), got
+
+
+# --- cumulative_prod: zeros, infs and NaNs follow the sequential product ------------------------
+# One row per case, a sequence scanned left to right; B is a big and T a tiny value of the dtype
+# (B * B overflows, T * T underflows to exactly 0, B * T is moderate), so that a parallel scan
+# that groups the products differently meets 0 * inf where the sequential product does not.
+# Rows avoid a finite prefix that overflows (underflows) before a 0 (an inf) arrives: there the
+# sequential product is NaN and the order-independent result is not (see NOTE [Special values
+# of a floating cumulative product] in xfront/lowering/rules/reduction.py).
+CUMPROD_ROWS = """
+0 B B
+inf T T
+-inf T -T 2
+-0 B -B 2
+0 B B B B B B B B
+inf T T T T T T T T
+1 2 0 B B B -B B B
+-2 -inf T T T -T T T 3
+nan 0 inf 1
+1 nan B B
+0 inf 1
+inf 0
+-0 -0 -0
+B T -B T 0 B B
+-B T 2 -T -inf B
+"""
+_CUM_BT = {"float16": (300.0, 1e-4), "bfloat16": (1e30, 1e-30), "float32": (1e30, 1e-30),
+           "float64": (1e200, 1e-200)}
+_CUM_RTOL = {"float16": 1e-2, "bfloat16": 5e-2, "float32": 1e-5, "float64": 1e-12}
+
+
+def _cum_dtype(name: str) -> np.dtype:
+    import ml_dtypes
+
+    return np.dtype(ml_dtypes.bfloat16) if name == "bfloat16" else np.dtype(name)
+
+
+def _cumprod_matrix(dtype: str) -> np.ndarray:
+    """The rows above as one (rows, 9) array, each padded with trailing 1s (which change no
+    prefix)."""
+    big, tiny = _CUM_BT[dtype]
+    tok = {"B": big, "-B": -big, "T": tiny, "-T": -tiny}
+    rows = [[tok[t] if t in tok else float(t) for t in line.split()]
+            for line in CUMPROD_ROWS.strip().splitlines()]
+    width = max(map(len, rows))
+    return np.asarray([r + [1.0] * (width - len(r)) for r in rows], dtype=_cum_dtype(dtype))
+
+
+def _cum_expect(x: np.ndarray, axis: int) -> np.ndarray:
+    with np.errstate(all="ignore"):
+        return np.cumprod(x, axis=axis)
+
+
+def _cum_check(got, want: np.ndarray, dtype: str, what: str) -> None:
+    got = np.asarray(got).astype(np.float64)
+    want = want.astype(np.float64)
+    assert got.shape == want.shape, what
+    np.testing.assert_allclose(got, want, rtol=_CUM_RTOL[dtype], atol=0, equal_nan=True,
+                               err_msg=what)
+    keep = ~np.isnan(want)  # signed zeros and signed infs: the sign must match too
+    np.testing.assert_array_equal(np.signbit(got[keep]), np.signbit(want[keep]), err_msg=what)
+
+
+@pytest.mark.parametrize("compiled", [False, True], ids=["eager", "compiled"])
+@pytest.mark.parametrize("dtype", sorted(_CUM_BT))
+def test_cumulative_prod_special_values_follow_the_sequential_product(dtype, compiled):
+    from xfront.prims import reduction as _red
+
+    m = _cumprod_matrix(dtype)
+    want = _cum_expect(m, 1)
+
+    def run(fn, *args):
+        return (xf.compile(fn) if compiled else fn)(*[xf.asarray(a) for a in args])
+
+    _cum_check(run(lambda x: xf.cumulative_prod(x, axis=1), m), want, dtype, "axis 1")
+    _cum_check(run(lambda x: xf.cumulative_prod(x, axis=0), m.T), want.T, dtype, "axis 0")
+    # reverse=True (the primitive's flag): the flipped rows scanned from the end
+    _cum_check(run(lambda x: _red.cumprod(x, axis=1, reverse=True), np.flip(m, 1)),
+               np.flip(want, 1), dtype, "reverse")
+    for row, w in zip(m, want):  # 1-D, and 0-d (flattened to one element, as NumPy does)
+        _cum_check(run(xf.cumulative_prod, row), w, dtype, f"1-D {row}")
+    for v in (0.0, -0.0, float("inf"), float("-inf"), float("nan")):
+        x = np.asarray(v, dtype=m.dtype)
+        _cum_check(run(xf.cumulative_prod, x), _cum_expect(x, None), dtype, f"0-d {v}")
+
+
+@pytest.mark.parametrize("shape,axis", [((0,), 0), ((0, 3), 0), ((2, 0), 1), ((3, 0), 0)])
+def test_cumulative_prod_zero_size(shape, axis):
+    x = np.zeros(shape, np.float32)
+    for f in (xf.cumulative_prod, xf.compile(xf.cumulative_prod, static_argnames=("axis",))):
+        got = np.asarray(f(xf.asarray(x), axis=axis))
+        assert got.shape == shape and got.dtype == np.float32
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_cumulative_prod_special_values_symbolic_axes(dtype):
+    from xfront.prims import reduction as _red
+
+    m = _cumprod_matrix(dtype)
+    want = _cum_expect(m, 1)
+    along1 = xf.compile(lambda x: xf.cumulative_prod(x, axis=1), polymorphic=("b, c",))
+    along0 = xf.compile(lambda x: xf.cumulative_prod(x, axis=0), polymorphic=("b, c",))
+    rev = xf.compile(lambda x: _red.cumprod(x, axis=1, reverse=True), polymorphic=("b, c",))
+    for cols in (9, 5, 3):  # prefixes keep each row's sequential products
+        _cum_check(along1(m[:, :cols]), want[:, :cols], dtype, f"symbolic axis 1, {cols}")
+        _cum_check(along0(m[:, :cols].T), want[:, :cols].T, dtype, f"symbolic axis 0, {cols}")
+        _cum_check(rev(np.flip(m[:, :cols], 1)), np.flip(want[:, :cols], 1), dtype,
+                   f"symbolic reverse, {cols}")
