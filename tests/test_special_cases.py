@@ -349,6 +349,9 @@ inf 0
 -0 -0 -0
 B T -B T 0 B B
 -B T 2 -T -inf B
+0 B B T T
+-inf B B T T
+-0 T T B B -2
 """
 _CUM_BT = {"float16": (300.0, 1e-4), "bfloat16": (1e30, 1e-30), "float32": (1e30, 1e-30),
            "float64": (1e200, 1e-200)}
