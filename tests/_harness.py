@@ -246,3 +246,21 @@ def dtype_supports(case: OpCase, name: str) -> bool:
 
 def fits(value: float) -> bool:
     return math.isfinite(value)
+
+
+def run_with_cpu_devices(code: str, n: int, timeout: float = 180) -> "subprocess.CompletedProcess":
+    """Run ``code`` (dedented) in a fresh interpreter with ``n`` virtual CPU devices (the
+    device count is fixed when the runtime starts, so it needs its own process), from the
+    repository root with this checkout first on the path."""
+    import os
+    import subprocess
+    import sys
+    import textwrap
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3",
+               XLA_FLAGS=(os.environ.get("XLA_FLAGS", "")
+                          + f" --xla_force_host_platform_device_count={n}").strip(),
+               PYTHONPATH=root + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], cwd=root, env=env,
+                          capture_output=True, text=True, timeout=timeout)

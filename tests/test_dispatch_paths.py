@@ -8,15 +8,11 @@ a single xfront-array result) inlined, the host runs' loads, and the one-pass ea
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import textwrap
-
 import numpy as np
 import pytest
 
 import xfront as xf
+from tests._harness import run_with_cpu_devices
 from xfront.lowering import runtime as rt
 
 
@@ -162,11 +158,5 @@ print("OK")
 def test_two_devices_never_share_a_hit():
     """Two CPU devices need a fresh process (the device count is fixed when the runtime
     starts)."""
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3",
-               XLA_FLAGS=(os.environ.get("XLA_FLAGS", "")
-                          + " --xla_force_host_platform_device_count=2").strip(),
-               PYTHONPATH=root + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    p = subprocess.run([sys.executable, "-c", textwrap.dedent(_TWO_DEVICES)], cwd=root,
-                       env=env, capture_output=True, text=True, timeout=180)
+    p = run_with_cpu_devices(_TWO_DEVICES, 2)
     assert p.returncode == 0 and "OK" in p.stdout, p.stdout[-3000:] + p.stderr[-3000:]

@@ -28,6 +28,16 @@ def close(a, b, tol=1e-5):
     a = np.asarray(a); b = np.asarray(b)
     assert a.shape == b.shape and a.dtype == b.dtype, (a.shape, a.dtype, b.shape, b.dtype)
     np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
+def raises(exc, fn, *words):  # an xfront error of type exc whose message has every word
+    try:
+        fn()
+    except exc as e:
+        msg = str(e)
+        assert isinstance(e, xf.XfrontError), type(e)
+        for w in words:
+            assert w in msg, (w, msg)
+        return msg
+    raise AssertionError(f"no {exc.__name__}")
 """
 
 CASES: dict[str, tuple[int, str]] = {}
@@ -136,16 +146,6 @@ import time
 mesh = xf.Mesh(devs[:4], ("x",))
 rows = xf.NamedSharding(mesh, xf.P("x"))
 repl = xf.NamedSharding(mesh, xf.P())
-def raises(exc, fn, *words):
-    try:
-        fn()
-    except exc as e:
-        msg = str(e)
-        assert isinstance(e, xf.XfrontError), type(e)
-        for w in words:
-            assert w in msg, (w, msg)
-        return msg
-    raise AssertionError(f"no {exc.__name__}")
 x6 = np.ones((6, 2), np.float32)
 raises(ValueError, lambda: xf.device_put(x6, rows), "(6, 2)", "size 4", "does not divide")
 raises(ValueError, lambda: xf.compile(lambda a: a * 2, in_shardings=rows)(x6), "argument 0",
@@ -308,14 +308,6 @@ for fn, spec, weight, want in [
     got = xf.compile(xf.grad(outer), in_shardings=rows, out_shardings=rows)(X)
     close(got, want.astype(np.float32), 1e-5)
 # errors at trace time
-def raises(exc, fn, *words):
-    try:
-        fn()
-    except exc as e:
-        for w_ in words:
-            assert w_ in str(e), (w_, str(e))
-        return
-    raise AssertionError("no error")
 raises(TypeError, lambda: xf.compile(xf.shard_map(lambda v: xf.psum(v, "y"), mesh=mesh,
        in_specs=xf.P("x"), out_specs=xf.P()), in_shardings=rows)(X), "psum", "'y'")
 raises(TypeError, lambda: xf.psum(xf.ones((2,)), "x"), "outside xf.shard_map")
@@ -398,14 +390,6 @@ for spec, copies in ((xf.P(), 1), (xf.P("x"), 4)):
     want = (blocks == blocks.max(0)) * W.reshape(copies, 2, 2).sum(0)
     close(g, want.reshape(8, 2))
 # all_gather's axis is checked at trace time
-def raises(exc, fn, *words):
-    try:
-        fn()
-    except exc as e:
-        for w_ in words:
-            assert w_ in str(e), (w_, str(e))
-        return
-    raise AssertionError("no error")
 for bad, words in (((lambda a: xf.all_gather(a, "x", axis=2)), ("all_gather", "axis 2")),
                    ((lambda a: xf.all_gather(xf.sum(a), "x")), ("0-d", "tiled=False")),
                    ((lambda a: xf.reduce_scatter(a, "x", axis=-3)), ("reduce_scatter", "axis -3"))):

@@ -12,15 +12,11 @@ error as a one-device program.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import textwrap
-
 import numpy as np
 import pytest
 
 import xfront as xf
+from tests._harness import run_with_cpu_devices
 from xfront.lowering import runtime as rt
 
 
@@ -325,11 +321,5 @@ print("RUNS", state["runs"])
 def test_partitioned_program_runs_once():
     """Two CPU devices need a fresh process (the device count is fixed when the runtime
     starts); the counting wrappers are installed there the same way as in ``runs``."""
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3",
-               XLA_FLAGS=(os.environ.get("XLA_FLAGS", "")
-                          + " --xla_force_host_platform_device_count=2").strip(),
-               PYTHONPATH=root + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    p = subprocess.run([sys.executable, "-c", textwrap.dedent(_TWO_DEVICES)], cwd=root,
-                       env=env, capture_output=True, text=True, timeout=180)
+    p = run_with_cpu_devices(_TWO_DEVICES, 2)
     assert p.returncode == 0 and "RUNS 5" in p.stdout, p.stdout[-3000:] + p.stderr[-3000:]
