@@ -367,11 +367,10 @@ def test_polymorphic_donation_consumes_the_buffer_at_every_size():
     assert cf.cache_info().misses == 3
 
 
-def test_polymorphic_outputs_into_recycled_buffers(monkeypatch):
-    # large outputs are written into pooled buffers by a second program variant: for a
-    # polymorphic entry it is built from the refined module, not the symbolic graph
+@pytest.fixture
+def small_pool(monkeypatch):
+    """Outputs from 4 KiB up go through the output buffer pool (its donating variant)."""
     from xfront import _array, _eager
-    from xfront._compile import _PolyProgram
     from xfront.lowering import runtime
 
     if not runtime.POOL_ENABLED:
@@ -379,6 +378,13 @@ def test_polymorphic_outputs_into_recycled_buffers(monkeypatch):
     for mod, name in ((runtime, "POOL_MIN_BYTES"), (_array, "_POOL_MIN"), (_eager, "_POOL_MIN")):
         if hasattr(mod, name):
             monkeypatch.setattr(mod, name, 4096)
+
+
+def test_polymorphic_outputs_into_recycled_buffers(small_pool):
+    # large outputs are written into pooled buffers by a second program variant: for a
+    # polymorphic entry it is built from the refined module, not the symbolic graph
+    from xfront._compile import _PolyProgram
+
     cf = xf.compile(lambda x: x * 2, polymorphic=("b, _",))
     x = xf.asarray(np.ones((64, 32), F))
     for _ in range(3):
@@ -389,18 +395,11 @@ def test_polymorphic_outputs_into_recycled_buffers(monkeypatch):
     assert isinstance(prog, _PolyProgram) and prog._donor_exe is not None
 
 
-def test_pool_fed_variant_of_a_static_and_a_polymorphic_program(monkeypatch):
+def test_pool_fed_variant_of_a_static_and_a_polymorphic_program(small_pool):
     # one _compile_donor for both kinds of program; each lowers its variant its own way (the
     # polymorphic one from its refined module: static shapes only)
-    from xfront import _array, _eager
     from xfront._compile import _PolyProgram
-    from xfront.lowering import runtime
 
-    if not runtime.POOL_ENABLED:
-        pytest.skip("the output buffer pool is switched off")
-    for mod, name in ((runtime, "POOL_MIN_BYTES"), (_array, "_POOL_MIN"), (_eager, "_POOL_MIN")):
-        if hasattr(mod, name):
-            monkeypatch.setattr(mod, name, 4096)
     x = np.linspace(-1, 1, 64 * 32, dtype=F).reshape(64, 32)
     for poly in (None, ("b, _",)):
         cf = xf.compile(lambda x: x * 2, polymorphic=poly)
